@@ -1,0 +1,42 @@
+"""State shared by all commands of one ``pylantir`` invocation, and helpers commands reuse."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from pylantir.plugins import PluginRegistry, strict_mode
+
+
+@dataclass
+class CliContext:
+    """Options of the top-level group, and the plugin registry built on first use."""
+
+    plugins_dir: Path | None = None
+    _registry: PluginRegistry | None = field(default=None, repr=False)
+
+    def registry(self, plugins_dir: Path | None = None) -> PluginRegistry:
+        """Discover plugins once per invocation; ``--plugins-dir`` wins over the config's ``plugins_dir``."""
+        if self._registry is None:
+            self._registry = PluginRegistry.discover(self.plugins_dir or plugins_dir)
+        return self._registry
+
+    def enforce_strict_plugins(self) -> None:
+        """Exit non-zero when ``PYLANTIR_STRICT_PLUGINS`` is set and a plugin is not ``ok``."""
+        registry = self.registry()
+        problems = registry.problems()
+        if problems and strict_mode():
+            for info in problems:
+                click.echo(
+                    f"plugin {info.label}: {info.status.value}"
+                    f"{f' ({info.phase})' if info.phase else ''}: {info.detail}",
+                    err=True,
+                )
+            click.echo("PYLANTIR_STRICT_PLUGINS is set: failing on plugin problems.", err=True)
+            sys.exit(3)
+
+
+pass_cli = click.make_pass_decorator(CliContext, ensure=True)

@@ -1,0 +1,39 @@
+"""Entry point of the ``pylantir`` console script."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from pylantir import __version__
+from pylantir.cli.context import CliContext
+from pylantir.cli.sources import sources
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="pylantir")
+@click.option(
+    "--plugins-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="PYLANTIR_PLUGINS_DIR",
+    help="Also load every *.py plugin file in this directory.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-v: INFO, -vv: DEBUG).")
+@click.pass_context
+def cli(ctx: click.Context, plugins_dir: Path | None, verbose: int) -> None:
+    """Pylantir: DICOM Modality Worklist and MPPS server fed by pluggable scheduling sources."""
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = CliContext(plugins_dir=plugins_dir)
+
+
+cli.add_command(sources)
+
+
+def main() -> None:
+    """Run the CLI (the ``pylantir`` console script)."""
+    cli(prog_name="pylantir")

@@ -1,0 +1,134 @@
+"""The source-plugin contract: the pluggy hooks a Pylantir plugin implements.
+
+A plugin is a module (installed through the ``pylantir`` entry-point group, or a loose ``.py`` file in
+the plugin directory) whose functions are marked with :data:`pylantir.hookimpl` and named after the
+hooks below. An implementation may accept any subset of a hook's arguments, in any order: pluggy passes
+only the ones it names.
+
+How the core calls the hooks
+    ``source_types`` is called once per plugin when it is loaded, to learn which source types it owns.
+    ``validate_config`` and ``fetch_entries`` are then called **only on the plugin that owns the
+    configured source's type**, never broadcast, so an implementation never has to check whether a
+    call is meant for it and never sees another plugin's sources. No hook relies on call order or on a
+    "first result wins" rule, and every call is made once per source per operation (never per row).
+
+Errors
+    Raising :class:`pylantir.SourceError` (or :class:`pylantir.TransientSourceError`, which the core
+    retries) reports an expected operational failure: its message is shown without a traceback. Any
+    other exception is reported as a bug in the plugin, with its traceback, and never affects other
+    sources.
+
+Compatibility policy
+    This module is Pylantir's public API. Adding a hook, or adding an argument to a hook, is a
+    compatible change (implementations that do not name the new argument keep working). Renaming or
+    removing a hook or an argument is a breaking change: it is announced by a deprecation warning for at
+    least one minor release first. While the core is before 1.0, a minor release may break, so plugins
+    declare ``pylantir-core>=X.Y,<X.Y+1`` (for example ``pylantir-core>=0.1,<0.2``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from pylantir.contract import ConfigProblem, FetchState, Record, Rejected, SourceType
+
+PROJECT_NAME = "pylantir"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def source_types() -> Sequence[SourceType]:
+    """Return the source types this plugin provides.
+
+    :return: a sequence of :class:`pylantir.SourceType`, usually of one item. The ``name`` of each is
+        what a configured data source puts in ``type``. Two plugins declaring the same name are both
+        marked ``conflict`` and neither is used until one is uninstalled or disabled.
+
+    Called once, when the plugin is loaded (by every command, including ``pylantir sources list``),
+    so it must be cheap and must not do I/O. Raising here marks the plugin as ``error``.
+
+    Since 0.1.
+
+    Example::
+
+        @hookimpl
+        def source_types():
+            return [SourceType("csv", "Scheduled exams from CSV exports")]
+    """
+
+
+@hookspec
+def validate_config(source_type: str, config: Mapping[str, Any]) -> Sequence[ConfigProblem]:
+    """Return every problem in a configured source's ``config`` object; empty means valid.
+
+    :return: a sequence of :class:`pylantir.ConfigProblem`, each with its dotted ``path`` inside
+        ``config``. Report *all* problems at once, not just the first. Use ``severity="warning"``
+        for things that are accepted but suspicious (a file that does not exist yet).
+    :param source_type: the configured ``type``; lets a plugin that owns several types tell them apart.
+    :param config: the source's ``config`` object exactly as parsed from the configuration file.
+
+    Called by ``pylantir config check``, ``pylantir sources check`` and at the start of ``pylantir
+    run`` / ``pylantir sync``, before any port is opened. Must not do I/O (no file, network or database
+    access): configuration is checked on machines where the data is not reachable. Raising is treated
+    as a plugin bug and reported as such.
+
+    Since 0.1.
+
+    Example::
+
+        @hookimpl
+        def validate_config(config):
+            if not isinstance(config.get("file_path"), str):
+                return [ConfigProblem("file_path", "required, a path to a .csv file")]
+            return []
+    """
+
+
+@hookspec
+def fetch_entries(
+    source_type: str,
+    source_name: str,
+    config: Mapping[str, Any],
+    fields: frozenset[str],
+    state: FetchState,
+) -> Iterable[Mapping[str, Any] | Record | Rejected]:
+    """Return the source's current scheduled entries as raw records, preferably as a generator.
+
+    :return: an iterable (a generator is best: the core consumes it in batches, so memory does not grow
+        with the size of the source) whose items are
+
+        - a mapping of source field names to values (nested mappings are reachable from the source's
+          ``field_mapping`` with dotted paths),
+        - a :class:`pylantir.Record` wrapping such a mapping with its location (``"line 12"``), or
+        - a :class:`pylantir.Rejected` for a row the plugin could not read; the rest still lands.
+
+        Records are raw: the core applies the source's ``field_mapping``, converts dates, times and
+        names to DICOM form, checks quality and assigns identities. Do not rename fields here.
+    :param source_type: the configured ``type``.
+    :param source_name: the configured ``name``; use it in error messages.
+    :param config: the source's validated ``config`` object.
+    :param fields: the source fields the ``field_mapping`` reads (the first segment of each dotted
+        path). A plugin may use it to ask its system only for these, or to report a missing column.
+    :param state: a :class:`pylantir.FetchState`: what was saved after the last successful sync, and
+        where to save a watermark, mark the fetch incremental (``complete = False``) or report that
+        nothing changed (``unchanged = True``).
+
+    Called by the sync engine on each of the source's syncs, in a worker thread; the core enforces a
+    timeout. Raise :class:`pylantir.SourceError` for expected failures (missing file, 403 from the
+    API) and :class:`pylantir.TransientSourceError` for ones worth retrying (timeouts, 5xx); the sync
+    run then fails and commits nothing, and other sources are unaffected.
+
+    Since 0.1.
+
+    Example::
+
+        @hookimpl
+        def fetch_entries(config):
+            with open(config["file_path"], newline="") as handle:
+                yield from csv.DictReader(handle)
+    """
