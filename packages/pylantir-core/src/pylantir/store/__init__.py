@@ -1,0 +1,21 @@
+"""The worklist database: models, engine and session setup, migrations, query helpers."""
+
+from pylantir.store.database import Database
+from pylantir.store.models import (
+    Base,
+    PerformedProcedureStep,
+    RejectedRow,
+    SourceState,
+    SyncRun,
+    WorklistItem,
+)
+
+__all__ = [
+    "Base",
+    "Database",
+    "PerformedProcedureStep",
+    "RejectedRow",
+    "SourceState",
+    "SyncRun",
+    "WorklistItem",
+]

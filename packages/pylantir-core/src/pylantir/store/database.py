@@ -1,0 +1,69 @@
+"""Engine and session setup: SQLite pragmas for one writer plus many readers, PostgreSQL as is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from pylantir.store.models import Base
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """One database: its engine and a session factory.
+
+    Use :meth:`open` to connect and bring the schema up to date; then :meth:`session` for a unit of
+    work (committed on success, rolled back on error).
+    """
+
+    def __init__(self, url: str, *, echo: bool = False):
+        self.url = make_url(url)
+        options: dict[str, Any] = {"echo": echo}
+        if self.url.get_backend_name() == "sqlite":
+            options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        else:
+            options["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **options)
+        if self.url.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, echo: bool = False) -> Database:
+        """Connect to ``url`` and create or upgrade the schema."""
+        database = cls(url, echo=echo)
+        database.create_schema()
+        return database
+
+    def create_schema(self) -> None:
+        """Create missing tables."""
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: commit when the block ends normally, roll back when it raises."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for logs and ``pylantir db info``."""
+        return self.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.engine.dispose()

@@ -1,0 +1,166 @@
+"""SQLAlchemy models: worklist items, MPPS instances, sync runs and per-source sync state.
+
+Worklist values are stored in DICOM-ready form: dates ``YYYYMMDD``, times ``HHMMSS[.ffffff]``, person
+names ``Family^Given^Middle^Prefix^Suffix``, code strings upper-case. The column names that
+``field_mapping`` targets keep the previous Pylantir's names (``patient_id``, ``scheduled_start_date``...).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Timestamps are stored in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Pylantir table (``Base.metadata`` is what Alembic migrates)."""
+
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class WorklistItem(Base):
+    """One scheduled procedure step, as offered to modalities by C-FIND."""
+
+    __tablename__ = "worklist_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    # Lineage and identity
+    identity: Mapped[str] = mapped_column(String(128), unique=True)
+    source_name: Mapped[str] = mapped_column(String(64), index=True)
+    source_key: Mapped[str | None] = mapped_column(String(128))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # Patient
+    patient_id: Mapped[str] = mapped_column(String(64), index=True)
+    issuer_of_patient_id: Mapped[str | None] = mapped_column(String(64))
+    patient_name: Mapped[str | None] = mapped_column(String(324))
+    patient_birth_date: Mapped[str | None] = mapped_column(String(8))
+    patient_sex: Mapped[str | None] = mapped_column(String(16))
+    patient_weight_kg: Mapped[float | None] = mapped_column(Float)
+    patient_size_m: Mapped[float | None] = mapped_column(Float)
+    medical_alerts: Mapped[str | None] = mapped_column(String(64))
+    allergies: Mapped[str | None] = mapped_column(String(64))
+
+    # Imaging service request and requested procedure
+    accession_number: Mapped[str | None] = mapped_column(String(16), index=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
+    requested_procedure_id: Mapped[str | None] = mapped_column(String(16))
+    study_description: Mapped[str | None] = mapped_column(String(64))
+    requested_procedure_code_value: Mapped[str | None] = mapped_column(String(16))
+    requested_procedure_code_scheme: Mapped[str | None] = mapped_column(String(16))
+    requested_procedure_code_meaning: Mapped[str | None] = mapped_column(String(64))
+    requested_procedure_priority: Mapped[str | None] = mapped_column(String(16))
+    referring_physician_name: Mapped[str | None] = mapped_column(String(324))
+    requesting_physician: Mapped[str | None] = mapped_column(String(324))
+
+    # Scheduled procedure step
+    scheduled_procedure_step_id: Mapped[str | None] = mapped_column(String(16))
+    modality: Mapped[str] = mapped_column(String(16), index=True)
+    scheduled_station_aetitle: Mapped[str | None] = mapped_column(String(16), index=True)
+    station_name: Mapped[str | None] = mapped_column(String(16))
+    scheduled_procedure_step_location: Mapped[str | None] = mapped_column(String(16))
+    scheduled_start_date: Mapped[str] = mapped_column(String(8))
+    scheduled_start_time: Mapped[str | None] = mapped_column(String(16))
+    # date + time as one sortable "YYYYMMDDHHMMSS" string, for combined date-time range matching
+    scheduled_start: Mapped[str] = mapped_column(String(14), index=True)
+    performing_physician: Mapped[str | None] = mapped_column(String(324))
+    procedure_description: Mapped[str | None] = mapped_column(String(64))
+    protocol_name: Mapped[str | None] = mapped_column(String(64))
+    hisris_coding_designator: Mapped[str | None] = mapped_column(String(16))
+    # Scheduled Procedure Step Status (0040,0020): SCHEDULED, ARRIVED, READY, STARTED, COMPLETED...
+    performed_procedure_step_status: Mapped[str] = mapped_column(
+        String(16), default="SCHEDULED", index=True
+    )
+    # True once MPPS has taken over the step's status: syncs never overwrite it again.
+    status_from_mpps: Mapped[bool] = mapped_column(default=False)
+
+    # Any other MWL attribute, by DICOM keyword (e.g. {"PatientState": "..."}), returned when asked.
+    extra_attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    mpps: Mapped[list[PerformedProcedureStep]] = relationship(back_populates="worklist_item")
+
+    __table_args__ = (
+        Index("ix_worklist_start_modality_station", "scheduled_start", "modality", "scheduled_station_aetitle"),
+    )
+
+
+class PerformedProcedureStep(Base):
+    """A Modality Performed Procedure Step instance received by N-CREATE and updated by N-SET."""
+
+    __tablename__ = "mpps_instances"
+
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    worklist_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("worklist_items.id", ondelete="SET NULL"), index=True
+    )
+    calling_ae_title: Mapped[str | None] = mapped_column(String(16))
+    # The instance's attributes in the DICOM JSON model (PS3.18 F.2), as merged from N-CREATE and N-SETs.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    worklist_item: Mapped[WorklistItem | None] = relationship(back_populates="mpps")
+
+
+class SyncRun(Base):
+    """One sync of one source: when, how it ended, what it counted (lineage)."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(64), index=True)
+    source_type: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # running, success, unchanged, failed, timeout, abandoned
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    fetched: Mapped[int] = mapped_column(default=0)
+    inserted: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    rejected_rows: Mapped[list[RejectedRow]] = relationship(
+        back_populates="sync_run", cascade="all, delete-orphan"
+    )
+
+
+class RejectedRow(Base):
+    """A source row a sync run rejected, with the reason (no patient data in the reason)."""
+
+    __tablename__ = "rejected_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sync_run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    location: Mapped[str] = mapped_column(String(128))
+    field: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+    sync_run: Mapped[SyncRun] = relationship(back_populates="rejected_rows")
+
+
+class SourceState(Base):
+    """Per-source sync state that survives restarts: health, back-off and the plugin's saved state."""
+
+    __tablename__ = "source_states"
+
+    source_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    # The FetchState.saved of the last successful sync (watermarks, file signatures).
+    plugin_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
