@@ -1,0 +1,49 @@
+"""Fixtures shared by the whole test tree: real SQLite files and real PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+POSTGRES_ENV = "PYLANTIR_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a new SQLite file in the test's temporary directory."""
+    return f"sqlite:///{tmp_path / 'worklist.sqlite'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database, dropped after the test.
+
+    Skips when ``PYLANTIR_TEST_POSTGRES_URL`` (a URL to a server where we may create databases,
+    e.g. ``postgresql+psycopg2://postgres@127.0.0.1:5432/test``) is not set.
+    """
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"pylantir_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL (skipped when unavailable)."""
+    return request.getfixturevalue(f"{request.param}_url")
