@@ -6,6 +6,9 @@ silently ignored. Secrets are never in the file: sources name the environment va
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -84,3 +87,35 @@ class PylantirConfig(_Strict):
     def enabled_sources(self) -> list[DataSourceSettings]:
         """Enabled sources, in config order (the default priority order)."""
         return [source for source in self.data_sources if source.enabled]
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; ``problems`` lists every error with its location."""
+
+    def __init__(self, path: str, problems: list[str]):
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = problems
+
+
+def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
+    """Read and validate a configuration file, or raise :class:`ConfigError` naming every problem."""
+    from pydantic import ValidationError
+
+    from pylantir.validation import error_path
+
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(str(path), [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from exc
+    try:
+        config = PylantirConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            str(path), [f"{error_path(e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()]
+        ) from exc
+    if url := os.environ.get("PYLANTIR_DATABASE_URL"):
+        config.database_url = url
+    return config

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from pylantir.config import ConfigError, PylantirConfig, load_config
 from pylantir.plugins import PluginRegistry, strict_mode
 
 
@@ -40,3 +41,22 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="PYLANTIR_CONFIG",
+    required=True,
+    help="Configuration file (JSON). Default: $PYLANTIR_CONFIG.",
+)
+
+
+def load_config_or_exit(path: Path) -> PylantirConfig:
+    """Load the configuration file, turning problems into a clean CLI error that lists them all."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(
+            f"invalid configuration {exc.path}:\n" + "\n".join(f"  - {p}" for p in exc.problems)
+        ) from exc
