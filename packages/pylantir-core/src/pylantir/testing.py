@@ -1,12 +1,82 @@
 """Helpers for testing source plugins, opt-in for a plugin's own test suite.
 
-``from pylantir.testing import load_distribution`` in a test module; nothing here is loaded into a
-pytest run unless a test imports it.
+Import what a test needs (``from pylantir.testing import registered, check_source_contract``);
+nothing here is loaded into a pytest run unless a test imports it, and nothing is global: every
+helper works on its own :class:`~pylantir.plugins.PluginRegistry`.
+
+- :func:`fresh_registry`, :func:`registered`, :func:`load_distribution`: a registry with exactly the
+  plugin under test, from its module or through its real installed entry point;
+- :func:`check_source_contract`: the checks every source plugin should pass;
+- :func:`no_io`: fail when a block reads files, opens sockets or starts processes;
+- :func:`sync_to_sqlite` and :func:`query_worklist`: a full sync into a SQLite file, and a real C-FIND
+  against it.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from os import PathLike
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from pylantir.contract import FetchState, SourceError
 from pylantir.plugins import PluginInfo, PluginRegistry, PluginStatus
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+    from pylantir.config import DataSourceSettings
+
+__all__ = [
+    "check_source_contract",
+    "fresh_registry",
+    "load_distribution",
+    "no_io",
+    "query_worklist",
+    "registered",
+    "sync_to_sqlite",
+]
+
+CONTRACT_SOURCE_NAME = "contract-check"
+
+#: Audit events (``sys.addaudithook``) that count as I/O; prefixes end with a dot.
+IO_EVENTS = (
+    "open", "glob.", "shutil.", "socket.", "sqlite3.connect", "subprocess.", "urllib.", "http.client.",
+    "ftplib.", "smtplib.", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.listdir",
+    "os.scandir", "os.remove", "os.rename", "os.mkdir", "os.rmdir", "os.truncate", "os.chmod",
+)
+
+
+def fresh_registry() -> PluginRegistry:
+    """A registry with no plugin loaded: no entry points, no plugin directory, no environment filter."""
+    return PluginRegistry()
+
+
+def _require_ok(info: PluginInfo) -> PluginInfo:
+    if info.status is not PluginStatus.OK:
+        raise AssertionError(f"{info.label} is {info.status.value} ({info.phase}): {info.detail}")
+    return info
+
+
+@contextmanager
+def registered(
+    module: ModuleType, registry: PluginRegistry | None = None, *, name: str | None = None
+) -> Iterator[tuple[PluginRegistry, PluginInfo]]:
+    """Register one plugin module for the duration of a ``with`` block.
+
+    Yields ``(registry, info)``; the registry is a :func:`fresh_registry` unless one is given. Fails
+    with the plugin's status and detail when the module does not register cleanly (forgotten
+    ``@hookimpl``, hook name typo, bad declaration). The module is unregistered when the block ends.
+    """
+    registry = registry if registry is not None else fresh_registry()
+    info = registry.register_module(module, name)
+    try:
+        yield registry, _require_ok(info)
+    finally:
+        registry.unregister(info)
 
 
 def load_distribution(entry_point_name: str) -> tuple[PluginRegistry, PluginInfo]:
@@ -15,12 +85,280 @@ def load_distribution(entry_point_name: str) -> tuple[PluginRegistry, PluginInfo
     Proves the packaging: the distribution is installed, its entry point resolves, and the module
     registers. Fails with the plugin's own status and detail when it does not load cleanly.
     """
-    registry = PluginRegistry()
+    registry = fresh_registry()
     registry.load_entry_points(only=entry_point_name)
     found = [info for info in registry.plugins if info.name == entry_point_name]
     if not found:
         raise AssertionError(f"no installed entry point named {entry_point_name!r} in group 'pylantir'")
-    info = found[0]
-    if info.status is not PluginStatus.OK:
-        raise AssertionError(f"{info.label} is {info.status.value} ({info.phase}): {info.detail}")
-    return registry, info
+    return registry, _require_ok(found[0])
+
+
+# -- I/O audit -----------------------------------------------------------------------------------
+
+
+class _IoAudit:
+    """One process-wide audit hook (they cannot be removed) that records I/O while a thread asks."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._installed = False
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        with self._lock:
+            if not self._installed:
+                sys.addaudithook(self._hook)
+                self._installed = True
+
+    @contextmanager
+    def recording(self) -> Iterator[list[str]]:
+        self.install()
+        previous = getattr(self._local, "events", None)
+        self._local.events = events = []
+        try:
+            yield events
+        finally:
+            self._local.events = previous
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        events = getattr(self._local, "events", None)
+        if events is None or not event.startswith(IO_EVENTS) or _inside_import_system():
+            return
+        if event == "open" or event.endswith("listdir") or event.endswith("scandir"):
+            events.append(f"{event} {args[0]!r}" if args else event)
+        else:
+            events.append(event)
+
+
+def _inside_import_system() -> bool:
+    """Importing a module reads files too; that is not the plugin doing I/O."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+_AUDIT = _IoAudit()
+
+
+@contextmanager
+def no_io(what: str) -> Iterator[None]:
+    """Fail with an :class:`AssertionError` naming the events when the block does I/O in this thread.
+
+    I/O is what Python's audit events report: opening a file, listing a directory, any socket
+    operation, connecting to SQLite, starting a process, an HTTP request. Imports are not counted.
+    :param what: the call being checked, for the message (``"validate_config({...})"``).
+    """
+    with _AUDIT.recording() as events:
+        yield
+    if events:
+        shown = "; ".join(dict.fromkeys(events))
+        raise AssertionError(f"{what} did I/O, which it must not: {shown}")
+
+
+# -- the contract --------------------------------------------------------------------------------
+
+
+def check_source_contract(
+    registry: PluginRegistry,
+    source_type: str,
+    *,
+    good_config: Mapping[str, Any],
+    bad_configs: Mapping[str, Mapping[str, Any]] | None = None,
+    field_mapping: Mapping[str, Any] | None = None,
+    failing_config: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the checks every source plugin should pass; raise :class:`AssertionError` on the first failure.
+
+    :param registry: a registry holding the plugin (from :func:`registered` or :func:`load_distribution`).
+    :param source_type: the type to check; its declaration must be valid and owned by an ``ok`` plugin.
+    :param good_config: a ``config`` that ``validate_config`` must accept (warnings allowed), without I/O.
+    :param bad_configs: expected problem path -> a ``config`` that must give an error at that path,
+        without I/O (``{"file_path": {"file_path": 3}}``).
+    :param field_mapping: when given, ``fetch_entries`` runs with ``good_config`` and every item it
+        yields must map, through the core's field mapping and quality checks, to a valid worklist
+        entry (at least one).
+    :param failing_config: when given, fetching with it must raise :class:`pylantir.SourceError`
+        (e.g. a missing file or an unreachable server), not any other exception.
+    :return: the mapped worklist entries (empty when no ``field_mapping`` is given).
+    """
+    owner = _require_ok(registry.owner(source_type))
+    declared = next(t for t in owner.source_types if t.name == source_type)
+    if not declared.summary.strip():
+        raise AssertionError(f"{owner.label}: source type {source_type!r} has an empty summary")
+    _check_validation(registry, source_type, good_config, bad_configs or {})
+    entries: list[dict[str, Any]] = []
+    if field_mapping is not None:
+        entries = _check_fetch(registry, source_type, good_config, field_mapping)
+    if failing_config is not None:
+        _check_failure(registry, source_type, failing_config)
+    return entries
+
+
+def _check_validation(
+    registry: PluginRegistry,
+    source_type: str,
+    good_config: Mapping[str, Any],
+    bad_configs: Mapping[str, Mapping[str, Any]],
+) -> None:
+    with no_io(f"validate_config({dict(good_config)!r})"):
+        problems = registry.validate_config(source_type, good_config)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise AssertionError(f"validate_config rejects the good config {dict(good_config)!r}: {errors}")
+    for path, config in bad_configs.items():
+        with no_io(f"validate_config({dict(config)!r})"):
+            problems = registry.validate_config(source_type, config)
+        if not any(p.path == path and p.severity == "error" for p in problems):
+            raise AssertionError(
+                f"validate_config({dict(config)!r}) gives no error at path {path!r}; it gives {problems}"
+            )
+
+
+def _check_fetch(
+    registry: PluginRegistry, source_type: str, config: Mapping[str, Any], field_mapping: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    from pylantir.config import DataSourceSettings
+    from pylantir.preview import preview_source
+
+    source = DataSourceSettings(
+        name=CONTRACT_SOURCE_NAME, type=source_type, config=dict(config), field_mapping=dict(field_mapping)
+    )
+    preview = preview_source(registry, source)
+    if preview.rejected:
+        reasons = "\n".join(f"  {r.location}: {r.reason}" for r in preview.rejected)
+        raise AssertionError(f"fetch_entries yielded items that are not valid worklist entries:\n{reasons}")
+    if not preview.entries and not preview.unchanged:
+        raise AssertionError("fetch_entries yielded nothing for the good config; the check needs sample entries")
+    return preview.entries
+
+
+def _check_failure(registry: PluginRegistry, source_type: str, config: Mapping[str, Any]) -> None:
+    try:
+        for _ in registry.fetch_entries(source_type, CONTRACT_SOURCE_NAME, config, frozenset(), FetchState()):
+            pass
+    except SourceError:
+        return
+    except Exception as exc:
+        raise AssertionError(
+            f"fetching with {dict(config)!r} raised {type(exc).__name__}: {exc}; operational failures must "
+            "raise pylantir.SourceError (or TransientSourceError) with a message naming what failed"
+        ) from exc
+    raise AssertionError(f"fetching with {dict(config)!r} succeeded; it was expected to raise pylantir.SourceError")
+
+
+# -- sync and C-FIND -----------------------------------------------------------------------------
+
+
+def _sqlite_url(path: str | PathLike[str]) -> str:
+    return f"sqlite:///{path}"
+
+
+def sync_to_sqlite(
+    registry: PluginRegistry,
+    source: DataSourceSettings | Mapping[str, Any],
+    database_path: str | PathLike[str],
+) -> list[dict[str, Any]]:
+    """Run one full sync of ``source`` into the SQLite file ``database_path``; return its worklist rows.
+
+    :param source: a configured data source, as the config file's ``data_sources`` item (a mapping)
+        or a :class:`pylantir.config.DataSourceSettings`.
+    :return: every worklist row of that source, as column -> value, in insertion order.
+    Fails with the sync run's error when the sync does not succeed.
+    """
+    from sqlalchemy import select
+
+    from pylantir.config import DataSourceSettings
+    from pylantir.store import Database, WorklistItem
+    from pylantir.sync.runner import sync_source
+
+    settings = source if isinstance(source, DataSourceSettings) else DataSourceSettings.model_validate(source)
+    database = Database.open(_sqlite_url(database_path))
+    try:
+        result = sync_source(database, registry, settings)
+        if result.outcome not in ("success", "unchanged"):
+            raise AssertionError(f"sync of source {settings.name!r} ended {result.outcome}: {result.error}")
+        with database.session() as session:
+            items = session.scalars(
+                select(WorklistItem).where(WorklistItem.source_name == settings.name).order_by(WorklistItem.id)
+            )
+            columns = [column.key for column in WorklistItem.__table__.columns]
+            return [{key: getattr(item, key) for key in columns} for item in items]
+    finally:
+        database.close()
+
+
+def query_worklist(
+    database_path: str | PathLike[str], query: Mapping[str, Any] | None = None
+) -> list[Dataset]:
+    """Start the DICOM server on the SQLite file ``database_path`` and C-FIND its worklist over loopback.
+
+    :param query: matching keys by DICOM keyword (``{"Modality": "MR", "PatientID": "P1"}``);
+        Scheduled Procedure Step keys go into the step's sequence item automatically.
+    :return: the identifiers of the pending responses (one per matching worklist entry).
+    """
+    from pylantir.config import PylantirConfig, ServerSettings
+    from pylantir.dicom.server import start_server
+    from pylantir.store import Database
+
+    url = _sqlite_url(database_path)
+    config = PylantirConfig(server=ServerSettings(port=_free_port()), database_url=url)
+    database = Database.open(url)
+    server = start_server(config, database)
+    try:
+        return _find("127.0.0.1", server.port, config.server.ae_title, query or {})
+    finally:
+        server.shutdown()
+        database.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+#: Keys returned when a test asks for nothing in particular (universal matching).
+RETURN_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyInstanceUID")
+STEP_RETURN_KEYS = (
+    "Modality", "ScheduledStationAETitle", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime",
+)
+
+
+def _find(host: str, port: int, called_ae: str, query: Mapping[str, Any]) -> list[Dataset]:
+    """One C-FIND (Modality Worklist) association; the pending responses' identifiers."""
+    from pydicom import Dataset
+    from pydicom.datadict import tag_for_keyword
+    from pynetdicom import AE
+    from pynetdicom.sop_class import ModalityWorklistInformationFind
+
+    identifier, step = Dataset(), Dataset()
+    for keyword in RETURN_KEYS:
+        setattr(identifier, keyword, "")
+    for keyword in STEP_RETURN_KEYS:
+        setattr(step, keyword, "")
+    for keyword, value in query.items():
+        if tag_for_keyword(keyword) is None:
+            raise ValueError(f"query key {keyword!r} is not a DICOM keyword")
+        setattr(step if keyword.startswith("ScheduledProcedureStep") or keyword in STEP_RETURN_KEYS else identifier,
+                keyword, value)
+    identifier.ScheduledProcedureStepSequence = [step]
+    ae = AE(ae_title="PYLANTIR-TEST")
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    association = ae.associate(host, port, ae_title=called_ae)
+    if not association.is_established:
+        raise AssertionError(f"the DICOM server at {host}:{port} did not accept the association")
+    found: list[Dataset] = []
+    try:
+        for status, response in association.send_c_find(identifier, ModalityWorklistInformationFind):
+            if status is None or status.Status not in (0x0000, 0xFF00, 0xFF01):
+                raise AssertionError(f"C-FIND failed with status {status.Status if status else 'none (aborted)'}")
+            if status.Status in (0xFF00, 0xFF01):
+                found.append(response)
+    finally:
+        association.release()
+    return found

@@ -8,6 +8,8 @@ import click
 
 from pylantir.cli.context import CliContext, pass_cli
 from pylantir.cli.output import print_table
+from pylantir.cli.scaffold import new_source
+from pylantir.cli.sources_check import check_sources
 from pylantir.plugins import PluginInfo, PluginStatus
 
 
@@ -45,3 +47,7 @@ def _rows(info: PluginInfo) -> list[list[str]]:
     status = info.status.value + (f" ({info.phase})" if info.phase else "")
     types = ", ".join(t.name for t in info.source_types) or "-"
     return [[types, name, version, status, info.detail]]
+
+
+sources.add_command(new_source)
+sources.add_command(check_sources)
