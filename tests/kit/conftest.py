@@ -1,0 +1,105 @@
+"""Shared fixtures of the plugin-kit tests: a throw-away environment to pip-install plugins into.
+
+A venv without pip is created in the test's temporary directory and given the test interpreter's
+site-packages through a ``.pth`` file (so pylantir-core, pip, setuptools and pytest are there without
+being reinstalled). Plugins are then installed into it with the test interpreter's pip, without
+dependencies, without build isolation and without an index: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import site
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs" / "plugins"
+PLUGIN_ENV_VARS = ("PYLANTIR_LOAD_PLUGINS", "PYLANTIR_DISABLE_PLUGINS", "PYLANTIR_STRICT_PLUGINS", "PYLANTIR_CONFIG")
+
+
+@dataclass
+class PluginEnv:
+    """A venv that sees the test interpreter's packages, plus what is pip-installed into it."""
+
+    root: Path
+    cwd: Path
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``python ARGS`` inside the venv (in ``cwd``) and capture its output."""
+        environ = {k: v for k, v in os.environ.items() if k not in PLUGIN_ENV_VARS and k != "PYTHONPATH"}
+        result = subprocess.run(
+            [str(self.python), *args], cwd=self.cwd, capture_output=True, text=True,
+            env={**environ, "PIP_NO_INDEX": "1", **(env or {})}, timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def pylantir(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the ``pylantir`` CLI inside the venv."""
+        return self.run("-m", "pylantir", *args, check=check)
+
+    def pip_install(self, path: Path | str, *, editable: bool = False) -> None:
+        """``pip install [-e] PATH`` with no dependencies, no build isolation and no index."""
+        flags = ["--no-deps", "--no-build-isolation", "--no-index", "--disable-pip-version-check", "-q"]
+        self.run("-m", "pip", "install", *flags, *(["-e"] if editable else []), str(path))
+
+
+@pytest.fixture
+def plugin_env(tmp_path: Path) -> PluginEnv:
+    """A fresh venv in ``tmp_path/venv`` (working directory ``tmp_path``); skips without setuptools."""
+    pytest.importorskip("setuptools", reason="building a plugin needs setuptools in the test environment")
+    root = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)})
+    parents = [*site.getsitepackages(), sysconfig.get_path("purelib")]
+    lines = [f"import site; site.addsitedir({p!r})" for p in dict.fromkeys(parents) if Path(p).is_dir()]
+    Path(purelib, "_parent_site.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return PluginEnv(root, tmp_path)
+
+
+def console_block(markdown: Path, command: str) -> list[str]:
+    """The output lines shown under ``$ COMMAND`` in a ```console block of ``markdown``."""
+    for block in re.findall(r"```console\n(.*?)```", markdown.read_text(encoding="utf-8"), re.S):
+        lines = block.splitlines()
+        if lines and lines[0] == f"$ {command}":
+            return lines[1:]
+    raise AssertionError(f"{markdown.name} shows no ```console block starting with '$ {command}'")
+
+
+def assert_shown_output(markdown: Path, command: str, actual: str) -> None:
+    """The output shown for ``command`` in the docs is what the command printed.
+
+    Lines are compared word by word (table padding may differ); a ``...`` line in the docs stands
+    for any number of lines.
+    """
+    shown = [line.split() for line in console_block(markdown, command)]
+    printed = [line.split() for line in actual.splitlines()]
+    pattern = []
+    for words in shown:
+        pattern.append(None if words == ["..."] else words)
+    if not _matches(pattern, printed):
+        raise AssertionError(
+            f"{markdown.name}: the output shown for '$ {command}' is not what it prints now:\n"
+            + "\n".join(" ".join(words) for words in printed)
+        )
+
+
+def _matches(pattern: list[list[str] | None], lines: list[list[str]]) -> bool:
+    if not pattern:
+        return not lines
+    head, rest = pattern[0], pattern[1:]
+    if head is None:
+        return any(_matches(rest, lines[i:]) for i in range(len(lines) + 1))
+    return bool(lines) and lines[0] == head and _matches(rest, lines[1:])
