@@ -14,6 +14,7 @@ import site
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,9 @@ class PluginEnv:
     def python(self) -> Path:
         return self.root / "bin" / "python"
 
-    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``python ARGS`` inside the venv (in ``cwd``) and capture its output."""
         environ = {k: v for k, v in os.environ.items() if k not in PLUGIN_ENV_VARS and k != "PYTHONPATH"}
         result = subprocess.run(
@@ -86,14 +89,17 @@ def assert_shown_output(markdown: Path, command: str, actual: str) -> None:
     """
     shown = [line.split() for line in console_block(markdown, command)]
     printed = [line.split() for line in actual.splitlines()]
-    pattern = []
-    for words in shown:
-        pattern.append(None if words == ["..."] else words)
-    if not _matches(pattern, printed):
+    if not _matches([None if words == ["..."] else words for words in shown], printed):
         raise AssertionError(
             f"{markdown.name}: the output shown for '$ {command}' is not what it prints now:\n"
             + "\n".join(" ".join(words) for words in printed)
         )
+
+
+@pytest.fixture
+def docs_output() -> Callable[[str, str, str], None]:
+    """``docs_output(doc_file_name, command, printed)`` asserts the docs show what the command printed."""
+    return lambda name, command, printed: assert_shown_output(DOCS / name, command, printed)
 
 
 def _matches(pattern: list[list[str] | None], lines: list[list[str]]) -> bool:
