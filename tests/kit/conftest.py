@@ -8,15 +8,18 @@ dependencies, without build isolation and without an index: nothing is downloade
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import site
 import subprocess
 import sys
 import sysconfig
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -109,3 +112,64 @@ def _matches(pattern: list[list[str] | None], lines: list[list[str]]) -> bool:
     if head is None:
         return any(_matches(rest, lines[i:]) for i in range(len(lines) + 1))
     return bool(lines) and lines[0] == head and _matches(rest, lines[1:])
+
+
+@pytest.fixture
+def make_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], ModuleType]:
+    """Write ``source`` as module ``name`` in a directory on sys.path, import it and return it."""
+    directory = tmp_path / "modules"
+    directory.mkdir()
+    monkeypatch.syspath_prepend(str(directory))
+
+    def make(name: str, source: str) -> ModuleType:
+        (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        importlib.invalidate_caches()
+        monkeypatch.delitem(sys.modules, name, raising=False)
+        return importlib.import_module(name)
+
+    return make
+
+
+#: A loose plugin file providing type ``sample``: config ``{"count": int, "fail": str}``.
+SAMPLE_PLUGIN = '''
+from datetime import date
+from pylantir import ConfigProblem, Record, Rejected, SourceError, SourceType, hookimpl
+
+@hookimpl
+def source_types():
+    return [SourceType("sample", "sample entries for tests")]
+
+@hookimpl
+def validate_config(config):
+    problems = [ConfigProblem(key, "unknown key") for key in config if key not in ("count", "fail", "bad_rows")]
+    if not isinstance(config.get("count", 1), int):
+        problems.append(ConfigProblem("count", "must be an integer"))
+    return problems
+
+@hookimpl
+def fetch_entries(source_name, config):
+    if config.get("fail"):
+        raise SourceError(f"source {source_name}: " + config["fail"])
+    today = date.today().isoformat()
+    for number in range(1, config.get("count", 2) + 1):
+        yield Record({"id": f"S{number}", "who": f"Doe, Pat{number}", "day": today, "kind": "mr"}, f"row {number}")
+    if config.get("bad_rows"):
+        yield {"id": "S9", "who": "Bad, Date", "day": "31/31/2020", "kind": "mr"}
+        yield Rejected("row 10", "unreadable row")
+'''
+SAMPLE_MAPPING = {"id": "patient_id", "who": "patient_name", "day": "scheduled_start_date", "kind": "modality"}
+
+
+@pytest.fixture
+def sample_plugin_dir(tmp_path: Path) -> Path:
+    """A plugin directory holding the ``sample`` plugin as a loose file."""
+    directory = tmp_path / "plugins"
+    directory.mkdir()
+    (directory / "sample_source.py").write_text(SAMPLE_PLUGIN, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def sample_mapping() -> dict[str, str]:
+    """The field_mapping that turns the ``sample`` plugin's records into worklist entries."""
+    return dict(SAMPLE_MAPPING)

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pylantir.contract import FetchState, SourceError
-from pylantir.plugins import PluginInfo, PluginRegistry, PluginStatus
+from pylantir.plugins import PluginBugError, PluginInfo, PluginRegistry, PluginStatus
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -152,10 +152,18 @@ def no_io(what: str) -> Iterator[None]:
     :param what: the call being checked, for the message (``"validate_config({...})"``).
     """
     with _AUDIT.recording() as events:
-        yield
+        try:
+            yield
+        except Exception as exc:
+            if events:  # the I/O is the likelier cause of the failure: say so first
+                raise AssertionError(_io_message(what, events)) from exc
+            raise
     if events:
-        shown = "; ".join(dict.fromkeys(events))
-        raise AssertionError(f"{what} did I/O, which it must not: {shown}")
+        raise AssertionError(_io_message(what, events))
+
+
+def _io_message(what: str, events: list[str]) -> str:
+    return f"{what} did I/O, which it must not: {'; '.join(dict.fromkeys(events))}"
 
 
 # -- the contract --------------------------------------------------------------------------------
@@ -242,8 +250,9 @@ def _check_failure(registry: PluginRegistry, source_type: str, config: Mapping[s
     except SourceError:
         return
     except Exception as exc:
+        cause = exc.__cause__ if isinstance(exc, PluginBugError) and exc.__cause__ is not None else exc
         raise AssertionError(
-            f"fetching with {dict(config)!r} raised {type(exc).__name__}: {exc}; operational failures must "
+            f"fetching with {dict(config)!r} raised {type(cause).__name__}: {cause}; operational failures must "
             "raise pylantir.SourceError (or TransientSourceError) with a message naming what failed"
         ) from exc
     raise AssertionError(f"fetching with {dict(config)!r} succeeded; it was expected to raise pylantir.SourceError")

@@ -1,0 +1,130 @@
+"""pylantir.testing: registries for one plugin, the I/O audit and the validation half of the contract check."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+import pytest
+
+from pylantir.plugins import PluginStatus
+from pylantir.testing import check_source_contract, fresh_registry, load_distribution, no_io, registered
+
+PLUGIN = """
+from pylantir import ConfigProblem, SourceError, SourceType, hookimpl
+
+@hookimpl
+def source_types():
+    return [SourceType("kit", {summary!r})]
+
+@hookimpl
+def validate_config(config):
+    {validate}
+
+@hookimpl
+def fetch_entries(config):
+    {fetch}
+"""
+IF_BAD = "if config.get('path') == 3 else []"
+CHECKS_PATH = "return [ConfigProblem('path', 'must be a string')] if not isinstance(config.get('path'), str) else []"
+
+
+@pytest.fixture
+def plugin(make_module):
+    """Build a ``kit`` plugin module from its hook bodies."""
+
+    def build(validate: str = CHECKS_PATH, fetch: str = "return []", summary: str = "kit test source"):
+        return make_module("kit_plugin", PLUGIN.format(validate=validate, fetch=fetch, summary=summary))
+
+    return build
+
+
+def test_fresh_registry_has_no_installed_plugins():
+    registry = fresh_registry()
+    assert registry.plugins == [] and registry.source_types() == {}
+
+
+def test_registered_holds_the_module_only_inside_the_block(plugin):
+    module = plugin()
+    with registered(module) as (registry, info):
+        assert info.status is PluginStatus.OK
+        assert registry.owner("kit") is info and list(registry.source_types()) == ["kit"]
+    assert registry.plugins == [] and registry.source_types() == {}
+
+
+def test_registered_fails_with_the_reason_for_a_hook_name_typo(make_module):
+    module = make_module("typo_plugin", """
+        from pylantir import SourceType, hookimpl
+
+        @hookimpl
+        def source_types():
+            return [SourceType("typo", "typo")]
+
+        @hookimpl
+        def validate_confg(config):
+            return []
+    """)
+    with pytest.raises(AssertionError, match="did you mean 'validate_config'"):
+        with registered(module):
+            pass
+
+
+def test_load_distribution_goes_through_the_real_entry_point():
+    registry, info = load_distribution("pylantir-csv")
+    assert info.distribution == "pylantir-csv" and info.origin.startswith("entry point")
+    assert [p.name for p in registry.plugins] == ["pylantir-csv"]
+    with pytest.raises(AssertionError, match="no installed entry point named 'pylantir-nope'"):
+        load_distribution("pylantir-nope")
+
+
+def test_no_io_catches_files_sockets_and_directory_listings(tmp_path):
+    target = tmp_path / "data.csv"
+    target.write_text("x")
+    with pytest.raises(AssertionError, match=r"reading did I/O.*open .*data\.csv"):
+        with no_io("reading"):
+            target.read_text()
+    with pytest.raises(AssertionError, match="socket"):
+        with no_io("connecting"):
+            socket.create_connection(("127.0.0.1", 9), timeout=0.1)
+    with pytest.raises(AssertionError, match="os.listdir"):
+        with no_io("listing"):
+            os.listdir(tmp_path)
+
+
+def test_no_io_ignores_imports_other_threads_and_pure_code(make_module, tmp_path):
+    make_module("already_there", "VALUE = 1\n")
+    (tmp_path / "modules" / "imported_late.py").write_text("VALUE = 2\n")
+    worker = threading.Thread(target=lambda: (tmp_path / "other-thread").write_text("x"))
+    with no_io("pure code"):
+        import imported_late  # noqa: F401 - importing reads files; that is not the plugin's I/O
+
+        worker.start()
+        worker.join()
+        sorted({"b": 1, "a": 2}.items())
+
+
+def test_contract_passes_for_a_plugin_that_keeps_it(plugin):
+    with registered(plugin(fetch="raise SourceError('cannot reach it')")) as (registry, _):
+        check_source_contract(
+            registry, "kit", good_config={"path": "x"}, bad_configs={"path": {"path": 3}}, failing_config={}
+        )
+
+
+@pytest.mark.parametrize(
+    ("hooks", "arguments", "message"),
+    [
+        ({"validate": "open(__file__).close(); return []"}, {}, "validate_config.* did I/O.*open"),
+        ({}, {"good_config": {"path": 3}}, "rejects the good config"),
+        ({"validate": f"return [ConfigProblem('', 'wrong')] {IF_BAD}"}, {}, "gives no error at path 'path'"),
+        ({"validate": f"return [ConfigProblem('path', 'odd', 'warning')] {IF_BAD}"}, {}, "no error at path 'path'"),
+        ({"fetch": "raise KeyError('path')"}, {"failing_config": {}}, "raised KeyError.*must raise pylantir.Source"),
+        ({"fetch": "yield from ()"}, {"failing_config": {}}, "succeeded; it was expected to raise"),
+        ({"summary": " "}, {}, "empty summary"),
+    ],
+)
+def test_contract_failures_say_what_is_wrong(plugin, hooks, arguments, message):
+    arguments = {"good_config": {"path": "x"}, "bad_configs": {"path": {"path": 3}}, **arguments}
+    with registered(plugin(**hooks)) as (registry, _):
+        with pytest.raises(AssertionError, match=message):
+            check_source_contract(registry, "kit", **arguments)
