@@ -11,13 +11,17 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import signal
 import site
+import socket
 import subprocess
 import sys
 import sysconfig
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -34,19 +38,22 @@ class PluginEnv:
 
     root: Path
     cwd: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def python(self) -> Path:
         return self.root / "bin" / "python"
 
-    def run(
-        self, *args: str, check: bool = True, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    @property
+    def environ(self) -> dict[str, str]:
+        """The test's environment without plugin switches, PYTHONPATH or a package index."""
+        kept = {k: v for k, v in os.environ.items() if k not in PLUGIN_ENV_VARS and k != "PYTHONPATH"}
+        return {**kept, "PIP_NO_INDEX": "1", **self.extra_env}
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``python ARGS`` inside the venv (in ``cwd``) and capture its output."""
-        environ = {k: v for k, v in os.environ.items() if k not in PLUGIN_ENV_VARS and k != "PYTHONPATH"}
         result = subprocess.run(
-            [str(self.python), *args], cwd=self.cwd, capture_output=True, text=True,
-            env={**environ, "PIP_NO_INDEX": "1", **(env or {})}, timeout=300,
+            [str(self.python), *args], cwd=self.cwd, capture_output=True, text=True, env=self.environ, timeout=300
         )
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
@@ -56,23 +63,41 @@ class PluginEnv:
         """Run the ``pylantir`` CLI inside the venv."""
         return self.run("-m", "pylantir", *args, check=check)
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``python ARGS`` inside the venv in the background (a server)."""
+        return subprocess.Popen(
+            [str(self.python), *args], cwd=self.cwd, env=self.environ, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+
     def pip_install(self, path: Path | str, *, editable: bool = False) -> None:
         """``pip install [-e] PATH`` with no dependencies, no build isolation and no index."""
         flags = ["--no-deps", "--no-build-isolation", "--no-index", "--disable-pip-version-check", "-q"]
         self.run("-m", "pip", "install", *flags, *(["-e"] if editable else []), str(path))
 
 
-@pytest.fixture
-def plugin_env(tmp_path: Path) -> PluginEnv:
-    """A fresh venv in ``tmp_path/venv`` (working directory ``tmp_path``); skips without setuptools."""
+def create_plugin_env(directory: Path) -> PluginEnv:
+    """A fresh venv in ``directory/venv`` (working directory ``directory``); skips without setuptools."""
     pytest.importorskip("setuptools", reason="building a plugin needs setuptools in the test environment")
-    root = tmp_path / "venv"
+    root = directory / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
     purelib = sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)})
     parents = [*site.getsitepackages(), sysconfig.get_path("purelib")]
     lines = [f"import site; site.addsitedir({p!r})" for p in dict.fromkeys(parents) if Path(p).is_dir()]
     Path(purelib, "_parent_site.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return PluginEnv(root, tmp_path)
+    return PluginEnv(root, directory)
+
+
+@pytest.fixture(scope="session")
+def new_plugin_env() -> Callable[[Path], PluginEnv]:
+    """``new_plugin_env(directory)`` makes a venv there (for fixtures wider than one test)."""
+    return create_plugin_env
+
+
+@pytest.fixture
+def plugin_env(tmp_path: Path) -> PluginEnv:
+    """A fresh venv for this test, working in ``tmp_path``."""
+    return create_plugin_env(tmp_path)
 
 
 def console_block(markdown: Path, command: str) -> list[str]:
@@ -173,3 +198,41 @@ def sample_plugin_dir(tmp_path: Path) -> Path:
 def sample_mapping() -> dict[str, str]:
     """The field_mapping that turns the ``sample`` plugin's records into worklist entries."""
     return dict(SAMPLE_MAPPING)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(env: PluginEnv, config: Path) -> Iterator[int]:
+    """``pylantir run --no-sync`` in the venv on a free port; yields the port once C-ECHO answers."""
+    from pylantir.dicom.client import DicomClientError, Peer, echo
+
+    port = free_port()
+    process = env.start("-m", "pylantir", "run", "--config", str(config), "--no-sync", "--port", str(port))
+    try:
+        deadline = time.monotonic() + 120  # generous: a loaded 2-core machine imports slowly
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"pylantir run exited {process.returncode}: {process.communicate()[1]}")
+            try:
+                echo(Peer("127.0.0.1", port, called_ae="PYLANTIR", timeout=2))
+                break
+            except DicomClientError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+@pytest.fixture
+def serve() -> Callable[[PluginEnv, Path], AbstractContextManager[int]]:
+    """``with serve(env, config) as port:`` runs the DICOM server from the venv on a free port."""
+    return serving
