@@ -20,7 +20,7 @@ PLUGINS = {
 BUILTIN_TYPES = {"csv", "json", "redcap"}
 TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42"]
 
-nox.options.sessions = ["lint", "tests", "isolation", "build"]
+nox.options.sessions = ["lint", "tests", "isolation", "build", "kit"]
 nox.options.reuse_existing_virtualenvs = False
 
 
@@ -70,6 +70,14 @@ def build(session: nox.Session) -> None:
     session.run(str(venv / "bin" / "pip"), "install", "-q", *wheels, external=True)
     listed = session.run(str(venv / "bin" / "pylantir"), "sources", "list", "--json", external=True, silent=True)
     _assert_types(session, listed, BUILTIN_TYPES)
+
+
+@nox.session
+def kit(session: nox.Session) -> None:
+    """Plugin-author kit: scaffold -> pip install -e -> listed -> tested -> synced -> C-FIND; the example plugin."""
+    # setuptools: the kit tests build the scaffolded and example plugins without build isolation (no index)
+    session.install(CORE, *PLUGINS.values(), *TEST_TOOLS, "setuptools>=68")
+    session.run("pytest", "tests/kit", *session.posargs)
 
 
 def _assert_types(session: nox.Session, listed: str | None, expected: set[str]) -> None:
