@@ -304,70 +304,26 @@ def query_worklist(
 ) -> list[Dataset]:
     """Start the DICOM server on the SQLite file ``database_path`` and C-FIND its worklist over loopback.
 
-    :param query: matching keys by DICOM keyword (``{"Modality": "MR", "PatientID": "P1"}``);
-        Scheduled Procedure Step keys go into the step's sequence item automatically.
+    :param query: matching keys by DICOM keyword (``{"Modality": "MR", "PatientID": "P1"}``) on top
+        of the usual return keys; Scheduled Procedure Step keys go into the step's sequence item.
     :return: the identifiers of the pending responses (one per matching worklist entry).
     """
-    from pylantir.config import PylantirConfig, ServerSettings
+    from pylantir.config import PylantirConfig
+    from pylantir.dicom.client import SPS_KEYS, Peer, find, worklist_identifier
     from pylantir.dicom.server import start_server
     from pylantir.store import Database
 
-    url = _sqlite_url(database_path)
-    config = PylantirConfig(server=ServerSettings(port=_free_port()), database_url=url)
-    database = Database.open(url)
-    server = start_server(config, database)
+    identifier = worklist_identifier()
+    for keyword, value in (query or {}).items():
+        in_step = keyword in SPS_KEYS or keyword.startswith("ScheduledProcedureStep")
+        setattr(identifier.ScheduledProcedureStepSequence[0] if in_step else identifier, keyword, value)
+    config = PylantirConfig(database_url=_sqlite_url(database_path))
+    database = Database.open(config.database_url)
     try:
-        return _find("127.0.0.1", server.port, config.server.ae_title, query or {})
+        server = start_server(config, database, host="127.0.0.1", port=0)
+        try:
+            return find(Peer("127.0.0.1", server.port, called_ae=config.server.ae_title), identifier)
+        finally:
+            server.shutdown()
     finally:
-        server.shutdown()
         database.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-#: Keys returned when a test asks for nothing in particular (universal matching).
-RETURN_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyInstanceUID")
-STEP_RETURN_KEYS = (
-    "Modality", "ScheduledStationAETitle", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime",
-)
-
-
-def _find(host: str, port: int, called_ae: str, query: Mapping[str, Any]) -> list[Dataset]:
-    """One C-FIND (Modality Worklist) association; the pending responses' identifiers."""
-    from pydicom import Dataset
-    from pydicom.datadict import tag_for_keyword
-    from pynetdicom import AE
-    from pynetdicom.sop_class import ModalityWorklistInformationFind
-
-    identifier, step = Dataset(), Dataset()
-    for keyword in RETURN_KEYS:
-        setattr(identifier, keyword, "")
-    for keyword in STEP_RETURN_KEYS:
-        setattr(step, keyword, "")
-    for keyword, value in query.items():
-        if tag_for_keyword(keyword) is None:
-            raise ValueError(f"query key {keyword!r} is not a DICOM keyword")
-        setattr(step if keyword.startswith("ScheduledProcedureStep") or keyword in STEP_RETURN_KEYS else identifier,
-                keyword, value)
-    identifier.ScheduledProcedureStepSequence = [step]
-    ae = AE(ae_title="PYLANTIR-TEST")
-    ae.add_requested_context(ModalityWorklistInformationFind)
-    association = ae.associate(host, port, ae_title=called_ae)
-    if not association.is_established:
-        raise AssertionError(f"the DICOM server at {host}:{port} did not accept the association")
-    found: list[Dataset] = []
-    try:
-        for status, response in association.send_c_find(identifier, ModalityWorklistInformationFind):
-            if status is None or status.Status not in (0x0000, 0xFF00, 0xFF01):
-                raise AssertionError(f"C-FIND failed with status {status.Status if status else 'none (aborted)'}")
-            if status.Status in (0xFF00, 0xFF01):
-                found.append(response)
-    finally:
-        association.release()
-    return found
