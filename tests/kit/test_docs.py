@@ -69,3 +69,17 @@ def test_relative_links_between_docs_resolve():
     for markdown in [*DOCS.glob("*.md"), DOCS.parents[1] / "README.md"]:
         for target in re.findall(r"\]\(([^)#:]+)\)", markdown.read_text(encoding="utf-8")):
             assert (markdown.parent / target).exists(), f"{markdown.name} links to missing {target}"
+
+
+def test_troubleshooting_quotes_the_messages_pylantir_prints(tmp_path):
+    from pylantir.plugins import PluginRegistry
+
+    (tmp_path / "forgot.py").write_text("from pylantir import SourceType\ndef source_types():\n    return []\n")
+    (tmp_path / "typo.py").write_text(
+        "from pylantir import SourceType, hookimpl\n"
+        "@hookimpl\ndef source_types():\n    return [SourceType('t', 't')]\n"
+        "@hookimpl\ndef fetch_entrys(config):\n    return []\n"
+    )
+    text = " ".join((DOCS / "troubleshooting.md").read_text(encoding="utf-8").split())
+    for info in PluginRegistry.discover(tmp_path, entry_points=False, environ={}).plugins:
+        assert info.detail.split(" (decorate")[0] in text, info.detail

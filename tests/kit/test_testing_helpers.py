@@ -9,7 +9,15 @@ import threading
 import pytest
 
 from pylantir.plugins import PluginStatus
-from pylantir.testing import check_source_contract, fresh_registry, load_distribution, no_io, registered
+from pylantir.testing import (
+    check_source_contract,
+    fresh_registry,
+    load_distribution,
+    no_io,
+    query_worklist,
+    registered,
+    sync_to_sqlite,
+)
 
 PLUGIN = """
 from pylantir import ConfigProblem, SourceError, SourceType, hookimpl
@@ -128,3 +136,50 @@ def test_contract_failures_say_what_is_wrong(plugin, hooks, arguments, message):
     with registered(plugin(**hooks)) as (registry, _):
         with pytest.raises(AssertionError, match=message):
             check_source_contract(registry, "kit", **arguments)
+
+
+@pytest.fixture
+def sample(make_module, sample_plugin_dir):
+    """The ``sample`` plugin (see conftest) as an imported module."""
+    return make_module("sample_module", (sample_plugin_dir / "sample_source.py").read_text())
+
+
+def test_contract_maps_fetched_records_through_the_field_mapping(sample, sample_mapping):
+    pytest.importorskip("pylantir.sync.rows", reason="the sync engine is not merged yet")
+    with registered(sample) as (registry, _):
+        entries = check_source_contract(
+            registry, "sample", good_config={"count": 2}, field_mapping=sample_mapping,
+            failing_config={"fail": "export missing"},
+        )
+    assert [(e["patient_id"], e["patient_name"], e["modality"]) for e in entries] == [
+        ("S1", "Doe^Pat1", "MR"), ("S2", "Doe^Pat2", "MR"),
+    ]
+
+
+def test_contract_lists_every_item_that_is_no_valid_entry(sample, sample_mapping):
+    pytest.importorskip("pylantir.sync.rows", reason="the sync engine is not merged yet")
+    with registered(sample) as (registry, _):
+        with pytest.raises(AssertionError) as excinfo:
+            check_source_contract(registry, "sample", good_config={"bad_rows": True}, field_mapping=sample_mapping)
+        message = str(excinfo.value)
+        assert "record 3: field scheduled_start_date" in message and "row 10: unreadable row" in message
+        with pytest.raises(AssertionError, match="yielded nothing"):
+            check_source_contract(registry, "sample", good_config={"count": 0}, field_mapping=sample_mapping)
+
+
+def test_sync_to_sqlite_then_query_worklist_over_cfind(sample, sample_mapping, tmp_path):
+    pytest.importorskip("pylantir.sync.runner", reason="the sync engine is not merged yet")
+    pytest.importorskip("pylantir.dicom.server", reason="the DICOM server is not merged yet")
+    source = {"name": "s", "type": "sample", "config": {"count": 3}, "field_mapping": sample_mapping}
+    with registered(sample) as (registry, _):
+        rows = sync_to_sqlite(registry, source, tmp_path / "w.sqlite")
+        with pytest.raises(AssertionError, match="sync of source 'f' ended failed: .*export missing"):
+            failing = {**source, "name": "f", "config": {"fail": "export missing"}}
+            sync_to_sqlite(registry, failing, tmp_path / "w.sqlite")
+    assert [row["patient_id"] for row in rows] == ["S1", "S2", "S3"]
+    assert all(row["source_name"] == "s" and row["study_instance_uid"] for row in rows)
+    found = query_worklist(tmp_path / "w.sqlite", {"PatientID": "S2"})
+    assert [(ds.PatientID, str(ds.PatientName), ds.ScheduledProcedureStepSequence[0].Modality) for ds in found] == [
+        ("S2", "Doe^Pat2", "MR")
+    ]
+    assert len(query_worklist(tmp_path / "w.sqlite")) == 3
