@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from pylantir.store.models import Base
+from pylantir.store.schema import current_revision, upgrade_schema
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -45,14 +46,28 @@ class Database:
 
     @classmethod
     def open(cls, url: str, *, echo: bool = False) -> Database:
-        """Connect to ``url`` and create or upgrade the schema."""
+        """Connect to ``url`` and create or upgrade the schema (Alembic ``upgrade head``; rows kept)."""
         database = cls(url, echo=echo)
-        database.create_schema()
+        try:
+            database.upgrade()
+        except BaseException:
+            database.close()
+            raise
         return database
 
-    def create_schema(self) -> None:
-        """Create missing tables."""
-        Base.metadata.create_all(self.engine)
+    def upgrade(self) -> None:
+        """Create the schema in a new database, or bring an older one to the newest revision."""
+        self._create_sqlite_directory()
+        upgrade_schema(self.engine)
+
+    def revision(self) -> str | None:
+        """The database's schema revision (``None`` before Pylantir set it up)."""
+        return current_revision(self.engine)
+
+    def _create_sqlite_directory(self) -> None:
+        database = self.url.database if self.url.get_backend_name() == "sqlite" else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
