@@ -32,8 +32,9 @@ class ConfigError(Exception):
 def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
     """Read and validate a configuration file, or raise :class:`ConfigError` naming every problem.
 
-    A file in the previous Pylantir's format (``redcap2wl``) is converted to one ``redcap`` source,
-    with one deprecation warning (logged) that shows the equivalent current-format file.
+    A relative ``plugins_dir`` is taken relative to the file's directory. A file in the previous
+    Pylantir's format (``redcap2wl``) is converted to one ``redcap`` source, with one deprecation
+    warning (logged) that shows the equivalent current-format file.
     """
     where = str(path)
     raw = read_json(path)
@@ -43,6 +44,8 @@ def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
     problems = problems_from_model(PylantirConfig, raw) + duplicate_source_names(raw)
     _raise_if_any(where, [_with_legacy_hint(problem) for problem in problems])
     config = PylantirConfig.model_validate(raw)
+    if config.plugins_dir:
+        config.plugins_dir = str(Path(path).parent / Path(config.plugins_dir).expanduser())
     if url := os.environ.get(DATABASE_URL_ENV):
         config.database_url = url
     return config

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -34,7 +35,25 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _known(config: Config, revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(config).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+class SchemaError(Exception):
+    """The database's schema cannot be brought to this version's (e.g. a newer Pylantir wrote it)."""
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Create the schema in an empty database, or upgrade an older one; rows are kept."""
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+        config = alembic_config(connection)
+        found = MigrationContext.configure(connection).get_current_revision()
+        if found is not None and not _known(config, found):
+            raise SchemaError(
+                f"the database is at schema revision {found}, which this Pylantir does not know "
+                f"(its newest is {head_revision()}): it was written by a newer Pylantir; upgrade Pylantir"
+            )
+        command.upgrade(config, revision)
