@@ -38,7 +38,7 @@ LEGACY_FILE: dict[str, Any] = {
 
 #: A test plugin (loaded from a plugin directory) providing types ``alpha`` and ``beta``.
 CHECK_PLUGIN = textwrap.dedent(
-    '''
+    """
     from pydantic import BaseModel, ConfigDict
 
     from pylantir import ConfigProblem, SourceType, hookimpl
@@ -64,7 +64,7 @@ CHECK_PLUGIN = textwrap.dedent(
         if config.get("warn"):
             problems.append(ConfigProblem("path", "the file does not exist yet", "warning"))
         return problems
-    '''
+    """
 )
 
 

@@ -53,9 +53,7 @@ def test_writer_and_readers_at_once(sqlite_url, worklist_values):
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer)] + [
-        threading.Thread(target=reader, args=(i,)) for i in range(READERS)
-    ]
+    threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader, args=(i,)) for i in range(READERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
