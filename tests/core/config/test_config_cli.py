@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from pylantir.config import load_config
 from pylantir.config.example import EXAMPLE_CONFIG, strip_comments
@@ -100,3 +101,10 @@ def test_example_has_comments_and_loads_once_they_are_stripped(write_config, run
     config = load_config(write_config(plain))
     assert {source.type for source in config.data_sources} == {"redcap", "csv"}
     assert json.loads(plain)["timezone"] == config.timezone
+
+
+def test_the_documented_example_is_the_printed_one():
+    docs = Path(__file__).parents[3] / "docs" / "configuration.md"
+    text = docs.read_text(encoding="utf-8")
+    start = text.index("```jsonc\n") + len("```jsonc\n")
+    assert text[start : text.index("```", start)] == EXAMPLE_CONFIG
