@@ -126,3 +126,23 @@ def test_minimal_legacy_file(write_config):
     assert source.field_mapping["patient_id"]["template"].endswith("_site_")
     assert config.server.allowed_aets is None
     assert config.database_url == "sqlite:///pylantir.sqlite"
+
+
+def test_redcap2wl_entries_for_fields_the_preset_sets_are_left_out_and_named(write_config, legacy_file, caplog):
+    # as in the previous Pylantir's shipped file: scheduled_date would hide mri_date, youth_dob_y a full date
+    legacy_file["redcap2wl"].update(
+        {"scheduled_date": "scheduled_start_date", "youth_dob_y": "patient_birth_date", "modality": "modality"}
+    )
+    with caplog.at_level(logging.WARNING):
+        mapping = load_config(write_config(legacy_file)).data_sources[0].field_mapping
+    assert "scheduled_date" not in mapping and "youth_dob_y" not in mapping
+    assert mapping["scheduled_start_date"] == {"from": "mri_date"}
+    assert mapping["patient_birth_date"] == {"template": "{youth_dob_y}0101"}
+    assert mapping["modality"] == {"value": "MR"}
+    plain_targets = [target for target in mapping.values() if isinstance(target, str)]
+    assert not set(plain_targets) & {key for key, spec in mapping.items() if isinstance(spec, dict)}
+    [record] = deprecation_records(caplog)
+    assert (
+        "keeps precedence: youth_dob_y -> patient_birth_date, scheduled_date -> scheduled_start_date, "
+        "modality -> modality." in record.getMessage()
+    )

@@ -3,7 +3,10 @@
 A legacy file has ``redcap2wl`` (REDCap field -> worklist field) and top-level settings (``db_path``,
 ``db_update_interval``, ``site``, ``protocol``...) instead of ``data_sources``. It becomes one source of
 type ``redcap`` named :data:`LEGACY_SOURCE_NAME`, whose ``field_mapping`` is the previous Pylantir's
-identifier preset (:mod:`pylantir.config.legacy_preset`) followed by the ``redcap2wl`` entries.
+identifier preset (:mod:`pylantir.config.legacy_preset`) followed by the ``redcap2wl`` entries. A
+worklist field has one writer: where a ``redcap2wl`` entry targets a field the preset sets, the preset
+keeps it (the previous Pylantir's own values; e.g. the shipped ``"scheduled_date": "scheduled_start_date"``
+would otherwise hide ``mri_date``) and the warning names the entries left out.
 """
 
 from __future__ import annotations
@@ -88,9 +91,14 @@ def legacy_problems(raw: dict[str, Any]) -> list[ConfigProblem]:
 def convert_legacy(raw: dict[str, Any], path: str) -> dict[str, Any]:
     """The current-format equivalent of a valid legacy file; logs one deprecation warning showing it."""
     legacy = LegacyConfig.model_validate(_without_comments(raw))
-    converted = _convert(legacy)
+    converted, replaced = _convert(legacy)
     ignored = [key for key in _IGNORED_KEYS if getattr(legacy, key) is not None]
     note = f" Ignored (no longer used): {', '.join(ignored)}." if ignored else ""
+    if replaced:
+        note += (
+            " These redcap2wl entries set worklist fields the previous Pylantir computed itself, "
+            f"which keeps precedence: {', '.join(replaced)}."
+        )
     logger.warning(
         "DEPRECATED: %s uses the previous Pylantir's configuration format ('redcap2wl'). It still works, "
         "converted to one data source '%s' of type 'redcap'.%s To migrate, replace the file's content "
@@ -123,7 +131,8 @@ def _without_comments(raw: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in raw.items() if not key.startswith("_comment")}
 
 
-def _convert(legacy: LegacyConfig) -> dict[str, Any]:
+def _convert(legacy: LegacyConfig) -> tuple[dict[str, Any], list[str]]:
+    """The converted file, and the ``redcap2wl`` entries left out because the preset sets their field."""
     site = None if legacy.site is None else str(legacy.site)
     protocol = _protocol_name(legacy.protocol, site)
     source_config: dict[str, Any] = {
@@ -134,11 +143,9 @@ def _convert(legacy: LegacyConfig) -> dict[str, Any]:
         "repeat_instrument": "mri",
         "require_fields": list(LEGACY_REQUIRED_FIELDS),
     }
-    field_mapping = {
-        **_preset_for_site(site or ""),
-        "protocol_name": {"value": protocol},
-        **legacy.redcap2wl,
-    }
+    preset = {**_preset_for_site(site or ""), "protocol_name": {"value": protocol}}
+    kept = {key: target for key, target in legacy.redcap2wl.items() if not _collides(key, target, preset)}
+    replaced = [f"{key} -> {target}" for key, target in legacy.redcap2wl.items() if key not in kept]
     server: dict[str, Any] = dict(LEGACY_SERVER)
     if legacy.allowed_aet:
         server["allowed_aets"] = legacy.allowed_aet
@@ -154,10 +161,15 @@ def _convert(legacy: LegacyConfig) -> dict[str, Any]:
             "sync_interval": legacy.db_update_interval,
             "operation_interval": legacy.operation_interval.model_dump(mode="json"),
             "config": {key: value for key, value in source_config.items() if value is not None},
-            "field_mapping": field_mapping,
+            "field_mapping": {**preset, **kept},
         }
     ]
-    return converted
+    return converted, replaced
+
+
+def _collides(key: str, target: Any, preset: dict[str, Any]) -> bool:
+    """Whether a ``redcap2wl`` entry would write a worklist field the preset already writes."""
+    return key in preset or (isinstance(target, str) and target in preset)
 
 
 def _protocol_name(protocol: dict[str, str] | str, site: str | None) -> str:
