@@ -108,3 +108,14 @@ def test_the_documented_example_is_the_printed_one():
     text = docs.read_text(encoding="utf-8")
     start = text.index("```jsonc\n") + len("```jsonc\n")
     assert text[start : text.index("```", start)] == EXAMPLE_CONFIG
+
+
+def test_unknown_type_names_plugins_that_did_not_load(write_config, check_plugin_dir, run, monkeypatch):
+    (check_plugin_dir / "broken.py").write_text("1 / 0\n")
+    monkeypatch.setenv("PYLANTIR_LOAD_PLUGINS", "checktypes,broken")
+    result = run("config", "check", str(write_config(sources_config({"name": "a", "type": "ris"}))))
+    assert result.exit_code == 1
+    assert (
+        "unknown source type 'ris'; installed types: alpha, beta "
+        "(plugins with problems: broken (error); see 'pylantir sources list')" in result.stderr
+    )

@@ -75,9 +75,9 @@ def _unknown_type_message(registry: PluginRegistry, source_type: str, installed:
     guess = difflib.get_close_matches(source_type, installed, n=1)
     if guess:
         message += f"; did you mean '{guess[0]}'?"
-    broken = registry.problems()
+    broken = [f"{info.name} ({info.status.value})" for info in registry.problems()]
     if broken:
-        message += f" ({len(broken)} plugin(s) did not load; see 'pylantir sources list')"
+        message += f" (plugins with problems: {', '.join(broken)}; see 'pylantir sources list')"
     return message
 
 
