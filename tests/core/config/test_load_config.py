@@ -59,6 +59,15 @@ def test_database_url_environment_variable_wins(write_config, monkeypatch):
     assert load_config(write_config(VALID)).database_url == "postgresql+psycopg2://pylantir@db/worklist"
 
 
+def test_invalid_database_url_environment_variable(write_config, monkeypatch):
+    monkeypatch.setenv("PYLANTIR_DATABASE_URL", "user:secret@db")
+    problems = problems_of(write_config, VALID)
+    assert problems == [
+        "PYLANTIR_DATABASE_URL (environment variable): not a database URL; use e.g. "
+        "sqlite:///path/to/worklist.sqlite or postgresql+psycopg2://user@host/dbname"
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
@@ -68,6 +77,7 @@ def test_database_url_environment_variable_wins(write_config, monkeypatch):
         ({"server": {"ae_titel": "X"}}, "server.ae_titel: unknown key; did you mean 'ae_title'?"),
         ({"server": {"tls": {"certificate": "c"}}}, "server.tls.private_key: required"),
         ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone 'Mars/Olympus'"),
+        ({"database_url": "worklist.sqlite"}, "database_url: not a database URL; use e.g. sqlite:///"),
         ({"data_sources": [{"type": "csv"}]}, "data_sources.0.name: required"),
         ({"data_sources": [{"name": "bad name!", "type": "csv"}]}, "data_sources.0.name: String should match"),
         ({"data_sources": [{"name": "a", "type": "csv", "sync_interval": 0}]}, "data_sources.0.sync_interval:"),

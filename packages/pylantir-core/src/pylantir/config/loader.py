@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pylantir.config.legacy import LEGACY_KEY_HINTS, convert_legacy, is_legacy, legacy_problems
-from pylantir.config.models import PylantirConfig
+from pylantir.config.models import PylantirConfig, check_database_url
 from pylantir.contract import ConfigProblem
 from pylantir.validation import problems_from_model
 
@@ -47,6 +47,10 @@ def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
     if config.plugins_dir:
         config.plugins_dir = str(Path(path).parent / Path(config.plugins_dir).expanduser())
     if url := os.environ.get(DATABASE_URL_ENV):
+        try:
+            check_database_url(url)
+        except ValueError as exc:
+            raise ConfigError(where, [f"{DATABASE_URL_ENV} (environment variable): {exc}"]) from None
         config.database_url = url
     return config
 

@@ -14,6 +14,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 DEFAULT_WORKLIST_STATUSES = ("SCHEDULED", "ARRIVED", "READY", "STARTED")
 
 
+def check_database_url(url: str) -> None:
+    """Raise :class:`ValueError` when ``url`` is not a SQLAlchemy URL (the message never quotes it)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL; use e.g. sqlite:///path/to/worklist.sqlite or "
+            "postgresql+psycopg2://user@host/dbname"
+        ) from None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,6 +95,12 @@ class PylantirConfig(_Strict):
     plugins_dir: str | None = None
     timezone: str = "UTC"
     data_sources: list[DataSourceSettings] = Field(default_factory=list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        check_database_url(value)
+        return value
 
     @field_validator("timezone")
     @classmethod
