@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, insert, inspect, select, text
 
 from pylantir.store import Base, Database, SyncRun, WorklistItem
+from pylantir.store.queries import row_counts
 from pylantir.store.schema import SchemaError, current_revision, head_revision, upgrade_schema
 
 
@@ -73,6 +74,7 @@ def test_previous_pylantir_worklist_table_is_kept_aside(tmp_path: Path):
             assert kept == [("sub_1", "COMPLETED")]
             assert connection.scalar(select(func.count()).select_from(WorklistItem)) == 0
         assert database.revision() == head_revision()
+        assert row_counts(database.engine)["legacy_worklist_items"] == 1
     finally:
         database.close()
 

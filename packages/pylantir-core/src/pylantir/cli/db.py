@@ -98,4 +98,4 @@ def _missing_sqlite_file(url: str) -> str | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
-    return None if Path(parsed.database).expanduser().exists() else parsed.database
+    return None if Path(parsed.database).exists() else parsed.database

@@ -67,7 +67,7 @@ class Database:
     def _create_sqlite_directory(self) -> None:
         database = self.url.database if self.url.get_backend_name() == "sqlite" else None
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

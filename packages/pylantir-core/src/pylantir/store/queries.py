@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select, table
 from sqlalchemy.orm import Session
 
 from pylantir.store.models import Base, WorklistItem
@@ -48,12 +48,12 @@ def _next_day(day: str) -> str:
 
 
 def row_counts(engine: Engine) -> dict[str, int | None]:
-    """Rows per Pylantir table; ``None`` for a table the database does not have (yet)."""
-    existing = set(inspect(engine).get_table_names())
-    counts: dict[str, int | None] = {}
+    """Rows per table: Pylantir's (``None`` when missing), then others (e.g. ``legacy_worklist_items``)."""
+    existing = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    ours = [table.name for table in Base.metadata.sorted_tables]
+    others = sorted(existing - set(ours))
     with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            counts[table.name] = (
-                connection.scalar(select(func.count()).select_from(table)) if table.name in existing else None
-            )
-    return counts
+        return {
+            name: connection.scalar(select(func.count()).select_from(table(name))) if name in existing else None
+            for name in ours + others
+        }
