@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,27 @@ def test_safe_url_hides_the_password():
     database = Database("postgresql+psycopg2://pylantir:s3cret@db.example:5432/worklist")
     assert database.safe_url() == "postgresql+psycopg2://pylantir:***@db.example:5432/worklist"
     database.close()
+
+
+STARTER = """
+import sys, time
+from pylantir.store import Database
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # start together, imports done
+Database.open(sys.argv[1]).close()
+"""
+
+
+def test_instances_starting_at_once_on_a_new_database(database_url):
+    # several Pylantir processes may share a database and start together: one migrates, the others wait
+    start_at = time.time() + 2
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTER, database_url, str(start_at)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    errors = [process.communicate(timeout=60)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], errors
+    engine = create_engine(database_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -9,9 +10,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_UPGRADE_LOCK = threading.Lock()
+#: PostgreSQL advisory lock key held while migrating ("PYLANTIR" in ASCII, as a 64-bit integer).
+_ADVISORY_LOCK_KEY = int.from_bytes(b"PYLANTIR", "big")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -47,8 +51,17 @@ class SchemaError(Exception):
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Create the schema in an empty database, or upgrade an older one; rows are kept."""
-    with engine.begin() as connection:
+    """Create the schema in an empty database, or upgrade an older one; rows are kept.
+
+    One upgrade at a time, the revision read once it is our turn: threads of this process queue on a
+    lock, processes on the database (PostgreSQL: a transaction-scoped advisory lock; SQLite: the write
+    lock, taken with ``BEGIN IMMEDIATE``; the migration then runs in that transaction).
+    """
+    with _UPGRADE_LOCK, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading the revision
         config = alembic_config(connection)
         found = MigrationContext.configure(connection).get_current_revision()
         if found is not None and not _known(config, found):
