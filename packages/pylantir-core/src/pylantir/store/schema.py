@@ -1,4 +1,14 @@
-"""Schema migrations with Alembic; the migration scripts ship inside the package (``migrations/``)."""
+"""Schema migrations with Alembic; the migration scripts ship inside the package (``migrations/``).
+
+Changing :mod:`pylantir.store.models` needs a new revision in ``migrations/versions/`` (a test
+compares the migrated schema with the models). Draft one against a database at the newest revision::
+
+    from alembic import command
+    with engine.begin() as connection:
+        command.revision(alembic_config(connection), "what changes", autogenerate=True, rev_id="0003")
+
+then review it: keep both backends (SQLite, PostgreSQL) in mind, and never lose rows.
+"""
 
 from __future__ import annotations
 
