@@ -1,21 +1,22 @@
-"""``pylantir db``: bring the database schema up to date, and show what the database holds."""
+"""``pylantir db``: bring the database schema up to date, and show what the database holds.
+
+SQLAlchemy and Alembic are imported when a command runs, not when the CLI starts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pylantir.cli.context import config_option, load_config_or_exit
 from pylantir.cli.output import print_table
 from pylantir.config import PylantirConfig
-from pylantir.store import Database
-from pylantir.store.queries import row_counts
-from pylantir.store.schema import SchemaError, head_revision
+
+if TYPE_CHECKING:
+    from pylantir.store import Database
 
 T = TypeVar("T")
 
@@ -44,6 +45,8 @@ def upgrade(config_path: Path) -> None:
 @config_option
 def info(config_path: Path) -> None:
     """Show the database URL (password hidden), its schema revision and the rows in each table."""
+    from pylantir.store.queries import row_counts
+
     config = load_config_or_exit(config_path)
     missing = _missing_sqlite_file(config.database_url)
     database = open_database(config, upgrade=False)
@@ -65,6 +68,10 @@ def info(config_path: Path) -> None:
 
 def open_database(config: PylantirConfig, *, upgrade: bool) -> Database:
     """The configured database, upgraded first when asked; connection problems become CLI errors."""
+    from sqlalchemy.exc import ArgumentError
+
+    from pylantir.store import Database
+
     try:
         database = Database(config.database_url, echo=config.database_echo)
     except ArgumentError as exc:
@@ -75,6 +82,8 @@ def open_database(config: PylantirConfig, *, upgrade: bool) -> Database:
 
 
 def _revision_state(revision: str | None) -> str:
+    from pylantir.store.schema import head_revision
+
     newest = head_revision()
     if revision is None:
         return "none (empty database; run 'pylantir db upgrade')"
@@ -85,6 +94,10 @@ def _revision_state(revision: str | None) -> str:
 
 def _guarded(database: Database, action: Callable[[], T]) -> T:
     """Run ``action``; a database failure becomes a CLI error naming the URL (password hidden)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pylantir.store.schema import SchemaError
+
     try:
         return action()
     except (SQLAlchemyError, SchemaError) as exc:
@@ -95,6 +108,8 @@ def _guarded(database: Database, action: Callable[[], T]) -> T:
 
 def _missing_sqlite_file(url: str) -> str | None:
     """The SQLite file of ``url`` when it does not exist (connecting would create it)."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None

@@ -1,21 +1,24 @@
-"""``pylantir worklist``: look at the worklist as modalities will see it."""
+"""``pylantir worklist``: look at the worklist as modalities will see it.
+
+The store (SQLAlchemy) is imported when a command runs, not when the CLI starts.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import inspect
 
 from pylantir.cli.context import config_option, load_config_or_exit
 from pylantir.cli.db import open_database
 from pylantir.cli.output import print_table
-from pylantir.store.models import WorklistItem
-from pylantir.store.queries import WorklistFilter, list_worklist
+
+if TYPE_CHECKING:
+    from pylantir.store.models import WorklistItem
 
 _HEADERS = ["scheduled", "modality", "station AE", "patient ID", "patient name", "accession", "status", "source"]
 
@@ -46,6 +49,8 @@ def list_items(
     as_json: bool,
 ) -> None:
     """List worklist items by scheduled start, optionally filtered."""
+    from pylantir.store.queries import WorklistFilter, list_worklist
+
     config = load_config_or_exit(config_path)
     date_from, date_to = parse_date_option(when, ZoneInfo(config.timezone)) if when else (None, None)
     criteria = WorklistFilter(date_from, date_to, modality, source, status)
@@ -109,9 +114,9 @@ def _scheduled(item: WorklistItem) -> str:
 
 
 def _as_dict(item: WorklistItem) -> dict[str, Any]:
-    return {
-        column.key: _json_value(getattr(item, column.key)) for column in inspect(WorklistItem).column_attrs
-    }
+    from sqlalchemy import inspect
+
+    return {column.key: _json_value(getattr(item, column.key)) for column in inspect(type(item)).column_attrs}
 
 
 def _json_value(value: Any) -> Any:
