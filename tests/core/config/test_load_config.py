@@ -108,6 +108,14 @@ def test_invalid_json_reports_line_and_column(write_config):
     assert problems == ["invalid JSON at line 4, column 3: Expecting property name enclosed in double quotes"]
 
 
+def test_keys_written_twice_are_errors(write_config):
+    text = '{"server": {"port": 4104, "port": 4105}, "data_sources": [{"name": "a", "type": "csv", "type": "json"}]}'
+    assert problems_of(write_config, text) == [
+        "server.port: written more than once in the same object; keep one",
+        "data_sources.0.type: written more than once in the same object; keep one",
+    ]
+
+
 def test_missing_file(tmp_path: Path):
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "nope.json")

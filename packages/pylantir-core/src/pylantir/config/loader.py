@@ -38,10 +38,11 @@ def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
     """
     where = str(path)
     raw = read_json(path)
+    repeated = duplicate_keys(raw)
     if is_legacy(raw):
-        _raise_if_any(where, legacy_problems(raw))
+        _raise_if_any(where, repeated + legacy_problems(raw))
         raw = convert_legacy(raw, where)
-    problems = problems_from_model(PylantirConfig, raw) + duplicate_source_names(raw)
+    problems = repeated + problems_from_model(PylantirConfig, raw) + duplicate_source_names(raw)
     _raise_if_any(where, [_with_legacy_hint(problem) for problem in problems])
     config = PylantirConfig.model_validate(raw)
     if config.plugins_dir:
@@ -58,7 +59,7 @@ def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
 def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The file's top-level JSON object, or :class:`ConfigError` (unreadable, not JSON, not an object)."""
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = json.loads(Path(path).read_text(encoding="utf-8"), object_pairs_hook=_JsonObject.from_pairs)
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
     except UnicodeDecodeError as exc:
@@ -70,6 +71,35 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(str(path), [f"(top level): must be a JSON object, not {type(raw).__name__}"])
     return raw
+
+
+class _JsonObject(dict[str, Any]):
+    """A parsed JSON object that remembers the keys it held more than once (JSON keeps the last)."""
+
+    repeated: list[str]
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _JsonObject:
+        obj = cls(pairs)
+        keys = [key for key, _ in pairs]
+        obj.repeated = [key for index, key in enumerate(keys) if key in keys[:index] and key not in keys[index + 1 :]]
+        return obj
+
+
+def duplicate_keys(value: Any, path: str = "") -> list[ConfigProblem]:
+    """A problem for each key written twice in one object: a typo must never be silently dropped."""
+    problems = [
+        ConfigProblem(_joined(path, key), "written more than once in the same object; keep one")
+        for key in getattr(value, "repeated", ())
+    ]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        problems += duplicate_keys(item, _joined(path, str(key)))
+    return problems
+
+
+def _joined(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def duplicate_source_names(raw: dict[str, Any]) -> list[ConfigProblem]:
