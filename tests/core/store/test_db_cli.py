@@ -86,4 +86,4 @@ def test_unreachable_database_is_a_clean_error(config_for, run):
 def test_invalid_database_url_is_a_clean_error(config_for, run):
     result = run("db", "info", "--config", str(config_for("nosuchdialect://x")))
     assert result.exit_code == 1
-    assert "invalid database_url" in result.stderr or "Can't load plugin" in result.stderr
+    assert "Error: cannot use database_url: Can't load plugin: sqlalchemy.dialects:nosuchdialect" in result.stderr

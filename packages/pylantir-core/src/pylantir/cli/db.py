@@ -74,8 +74,8 @@ def open_database(config: PylantirConfig, *, upgrade: bool) -> Database:
 
     try:
         database = Database(config.database_url, echo=config.database_echo)
-    except ArgumentError as exc:
-        raise click.ClickException(f"invalid database_url: {exc}") from exc
+    except (ArgumentError, ImportError) as exc:  # unknown dialect, or its driver is not installed
+        raise click.ClickException(f"cannot use database_url: {exc}") from exc
     if upgrade:
         _guarded(database, database.upgrade)
     return database
@@ -106,11 +106,9 @@ def _guarded(database: Database, action: Callable[[], T]) -> T:
         raise click.ClickException(f"database {database.safe_url()}: {detail}") from exc
 
 
-def _missing_sqlite_file(url: str) -> str | None:
+def _missing_sqlite_file(url: str) -> Path | None:
     """The SQLite file of ``url`` when it does not exist (connecting would create it)."""
-    from sqlalchemy.engine import make_url
+    from pylantir.store.database import sqlite_file
 
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    return None if Path(parsed.database).exists() else parsed.database
+    path = sqlite_file(url)
+    return path if path is not None and not path.exists() else None

@@ -81,8 +81,7 @@ class _JsonObject(dict[str, Any]):
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _JsonObject:
         obj = cls(pairs)
-        keys = [key for key, _ in pairs]
-        obj.repeated = [key for index, key in enumerate(keys) if key in keys[:index] and key not in keys[index + 1 :]]
+        obj.repeated = [key for key, count in Counter(key for key, _ in pairs).items() if count > 1]
         return obj
 
 
@@ -105,20 +104,21 @@ def _joined(path: str, key: str) -> str:
 def duplicate_source_names(raw: dict[str, Any]) -> list[ConfigProblem]:
     """A problem for each data source whose ``name`` an earlier source already uses."""
     sources = raw.get("data_sources")
-    if not isinstance(sources, list):
-        return []
-    names = [item.get("name") if isinstance(item, dict) else None for item in sources]
-    counts = Counter(name for name in names if isinstance(name, str))
+    first: dict[str, int] = {}
     problems = []
-    for index, name in enumerate(names):
-        if isinstance(name, str) and counts[name] > 1 and names.index(name) != index:
+    for index, item in enumerate(sources if isinstance(sources, list) else ()):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
             problems.append(
                 ConfigProblem(
                     f"data_sources.{index}.name",
-                    f"duplicate source name '{name}' (also data_sources.{names.index(name)}); "
-                    "source names must be unique",
+                    f"duplicate source name '{name}' (also data_sources.{first[name]}); source names must be unique",
                 )
             )
+        else:
+            first[name] = index
     return problems
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from pylantir.store.schema import current_revision, upgrade_schema
@@ -23,6 +23,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite URL (``None`` for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 class Database:
@@ -57,17 +66,14 @@ class Database:
 
     def upgrade(self) -> None:
         """Create the schema in a new database, or bring an older one to the newest revision."""
-        self._create_sqlite_directory()
+        if (path := sqlite_file(self.url)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         upgrade_schema(self.engine)
 
     def revision(self) -> str | None:
         """The database's schema revision (``None`` before Pylantir set it up)."""
         return current_revision(self.engine)
 
-    def _create_sqlite_directory(self) -> None:
-        database = self.url.database if self.url.get_backend_name() == "sqlite" else None
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
