@@ -89,8 +89,8 @@ def test_a_failing_fetch_fails_the_check_with_the_plugin_message(check):
 
 def test_a_bad_field_mapping_is_a_problem(check):
     pytest.importorskip("pylantir.sync.mapping", reason="the sync engine is not merged yet")
-    result = check({"name": "a", "type": "sample", "field_mapping": {"id": "patient_idd"}}, args=("--json",))
+    result = check({"name": "a", "type": "sample", "field_mapping": {"patient_idd": {"from": "id"}}}, args=("--json",))
     assert result.exit_code == 1
     [report] = json.loads(result.output)
-    assert [p["path"] for p in report["problems"]] == ["field_mapping"]
-    assert "patient_idd" in report["problems"][0]["message"]
+    assert [p["path"] for p in report["problems"]] == ["field_mapping.patient_idd"]
+    assert "not a worklist field" in report["problems"][0]["message"]
