@@ -42,9 +42,9 @@ def _item(**values: Any) -> WorklistItem:
 
 
 @pytest.fixture
-def database(sqlite_url: str) -> Iterator[Database]:
-    """An empty worklist database in a SQLite file."""
-    db = Database.open(sqlite_url)
+def database(database_url: str) -> Iterator[Database]:
+    """An empty worklist database: a SQLite file, and PostgreSQL when configured."""
+    db = Database.open(database_url)
     yield db
     db.close()
 

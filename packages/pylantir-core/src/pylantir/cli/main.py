@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from pylantir import __version__
+from pylantir.cli.client import echo_command, find_command
 from pylantir.cli.context import CliContext
+from pylantir.cli.run import run
 from pylantir.cli.sources import sources
 
 
@@ -32,6 +34,9 @@ def cli(ctx: click.Context, plugins_dir: Path | None, verbose: int) -> None:
 
 
 cli.add_command(sources)
+cli.add_command(run)
+cli.add_command(echo_command)
+cli.add_command(find_command)
 
 
 def main() -> None:

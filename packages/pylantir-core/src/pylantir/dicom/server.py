@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 
 from pynetdicom import AE, _config, evt
@@ -99,8 +101,15 @@ class RunningServer:
     ae_title: str
 
     def shutdown(self) -> None:
-        """Stop listening and end the open associations."""
-        self.server.shutdown()
+        """Stop listening, then abort the associations still open."""
+        stopper = threading.Thread(target=self.server.shutdown, name="pylantir-server-shutdown")
+        stopper.start()
+        # Wake the accept loop now instead of at its next 0.5 s poll: it sees the shutdown request first.
+        with contextlib.suppress(OSError):
+            self.server.socket.shutdown(socket.SHUT_RDWR)
+        stopper.join()
+        for assoc in self.ae.active_associations:
+            assoc.abort()
 
 
 def start_server(
