@@ -20,7 +20,7 @@ def dcmtk(tool: str, *args: str, cwd: Path | None = None) -> subprocess.Complete
     """Run a dcmtk tool with Nagle off (Debian's dcmtk honours TCP_NODELAY=1)."""
     if shutil.which(tool) is None:
         pytest.skip(f"dcmtk's {tool} is not installed (apt-get install dcmtk)")
-    return subprocess.run([tool, *args], capture_output=True, text=True, timeout=60, cwd=cwd,
+    return subprocess.run([tool, *args], check=False, capture_output=True, text=True, timeout=60, cwd=cwd,
                           env={**os.environ, "TCP_NODELAY": "1"})
 
 
