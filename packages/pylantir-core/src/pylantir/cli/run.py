@@ -49,7 +49,8 @@ def _server_logging() -> None:
 
 
 def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> Any:
-    from pylantir.sync.service import SyncService, check_sources
+    from pylantir.sync.checks import check_sources
+    from pylantir.sync.service import SyncService
 
     registry = cli_ctx.registry(plugins_dir=Path(config.plugins_dir) if config.plugins_dir else None)
     cli_ctx.enforce_strict_plugins()
