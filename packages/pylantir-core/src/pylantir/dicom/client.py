@@ -41,6 +41,7 @@ class Peer:
     called_ae: str = "ANY-SCP"
     ssl_context: ssl.SSLContext | None = None
     timeout: float = 10.0
+    nodelay: bool = True  # TCP_NODELAY on our socket (off only to measure what Nagle costs)
 
 
 @contextmanager
@@ -52,8 +53,8 @@ def association(peer: Peer, *sop_classes: str) -> Iterator[Association]:
     for sop_class in sop_classes:
         ae.add_requested_context(sop_class)
     tls = (peer.ssl_context, peer.host) if peer.ssl_context else None
-    assoc = ae.associate(peer.host, peer.port, ae_title=peer.called_ae, tls_args=tls,
-                         evt_handlers=[(evt.EVT_CONN_OPEN, set_tcp_nodelay)])
+    handlers = [(evt.EVT_CONN_OPEN, set_tcp_nodelay)] if peer.nodelay else []
+    assoc = ae.associate(peer.host, peer.port, ae_title=peer.called_ae, tls_args=tls, evt_handlers=handlers)
     if not assoc.is_established:
         reason = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "not established"
         raise DicomClientError(f"association with {peer.host}:{peer.port} ({peer.called_ae}) {reason}")
