@@ -32,6 +32,9 @@ from pylantir.store.models import WorklistItem
 NEVER_MATCHED = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC"})
 WILDCARD_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 SQLITE_FOLD_FUNCTION = "pylantir_casefold"
+# Columns with few distinct values: their indexes must not drive the query (without statistics SQLite would
+# pick them over the scheduled_start range and scan most of the table), so they are compared as `col || ''`.
+LOW_SELECTIVITY = frozenset({"modality", "scheduled_station_aetitle", "performed_procedure_step_status"})
 
 _DATE = re.compile(r"^\d{8}$")
 _TIME = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$")
@@ -78,7 +81,8 @@ def build_query(identifier: Dataset, settings: MatchSettings) -> WorklistQuery:
             matcher.match_start(_text(item.get(START_DATE), START_DATE), _text(item.get(START_TIME), START_TIME))
     statement = (
         select(WorklistItem)
-        .where(WorklistItem.performed_procedure_step_status.in_(settings.worklist_statuses), *matcher.conditions)
+        .where(_unindexed(WorklistItem.performed_procedure_step_status).in_(settings.worklist_statuses),
+               *matcher.conditions)
         .order_by(WorklistItem.scheduled_start, WorklistItem.id)
     )
     return WorklistQuery(statement, matcher.unmatched)
@@ -99,6 +103,8 @@ class _Matcher:
                 self.unmatched.append(keyword or str(element.tag))
                 continue
             column = getattr(WorklistItem, columns[keyword])
+            if columns[keyword] in LOW_SELECTIVITY:
+                column = _unindexed(column)
             self.conditions.append(self._element_condition(column, element))
 
     def _element_condition(self, column: Any, element: DataElement) -> ColumnElement[bool]:
@@ -146,6 +152,11 @@ class _Matcher:
             self.conditions.append(_between(column, low, high))
         elif times:
             self.conditions.append(_between(func.substr(column, 9, 6), *times))
+
+
+def _unindexed(column: Any) -> Any:
+    """The column as an expression no index serves (the planner then uses a selective one)."""
+    return column.concat("")
 
 
 def _between(column: Any, low: str | None, high: str | None) -> ColumnElement[bool]:
