@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydicom import Dataset
 from pydicom.sequence import Sequence
+
 from pylantir.config import PylantirConfig
 from pylantir.dicom import RunningServer, start_server
 from pylantir.dicom.client import Peer

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pydicom import Dataset
+
 from pylantir.config import PylantirConfig
 from pylantir.dicom import RunningServer, ServerStartError, start_server
 from pylantir.dicom.client import DicomClientError, Peer, echo, find

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from pylantir.cli.main import cli
 from pylantir.dicom.client import DicomClientError, Peer, echo
 from pylantir.store import WorklistItem

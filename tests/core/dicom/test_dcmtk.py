@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pydicom import dcmread
+
 from pylantir.dicom.client import Peer
 from pylantir.store import WorklistItem
 

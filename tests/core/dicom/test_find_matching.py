@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from pydicom import Dataset
 from pydicom.sequence import Sequence
+from pynetdicom.sop_class import ModalityWorklistInformationFind
+
 from pylantir.dicom.client import Peer, association, find, find_on
 from pylantir.store import WorklistItem
-from pynetdicom.sop_class import ModalityWorklistInformationFind
 
 WORKLIST = [
     {"patient_id": "P1", "patient_name": "Doe^John", "date": "20260105", "time": "100000",

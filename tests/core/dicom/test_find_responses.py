@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from pydicom import Dataset
 from pydicom.sequence import Sequence
+
 from pylantir.dicom.client import Peer, find
 from pylantir.dicom.responses import build_response
 from pylantir.store import WorklistItem

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from pydicom import Dataset
 from pydicom.sequence import Sequence
+from pynetdicom.association import Association
+from pynetdicom.sop_class import ModalityPerformedProcedureStep
+
 from pylantir.dicom import RunningServer
 from pylantir.dicom.client import Peer, association
 from pylantir.store import Database, PerformedProcedureStep, WorklistItem
-from pynetdicom.association import Association
-from pynetdicom.sop_class import ModalityPerformedProcedureStep
 
 UID = "1.2.826.0.1.3680043.10.999.77.1"
 
