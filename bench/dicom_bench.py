@@ -5,8 +5,9 @@ processes. Items are spread ~50 per day, so result sizes are the same at every s
 - typical query: today + modality + Scheduled Station AE Title, usual return keys (~5 matches);
 - universal query: every return key (empty SPS item = whole sequence) for one day (~50 matches).
 Each is measured on an open association, 1 client and 8 concurrent clients (p50/p95, ms), plus the typical
-query with association setup and release around it (what a modality does). ``--untuned`` serves without
-TCP_NODELAY and with pynetdicom's identifier logging on, to show what those settings buy.
+query with association setup and release around it (what a modality does). ``--untuned`` runs with
+pynetdicom's defaults (Nagle on at both ends, identifier formatting and standard logging handlers on in the
+server), to show what those settings buy.
 
     python bench/dicom_bench.py [--sizes 1000,10000,100000] [--queries 200] [--untuned]
 """
@@ -78,6 +79,7 @@ def serve(url: str, untuned: bool, ports: Any) -> None:
     if untuned:
         server.server.unbind(evt.EVT_CONN_OPEN, set_tcp_nodelay)
         _config.LOG_REQUEST_IDENTIFIERS = _config.LOG_RESPONSE_IDENTIFIERS = True
+        _config.LOG_HANDLER_LEVEL = "standard"
     ports.put(server.port)
     while True:
         time.sleep(3600)

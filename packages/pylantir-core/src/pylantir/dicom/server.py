@@ -39,9 +39,14 @@ class ServerStartError(Exception):
 
 
 def tune_pynetdicom() -> None:
-    """Process-wide pynetdicom switches: no identifier formatting (costly, and it logs patient data)."""
+    """Process-wide pynetdicom switches, set before any AE is built.
+
+    No identifier formatting (costly, and it logs patient data at INFO), and pynetdicom's standard
+    per-PDU/per-DIMSE logging handlers only when its logger shows DEBUG (``pylantir -vv``).
+    """
     _config.LOG_REQUEST_IDENTIFIERS = False
     _config.LOG_RESPONSE_IDENTIFIERS = False
+    _config.LOG_HANDLER_LEVEL = "standard" if logging.getLogger("pynetdicom").isEnabledFor(logging.DEBUG) else "none"
 
 
 def set_tcp_nodelay(event: Event) -> None:
