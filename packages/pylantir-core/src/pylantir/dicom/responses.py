@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydicom import Dataset
+from pydicom.config import IGNORE
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.sequence import Sequence
@@ -106,7 +107,7 @@ class _Builder:
 
     def element(self, tag: Any, vr: str, value: Any) -> DataElement:
         if value is None or value == "":
-            return DataElement(tag, vr, None)
+            return DataElement(tag, vr, None, validation_mode=IGNORE)
         if vr == "DS":
             value = [DSfloat(v, auto_format=True) for v in value] if isinstance(value, list) else DSfloat(
                 value, auto_format=True
@@ -115,7 +116,7 @@ class _Builder:
             value = [str(v) for v in value] if isinstance(value, list) else str(value)
         if vr in TEXT_VRS and not _is_ascii(value):
             self.non_ascii = True
-        return DataElement(tag, vr, value)
+        return DataElement(tag, vr, value, validation_mode=IGNORE)
 
 
 def _is_ascii(value: Any) -> bool:
