@@ -14,12 +14,17 @@ from pylantir.dicom import RunningServer, ServerStartError, start_server
 from pylantir.dicom.client import DicomClientError, Peer, echo, find
 from pylantir.store import Database, WorklistItem
 
+# Access control, TLS and dcmtk do not depend on the database backend.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
+
+@SQLITE_ONLY
 def test_echo(peer: Peer) -> None:
     """C-ECHO is answered with Success."""
     assert echo(peer) == 0x0000
 
 
+@SQLITE_ONLY
 def test_calling_ae_allow_list(serve: Callable[..., RunningServer]) -> None:
     """Only listed calling AE titles may associate; others are rejected at association."""
     server = serve(allowed_aets=["MR1", "CT1"])
@@ -28,6 +33,7 @@ def test_calling_ae_allow_list(serve: Callable[..., RunningServer]) -> None:
         echo(Peer("127.0.0.1", server.port, calling_ae="INTRUDER"))
 
 
+@SQLITE_ONLY
 def test_called_ae_title_check(serve: Callable[..., RunningServer]) -> None:
     """With check_called_ae_title, a wrong called AE title is rejected; ours is accepted."""
     server = serve(ae_title="WORKLIST", check_called_ae_title=True)
@@ -44,6 +50,7 @@ def _client_context(files: dict[str, str], with_certificate: bool) -> ssl.SSLCon
     return context
 
 
+@SQLITE_ONLY
 def test_tls_with_client_certificates(serve: Callable[..., RunningServer], tls_files: dict[str, str],
                                       add_items: Callable[..., list[WorklistItem]]) -> None:
     """Over TLS a client with a CA-signed certificate queries; one without a certificate cannot."""
@@ -60,6 +67,7 @@ def test_tls_with_client_certificates(serve: Callable[..., RunningServer], tls_f
         echo(Peer("127.0.0.1", server.port, timeout=3))
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("tls", "setting"),
     [
@@ -79,6 +87,7 @@ def test_bad_tls_settings_name_the_setting(database: Database, tls_files: dict[s
         start_server(config, database, port=0)
 
 
+@SQLITE_ONLY
 def test_port_in_use_is_a_clear_error(serve: Callable[..., RunningServer], database: Database) -> None:
     """Listening on a taken port fails with the host and port named."""
     taken = serve().port

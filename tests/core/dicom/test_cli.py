@@ -21,6 +21,8 @@ from pylantir.dicom.client import DicomClientError, Peer, echo
 from pylantir.store import WorklistItem
 
 PYLANTIR = [sys.executable, "-c", "from pylantir.cli.main import main; main()"]
+# The client commands do not depend on the database backend.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def require_sync_engine() -> None:
@@ -116,6 +118,7 @@ def test_run_rejects_bad_overrides(tmp_path: Path, args: list[str], message: str
     assert message in result.output
 
 
+@SQLITE_ONLY
 def test_echo_command(peer: Peer) -> None:
     """``pylantir echo`` reports success; an unreachable server is a clean error."""
     result = CliRunner().invoke(cli, ["echo", peer.host, str(peer.port)])
@@ -124,6 +127,7 @@ def test_echo_command(peer: Peer) -> None:
     assert closed.exit_code == 1 and "association" in closed.output
 
 
+@SQLITE_ONLY
 def test_find_command(add_items: Callable[..., list[WorklistItem]], peer: Peer) -> None:
     """``pylantir find`` filters by date/modality/station and prints a table or JSON."""
     today = date.today().strftime("%Y%m%d")

@@ -16,6 +16,9 @@ from pylantir.store import WorklistItem
 
 pytestmark = pytest.mark.dcmtk
 
+# Access control, TLS and dcmtk do not depend on the database backend.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 def dcmtk(tool: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run a dcmtk tool with Nagle off (Debian's dcmtk honours TCP_NODELAY=1)."""
@@ -25,12 +28,14 @@ def dcmtk(tool: str, *args: str, cwd: Path | None = None) -> subprocess.Complete
                           env={**os.environ, "TCP_NODELAY": "1"})
 
 
+@SQLITE_ONLY
 def test_echoscu(peer: Peer) -> None:
     """echoscu gets a successful C-ECHO."""
     result = dcmtk("echoscu", "-aet", "MR1", "-aec", "PYLANTIR", peer.host, str(peer.port))
     assert result.returncode == 0, result.stderr
 
 
+@SQLITE_ONLY
 def test_findscu_worklist_query(add_items: Callable[..., list[WorklistItem]], peer: Peer, tmp_path: Path) -> None:
     """findscu -W with a typical modality query; responses extracted to files and read back."""
     add_items({"patient_name": "Müller^Hans", "patient_id": "DC1"}, {"modality": "CT", "patient_id": "DC2"},
