@@ -93,3 +93,29 @@ def test_port_in_use_is_a_clear_error(serve: Callable[..., RunningServer], datab
     taken = serve().port
     with pytest.raises(ServerStartError, match=f"127.0.0.1:{taken}"):
         start_server(PylantirConfig(), database, port=taken)
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("requested", [b"\x01\x01", None], ids=["sub-item", "no-sub-item"])
+def test_sop_class_extended_negotiation(peer: Peer, requested: bytes | None) -> None:
+    """Fuzzy PN matching and timezone adjustment are declined with zeros; no sub-item, no answer (K.5.1)."""
+    from pynetdicom import AE
+    from pynetdicom.pdu_primitives import SOPClassExtendedNegotiation
+    from pynetdicom.sop_class import ModalityWorklistInformationFind
+
+    ae = AE(ae_title="MR1")
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    items = []
+    if requested is not None:
+        item = SOPClassExtendedNegotiation()
+        item.sop_class_uid = ModalityWorklistInformationFind
+        item.service_class_application_information = requested
+        items.append(item)
+    assoc = ae.associate(peer.host, peer.port, ext_neg=items)
+    try:
+        assert assoc.is_established
+        answered = [i for i in assoc.acceptor.user_information if isinstance(i, SOPClassExtendedNegotiation)]
+        expected = [(ModalityWorklistInformationFind, b"\x00\x00")] if requested is not None else []
+        assert [(i.sop_class_uid, i.service_class_application_information) for i in answered] == expected
+    finally:
+        assoc.release()

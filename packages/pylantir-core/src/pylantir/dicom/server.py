@@ -60,6 +60,19 @@ def set_tcp_nodelay(event: Event) -> None:
             log.debug("cannot set TCP_NODELAY on %s", event.address)
 
 
+def handle_sop_extended(event: Event) -> dict[str, bytes]:
+    """SOP Class Extended Negotiation (PS3.4 K.5.1): answer each MWL sub-item with every sub-field 0.
+
+    Neither fuzzy semantic matching of person names nor timezone query adjustment is supported; SOP classes
+    without a sub-item in the request get none in the response.
+    """
+    return {
+        uid: bytes(len(info))
+        for uid, info in event.app_info.items()
+        if uid == ModalityWorklistInformationFind and info
+    }
+
+
 def tls_context(tls: TlsSettings) -> ssl.SSLContext:
     """The server's TLS context from ``server.tls``; raises :class:`ServerStartError` naming the bad file."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -139,6 +152,7 @@ def start_server(
     mpps = MppsHandlers(database)
     handlers = [
         (evt.EVT_CONN_OPEN, set_tcp_nodelay),
+        (evt.EVT_SOP_EXTENDED, handle_sop_extended),
         (evt.EVT_C_ECHO, handle_echo),
         (evt.EVT_C_FIND, make_find_handler(database, match)),
         (evt.EVT_N_CREATE, mpps.handle_create),
