@@ -10,6 +10,7 @@ from pydicom import Dataset
 from pydicom.sequence import Sequence
 from pynetdicom.association import Association
 from pynetdicom.sop_class import ModalityPerformedProcedureStep
+from sqlalchemy import select
 
 from pylantir.dicom import RunningServer
 from pylantir.dicom.client import Peer, association
@@ -243,3 +244,13 @@ def test_restart_between_create_and_set(item: WorklistItem, serve: Callable[...,
         second.shutdown()
         reopened.close()
     assert item_status(database, item) == ("COMPLETED", True)
+
+
+def test_create_without_instance_uid_gets_one(item: WorklistItem, peer: Peer, database: Database) -> None:
+    """When the SCU leaves the SOP Instance UID out, the SCP creates one and returns it."""
+    with association(peer, ModalityPerformedProcedureStep) as assoc:
+        status, _attributes = assoc.send_n_create(create_dataset(item), ModalityPerformedProcedureStep, None)
+    assert status.Status == 0x0000
+    with database.session() as session:
+        [instance] = session.scalars(select(PerformedProcedureStep)).all()
+    assert instance.sop_instance_uid.startswith("1.2.") and instance.worklist_item_id == item.id
