@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -162,18 +165,31 @@ def test_no_match_is_a_single_success(items: Any, peer: Peer, query: Callable[..
         assert find_on(assoc, query({"PatientID": "NOBODY"})) == [(0x0000, None)]
 
 
-def test_c_cancel_answers_fe00(add_items: Callable[..., list[WorklistItem]], peer: Peer,
-                               query: Callable[..., Dataset]) -> None:
+# Runs in its own process, so that the server's threads do not hold the client's C-CANCEL back (one GIL).
+CANCELLING_CLIENT = """
+import json, sys
+from pydicom import Dataset
+from pynetdicom.sop_class import ModalityWorklistInformationFind
+from pylantir.dicom.client import Peer, association
+identifier = Dataset()
+identifier.PatientID = ""
+statuses = []
+with association(Peer("127.0.0.1", int(sys.argv[1])), ModalityWorklistInformationFind) as assoc:
+    context_id = assoc.accepted_contexts[0].context_id
+    for status, _ in assoc.send_c_find(identifier, ModalityWorklistInformationFind, msg_id=7):
+        statuses.append(int(status.Status))
+        if len(statuses) == 1:
+            assoc.send_c_cancel(7, context_id)
+print(json.dumps(statuses))
+"""
+
+
+def test_c_cancel_answers_fe00(add_items: Callable[..., list[WorklistItem]], peer: Peer) -> None:
     """After a C-CANCEL the server stops matching and answers Cancel (FE00)."""
     add_items(*({"date": "20260110"} for _ in range(1500)))
-    with association(peer, ModalityWorklistInformationFind) as assoc:
-        context_id = assoc.accepted_contexts[0].context_id
-        statuses = []
-        for status, _identifier in assoc.send_c_find(query({"PatientID": ""}), ModalityWorklistInformationFind,
-                                                     msg_id=7):
-            statuses.append(int(status.Status))
-            if len(statuses) == 1:
-                assoc.send_c_cancel(7, context_id)
+    result = subprocess.run([sys.executable, "-c", CANCELLING_CLIENT, str(peer.port)], check=True,
+                            capture_output=True, text=True, timeout=120)
+    statuses = json.loads(result.stdout)
     assert statuses[-1] == 0xFE00
     assert len(statuses) < 1500
     assert set(statuses[:-1]) == {0xFF00}

@@ -1,23 +1,20 @@
-"""``pylantir echo`` and ``pylantir find``: check a worklist server (ours or another) from the command line."""
+"""``pylantir echo`` and ``pylantir find``: check a worklist server (ours or another) from the command line.
+
+pydicom/pynetdicom are imported when a command runs, so that ``pylantir --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import date as Date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from pydicom import Dataset
 
 from pylantir.cli.output import print_table
-from pylantir.dicom.client import (
-    DicomClientError,
-    Peer,
-    echo,
-    find,
-    worklist_identifier,
-)
-from pylantir.dicom.matching import InvalidIdentifier, parse_date_range
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 COLUMNS = (
     ("Date", "ScheduledProcedureStepStartDate"), ("Time", "ScheduledProcedureStepStartTime"),
@@ -47,6 +44,8 @@ def _date_key(value: str | None) -> str:
         return ""
     if value.lower() == "today":
         return Date.today().strftime("%Y%m%d")
+    from pylantir.dicom.matching import InvalidIdentifier, parse_date_range
+
     try:
         parse_date_range(value, "--date")
     except InvalidIdentifier as exc:
@@ -71,6 +70,8 @@ def _flat(identifier: Dataset) -> dict[str, str]:
 @with_peer
 def echo_command(host: str, port: int, calling_ae: str, called_ae: str, timeout: float) -> None:
     """Send a C-ECHO (DICOM verification) to HOST PORT; exit non-zero unless it succeeds."""
+    from pylantir.dicom.client import DicomClientError, Peer, echo
+
     try:
         status = echo(Peer(host, port, calling_ae, called_ae, timeout=timeout))
     except DicomClientError as exc:
@@ -91,6 +92,8 @@ def find_command(
     station: str, as_json: bool,
 ) -> None:
     """Query the Modality Worklist at HOST PORT (C-FIND) and print the scheduled procedure steps."""
+    from pylantir.dicom.client import DicomClientError, Peer, find, worklist_identifier
+
     identifier = worklist_identifier(_date_key(date), modality, station)
     try:
         results = [_flat(r) for r in find(Peer(host, port, calling_ae, called_ae, timeout=timeout), identifier)]

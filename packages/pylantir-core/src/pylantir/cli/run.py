@@ -1,4 +1,7 @@
-"""``pylantir run``: the DICOM server and the sync engine in one process."""
+"""``pylantir run``: the DICOM server and the sync engine in one process.
+
+The server, the store and the sync engine are imported when the command runs (``pylantir --help`` stays fast).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,8 +20,9 @@ from pylantir.cli.context import (
     pass_cli,
 )
 from pylantir.config import PylantirConfig, ServerSettings
-from pylantir.dicom import ServerStartError, start_server
-from pylantir.store import Database
+
+if TYPE_CHECKING:
+    from pylantir.store import Database
 
 log = logging.getLogger("pylantir.run")
 SYNC_STOP_TIMEOUT = 30.0
@@ -87,6 +91,9 @@ def run(
 
     The sources are checked and the sync engine started before the port opens. SIGINT or SIGTERM stops both.
     """
+    from pylantir.dicom import ServerStartError, start_server
+    from pylantir.store import Database
+
     _server_logging()
     config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
     database = Database.open(config.database_url)
