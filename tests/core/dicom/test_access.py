@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -119,3 +120,25 @@ def test_sop_class_extended_negotiation(peer: Peer, requested: bytes | None) -> 
         assert [(i.sop_class_uid, i.service_class_application_information) for i in answered] == expected
     finally:
         assoc.release()
+
+
+@SQLITE_ONLY
+def test_association_limit(serve: Callable[..., RunningServer]) -> None:
+    """server.max_associations bounds concurrent associations; the next one is rejected, later ones pass."""
+    from pynetdicom.sop_class import Verification
+
+    from pylantir.dicom.client import association
+
+    server = serve(max_associations=1)
+    peer = Peer("127.0.0.1", server.port, timeout=5)
+    with association(peer, Verification):
+        with pytest.raises(DicomClientError, match="rejected"):
+            echo(peer)
+    # The server frees the slot once the released association's thread has ended (bounded wait).
+    for _ in range(50):
+        try:
+            assert echo(peer) == 0
+            return
+        except DicomClientError:
+            time.sleep(0.1)
+    pytest.fail("the association slot was not freed after release")
