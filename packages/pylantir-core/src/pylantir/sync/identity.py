@@ -1,0 +1,52 @@
+"""Stable identities of worklist entries, generated Study Instance UIDs and content hashes.
+
+The identity of an entry, in order of preference:
+
+1. ``uid:<study_instance_uid>`` when the mapping provides a Study Instance UID;
+2. ``acc:<accession_number>`` when it provides an accession number;
+3. ``key:<hash>``, a SHA-256 (first 40 hex digits) of patient ID, scheduled start date, scheduled start
+   time, modality, requested procedure ID, scheduled procedure step ID and procedure description.
+
+The same entry from two sources therefore has the same identity. An entry without a Study Instance UID
+gets ``2.25.<uuid5 of the identity as an integer>`` (PS3.5 B.2), the same on every sync.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+UID_NAMESPACE = uuid.UUID("7f0c3b8e-6a51-4c1e-9d2e-5b1f0a9e2c47")
+KEY_FIELDS = (
+    "patient_id",
+    "scheduled_start_date",
+    "scheduled_start_time",
+    "modality",
+    "requested_procedure_id",
+    "scheduled_procedure_step_id",
+    "procedure_description",
+)
+
+
+def identity_of(row: Mapping[str, Any]) -> str | None:
+    """The identity of a mapped row, or ``None`` when it has too little to identify it."""
+    if uid := row.get("study_instance_uid"):
+        return f"uid:{uid}"
+    if accession := row.get("accession_number"):
+        return f"acc:{accession}"
+    if not (row.get("patient_id") and row.get("scheduled_start_date") and row.get("modality")):
+        return None
+    key = "\x1f".join(str(row.get(name) or "") for name in KEY_FIELDS)
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def generated_uid(identity: str) -> str:
+    """A Study Instance UID derived from ``identity`` (at most 44 characters)."""
+    return f"2.25.{uuid.uuid5(UID_NAMESPACE, identity).int}"
+
+
+def content_hash(values: tuple[Any, ...]) -> str:
+    """A digest of a row's values in column order; equal digests mean nothing to write."""
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
