@@ -92,7 +92,7 @@ def _searcher(read: Reader, pattern: re.Pattern[str]) -> Reader:
     return search
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     key: str
     target: Target
@@ -103,11 +103,11 @@ class _Entry:
 
     def value(self, record: Mapping[str, Any]) -> Any:
         value = self.read(record)
-        if self.translate is not None and not is_empty(value):
+        if value is not None and self.translate is not None:
             value = self.translate.get(str(value).strip(), value)
-        if is_empty(value):
+        if value is None or (value.__class__ is str and not value.strip()):
             value = self.default
-            if is_empty(value):
+            if value is None:
                 return None
         for name, step in self.steps:
             try:
@@ -123,7 +123,7 @@ class FieldMapping:
     """A parsed ``field_mapping``: use :meth:`parse`, then :meth:`apply` per record."""
 
     def __init__(self, entries: list[_Entry], source_fields: frozenset[str]):
-        self._entries = entries
+        self._plan = [(entry, entry.target.column, entry.target.extra_keyword) for entry in entries]
         self.source_fields = source_fields
         self.targets = frozenset(entry.target.name for entry in entries)
 
@@ -148,16 +148,16 @@ class FieldMapping:
         row: dict[str, Any] = {}
         extras: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
-        for entry in self._entries:
+        for entry, column, keyword in self._plan:
             try:
                 value = entry.value(record)
             except ValueProblem as exc:
                 problems.append((entry.target.name, str(exc)))
                 continue
-            if entry.target.extra_keyword is None:
-                row[entry.target.column] = value
+            if keyword is None:
+                row[column] = value
             elif value is not None:
-                extras[entry.target.extra_keyword] = value
+                extras[keyword] = value
         if problems:
             raise RowError(problems)
         if extras:
@@ -224,7 +224,8 @@ class _Builder:
         if translate is not None:
             translate = {str(source).strip(): value for source, value in translate.items()}
         steps = _steps(found, *options)
-        self._add_entry(_Entry(key, found, read, translate, spec.get("default"), steps))
+        default = None if is_empty(spec.get("default")) else spec["default"]
+        self._add_entry(_Entry(key, found, read, translate, default, steps))
 
     def _reader(self, key: str, source: str, spec: Mapping[str, Any]) -> Reader | None:
         for option, allowed_with in (("regex", "from"), ("extract", "template")):
@@ -336,11 +337,14 @@ def _steps(found: Target, fmt: str | None, kwargs: dict[str, Any]) -> tuple[tupl
     """The explicit format (with its options), then the target's own form when it differs."""
     steps: list[tuple[str, Callable[[Any], Any]]] = []
     if fmt is not None:
-        steps.append((fmt, partial(FORMATS[fmt], **kwargs)))
+        steps.append((fmt, _bind(FORMATS[fmt], kwargs)))
     if fmt != found.auto_format:
-        auto_kwargs = kwargs if fmt is None else {}
-        steps.append((found.auto_format, partial(ALL_FORMATS[found.auto_format], **auto_kwargs)))
+        steps.append((found.auto_format, _bind(ALL_FORMATS[found.auto_format], kwargs if fmt is None else {})))
     return tuple(steps)
+
+
+def _bind(function: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[[Any], Any]:
+    return partial(function, **kwargs) if kwargs else function
 
 
 def _unknown_target(name: str) -> str:

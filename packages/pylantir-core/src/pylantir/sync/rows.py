@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from pylantir.sync.fields import COLUMN_VRS
 from pylantir.sync.identity import content_hash, generated_uid, identity_of
 from pylantir.sync.mapping import FieldMapping, RowError
-from pylantir.sync.quality import check
+from pylantir.sync.quality import QualityGate
 
 #: The worklist columns a sync writes from a row, in the order of :attr:`PreparedRow.values`.
 COLUMNS: tuple[str, ...] = (*COLUMN_VRS, "scheduled_start", "extra_attributes")
@@ -50,7 +50,7 @@ class RowPreparer:
 
     def __init__(self, mapping: FieldMapping, today: date):
         self.mapping = mapping
-        self.today = today
+        self.gate = QualityGate(today)
 
     def prepare(self, data: Mapping[str, Any], location: str) -> PreparedRow | Rejection:
         """Map and check one record."""
@@ -61,12 +61,12 @@ class RowPreparer:
         if not row.get("performed_procedure_step_status"):
             row["performed_procedure_step_status"] = DEFAULT_STATUS
         identity = identity_of(row)
-        problems = check(row, self.today)
+        problems = self.gate.check(row)
         if problems or identity is None:
             return Rejection.of(location, problems, identity)
         if not row.get("study_instance_uid"):
             row["study_instance_uid"] = generated_uid(identity)
         time = (row.get("scheduled_start_time") or "000000")[:6].ljust(6, "0")
         row["scheduled_start"] = row["scheduled_start_date"] + time
-        values = tuple(row.get(column) for column in COLUMNS)
+        values = tuple(map(row.get, COLUMNS))
         return PreparedRow(identity, location, content_hash(values), values)

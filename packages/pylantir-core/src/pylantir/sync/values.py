@@ -60,6 +60,8 @@ def _from_timestamp(value: float) -> datetime:
 
 def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:
     """A date as DICOM DA ``YYYYMMDD``."""
+    if value.__class__ is str and not input_formats and (match := _ISO_DATE.fullmatch(value)):
+        return _dicom_date(int(match[1]), int(match[2]), int(match[3]))
     if isinstance(value, datetime):
         return value.strftime("%Y%m%d")
     if isinstance(value, date):
