@@ -10,6 +10,7 @@ import click
 from pylantir import __version__
 from pylantir.cli.context import CliContext
 from pylantir.cli.sources import sources
+from pylantir.cli.sync import sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -32,6 +33,7 @@ def cli(ctx: click.Context, plugins_dir: Path | None, verbose: int) -> None:
 
 
 cli.add_command(sources)
+cli.add_command(sync)
 
 
 def main() -> None:

@@ -1,0 +1,80 @@
+"""``pylantir sync``: sync every (or one) enabled data source once and exit (for cron or a scheduler)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
+from pylantir.cli.output import print_table
+from pylantir.store import Database
+from pylantir.sync.checks import check_sources
+from pylantir.sync.runner import SyncResult
+from pylantir.sync.service import SyncService
+
+SUMMARY_HEADERS = ["source", "outcome", "fetched", "inserted", "updated", "unchanged", "rejected", "removed", "seconds"]
+
+
+@click.command("sync")
+@config_option
+@click.option("--source", "source_names", multiple=True, metavar="NAME", help="Sync only this source (repeatable).")
+@pass_cli
+def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) -> None:
+    """Sync every enabled data source (or each --source NAME) once, then exit.
+
+    Shows progress on a terminal, then a summary table. Exits 1 when any source failed, so it can
+    be run from cron or an external scheduler. The configuration and every source are checked first.
+    """
+    config = load_config_or_exit(config_path)
+    registry = cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None)
+    problems = check_sources(config, registry)
+    if problems:
+        raise click.ClickException(
+            f"cannot sync, {config_path} has problems:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+    database = Database.open(config.database_url, echo=config.database_echo)
+    try:
+        service = SyncService(config, registry, database)
+        names = list(source_names) or None
+        try:
+            results = _with_progress(service, names or [s.name for s in config.enabled_sources()],
+                                     lambda: service.run_once(names))
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        finally:
+            service.stop(timeout=0)
+    finally:
+        database.close()
+    print_table(SUMMARY_HEADERS, [_summary_row(r) for r in results], empty="No enabled data source.")
+    for result in results:
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if not result.ok:
+            click.echo(f"source '{result.source}' {result.outcome}: {result.error}", err=True)
+    if any(not result.ok for result in results):
+        raise SystemExit(1)
+
+
+def _with_progress(
+    service: SyncService, names: list[str], run: Callable[[], list[SyncResult]]
+) -> list[SyncResult]:
+    """Run ``run`` with a live per-source count of fetched records when stderr is a terminal."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return run()
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[fetched]} fetched"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        tasks = {name: progress.add_task(name, fetched=0, total=None) for name in names}
+        service.progress = lambda name, count: progress.update(tasks[name], fetched=count) if name in tasks else None
+        return run()
+
+
+def _summary_row(result: SyncResult) -> list[object]:
+    return [result.source, result.outcome, result.fetched, result.inserted, result.updated, result.unchanged,
+            result.rejected, result.removed, f"{result.duration:.2f}"]
