@@ -111,7 +111,8 @@ def memory() -> Iterator[MemorySources]:
 def source(name: str = "alpha", **settings: Any) -> DataSourceSettings:
     """A ``memory`` source with the standard mapping."""
     settings.setdefault("field_mapping", MAPPING)
-    return DataSourceSettings(name=name, type="memory", **settings)
+    settings.setdefault("type", "memory")
+    return DataSourceSettings(name=name, **settings)
 
 
 def config_of(*sources: DataSourceSettings, database_url: str = "sqlite://") -> PylantirConfig:

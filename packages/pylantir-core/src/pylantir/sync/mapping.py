@@ -47,11 +47,15 @@ class MappingError(ValueError):
 
 
 class RowError(ValueError):
-    """A record whose values cannot be mapped; ``problems`` are ``(field, reason)`` pairs."""
+    """A record whose values cannot be mapped.
 
-    def __init__(self, problems: list[tuple[str, str]]):
+    ``problems`` are ``(field, reason)`` pairs; ``row`` holds the fields that did map.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]], row: dict[str, Any]):
         super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
         self.problems = problems
+        self.row = row
 
 
 def is_empty(value: Any) -> bool:
@@ -158,10 +162,10 @@ class FieldMapping:
                 row[column] = value
             elif value is not None:
                 extras[keyword] = value
-        if problems:
-            raise RowError(problems)
         if extras:
             row["extra_attributes"] = extras
+        if problems:
+            raise RowError(problems, row)
         return row
 
 

@@ -46,8 +46,8 @@ class Pump:
         self._thread.start()
 
     def _run(self, open_items: Callable[[], Iterable[Any]], chunk_size: int) -> None:
+        chunk: list[Any] = []
         try:
-            chunk: list[Any] = []
             for item in open_items():
                 if self._stop.is_set():
                     return
@@ -58,6 +58,7 @@ class Pump:
             self._put(chunk)
             self._put(_End())
         except BaseException as exc:  # noqa: BLE001 - handed to the sync, which reports it
+            self._put(chunk)
             self._put(_Failed(exc))
 
     def _put(self, item: Any) -> None:

@@ -56,12 +56,14 @@ class RowPreparer:
         """Map and check one record."""
         try:
             row = self.mapping.apply(data)
+            problems = []
         except RowError as exc:
-            return Rejection.of(location, exc.problems)
+            row, problems = exc.row, exc.problems
         if not row.get("performed_procedure_step_status"):
             row["performed_procedure_step_status"] = DEFAULT_STATUS
         identity = identity_of(row)
-        problems = self.gate.check(row)
+        unreadable = {field for field, _ in problems}
+        problems += [problem for problem in self.gate.check(row) if problem[0] not in unreadable]
         if problems or identity is None:
             return Rejection.of(location, problems, identity)
         if not row.get("study_instance_uid"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -196,7 +196,7 @@ def _fetch(
         source.name,
     )
     try:
-        for chunk in pump.chunks(sync.deadline, sync.cancel, source.timeout):
+        for chunk in _plugin_chunks(sync, pump):
             for item in chunk:
                 fetched.fetched += 1
                 _take(fetched, preparer, item)
@@ -209,6 +209,22 @@ def _fetch(
     finally:
         pump.stop()
     return fetched
+
+
+def _plugin_chunks(sync: _Sync, pump: Pump) -> Iterator[list[object]]:
+    """The pump's chunks; an unexpected exception from the plugin's iterable becomes a PluginBugError."""
+    chunks = pump.chunks(sync.deadline, sync.cancel, sync.source.timeout)
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except (SourceError, PluginBugError, PluginUnavailableError, SyncStopped):
+            raise
+        except Exception as exc:
+            owner = sync.registry.owner(sync.source.type, sync.source.name)
+            raise PluginBugError(owner, "fetch_entries", f"{type(exc).__name__}: {exc}") from exc
+        yield chunk
 
 
 def _take(fetched: _Fetched, preparer: RowPreparer, item: object) -> None:
