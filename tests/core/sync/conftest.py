@@ -7,7 +7,7 @@ import threading
 import types
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -143,7 +143,7 @@ class WriteCounter:
 
 def utc(*args: int) -> datetime:
     """A UTC datetime."""
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -47,7 +47,7 @@ def test_impossible_time_is_refused() -> None:
 
 def test_datetime_and_timestamp() -> None:
     assert values.to_datetime("2026-03-04T05:06:07") == "20260304050607"
-    stamp = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc).timestamp()
+    stamp = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC).timestamp()
     assert values.to_datetime(stamp) == "20260304050607"
 
 

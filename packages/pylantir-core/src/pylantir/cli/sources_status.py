@@ -14,10 +14,9 @@ from pylantir.cli.output import print_table
 from pylantir.config import PylantirConfig
 from pylantir.store import Database, SyncRun
 from pylantir.sync.clock import SystemClock, as_utc
+from pylantir.sync.runner import COUNTS
 from pylantir.sync.scheduler import SourceHealth, next_due
 from pylantir.sync.service import load_health
-
-COUNTS = ("fetched", "inserted", "updated", "unchanged", "rejected", "removed")
 
 
 @click.command("status")

@@ -12,7 +12,7 @@ from pylantir.cli.output import print_table
 from pylantir.store import Database
 from pylantir.sync.checks import check_sources
 from pylantir.sync.runner import SyncResult
-from pylantir.sync.service import SyncService
+from pylantir.sync.service import SyncService, select_sources
 
 SUMMARY_HEADERS = ["source", "outcome", "fetched", "inserted", "updated", "unchanged", "rejected", "removed", "seconds"]
 
@@ -34,15 +34,16 @@ def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) 
         raise click.ClickException(
             f"cannot sync, {config_path} has problems:\n" + "\n".join(f"  - {p}" for p in problems)
         )
+    names = list(source_names) or None
+    try:
+        selected = [source.name for source in select_sources(config, names)]
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     database = Database.open(config.database_url, echo=config.database_echo)
     try:
         service = SyncService(config, registry, database)
-        names = list(source_names) or None
         try:
-            results = _with_progress(service, names or [s.name for s in config.enabled_sources()],
-                                     lambda: service.run_once(names))
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
+            results = _with_progress(service, selected, lambda: service.run_once(selected))
         finally:
             service.stop(timeout=0)
     finally:

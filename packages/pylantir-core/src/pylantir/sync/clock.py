@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
 def as_utc(moment: datetime) -> datetime:
     """A stored timestamp as timezone-aware UTC (SQLite hands them back naive)."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Clock(Protocol):
@@ -25,7 +25,7 @@ class SystemClock:
 
     def now(self) -> datetime:
         """The current time in UTC."""
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ManualClock:

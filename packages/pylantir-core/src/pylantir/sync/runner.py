@@ -298,8 +298,11 @@ def _store_rejections(session, sync: _Sync, rejections: list[Rejection]) -> None
         )
 
 
+COUNTS = ("fetched", "inserted", "updated", "unchanged", "rejected", "removed")
+
+
 def _counts(result: SyncResult) -> dict[str, int]:
-    return {name: getattr(result, name) for name in ("fetched", "inserted", "updated", "unchanged", "rejected", "removed")}
+    return {name: getattr(result, name) for name in COUNTS}
 
 
 def _record_failure(sync: _Sync) -> None:

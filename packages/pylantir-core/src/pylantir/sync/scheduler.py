@@ -120,16 +120,24 @@ class Scheduler:
 
     def _submit(self, source: DataSourceSettings) -> Future[SyncResult]:
         self.health[source.name].last_attempt = self._clock.now()
-        future = self._pool.submit(self._run, source)
+        future = self._pool.submit(self._tracked, source)
         self._in_flight[source.name] = future
-        future.add_done_callback(lambda done, source=source: self._finished(source, done))
         return future
 
-    def _finished(self, source: DataSourceSettings, future: Future[SyncResult]) -> None:
+    def _tracked(self, source: DataSourceSettings) -> SyncResult:
+        """Run one sync; its health is updated before its future completes."""
+        ok = False
+        try:
+            result = self._run(source)
+            ok = result.ok
+            return result
+        finally:
+            self._finished(source, ok)
+
+    def _finished(self, source: DataSourceSettings, ok: bool) -> None:
         with self._lock:
             self._in_flight.pop(source.name, None)
             health = self.health[source.name]
-            ok = not future.cancelled() and future.exception() is None and future.result().ok
             was_degraded = health.degraded
             health.consecutive_failures = 0 if ok else health.consecutive_failures + 1
         if ok and was_degraded:

@@ -36,6 +36,20 @@ def load_health(database: Database, names: Iterable[str]) -> dict[str, SourceHea
         }
 
 
+def select_sources(config: PylantirConfig, names: list[str] | None) -> list[DataSourceSettings]:
+    """The named enabled sources (all enabled ones for ``None``); :class:`ValueError` names unknown ones."""
+    enabled = {source.name: source for source in config.enabled_sources()}
+    if names is None:
+        return list(enabled.values())
+    unknown = [name for name in names if name not in enabled]
+    if unknown:
+        raise ValueError(
+            f"no enabled data source named {', '.join(repr(n) for n in unknown)}; "
+            f"enabled: {', '.join(enabled) or 'none'}"
+        )
+    return [enabled[name] for name in names]
+
+
 class SyncService:
     """Scheduled syncs of every enabled source (:meth:`start`/:meth:`stop`) or one round (:meth:`run_once`)."""
 
@@ -80,12 +94,5 @@ class SyncService:
 
         Raises :class:`ValueError` naming any source that is not configured and enabled.
         """
-        names = list(self._sources) if source_names is None else source_names
-        unknown = [name for name in names if name not in self._sources]
-        if unknown:
-            raise ValueError(
-                f"no enabled data source named {', '.join(repr(n) for n in unknown)}; "
-                f"enabled: {', '.join(self._sources) or 'none'}"
-            )
-        futures = [self.scheduler.submit(self._sources[name]) for name in names]
+        futures = [self.scheduler.submit(source) for source in select_sources(self.config, source_names)]
         return [future.result() for future in futures]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 LB_TO_KG = 0.45359237
@@ -55,7 +55,7 @@ def _strptime(text: str, input_formats: Sequence[str]) -> datetime:
 
 
 def _from_timestamp(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=timezone.utc)
+    return datetime.fromtimestamp(value, tz=UTC)
 
 
 def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:

@@ -106,7 +106,7 @@ class Writer:
         self.counts.updated += len(updates) + len(mpps_updates)
 
     def _params(self, row: PreparedRow) -> dict[str, Any]:
-        params = dict(zip(COLUMNS, row.values))
+        params = dict(zip(COLUMNS, row.values, strict=True))
         params.update(source_name=self.source_name, source_key=row.location[:128],
                       content_hash=row.content_hash, updated_at=self.now, last_seen_at=self.now)
         return params
