@@ -128,6 +128,14 @@ def database(database_url: str) -> Iterator[Database]:
     db.close()
 
 
+@pytest.fixture
+def sqlite_database(sqlite_url: str) -> Iterator[Database]:
+    """A fresh SQLite database, for tests of scheduling rather than of SQL."""
+    db = Database.open(sqlite_url)
+    yield db
+    db.close()
+
+
 class WriteCounter:
     """Counts statements that write worklist rows."""
 

@@ -34,20 +34,20 @@ def test_next_due_follows_interval_window_and_site_timezone(kit) -> None:
     assert next_due(src, SourceHealth(), early, "UTC") == kit.utc(2026, 1, 5, 8, 0)
 
 
-def _scheduler(memory, database, clock, sources):
+def _scheduler(memory, sqlite_database, clock, sources):
     return Scheduler(
-        sources, lambda s: sync_source(database, memory.registry, s, clock=clock, retry_wait=0), clock, "UTC"
+        sources, lambda s: sync_source(sqlite_database, memory.registry, s, clock=clock, retry_wait=0), clock, "UTC"
     )
 
 
-def test_due_sources_sync_concurrently_and_one_failure_spares_the_others(memory, database, kit) -> None:
+def test_due_sources_sync_concurrently_and_one_failure_spares_the_others(memory, sqlite_database, kit) -> None:
     clock = ManualClock(kit.utc(2026, 1, 5, 9, 0))
     sources = [kit.source(name, sync_interval=60) for name in ("a", "b", "c")]
     for number, name in enumerate(("a", "b", "c")):
         memory.rows[name] = [kit.record(number)]
     memory.errors["b"] = [SourceError("down")]
     memory.gates["c"] = threading.Event()
-    scheduler = _scheduler(memory, database, clock, sources)
+    scheduler = _scheduler(memory, sqlite_database, clock, sources)
     try:
         futures = scheduler.tick()
         assert len(futures) == 3
@@ -65,12 +65,12 @@ def test_due_sources_sync_concurrently_and_one_failure_spares_the_others(memory,
         scheduler.stop()
 
 
-def test_circuit_breaker_degrades_and_recovers(memory, database, kit) -> None:
+def test_circuit_breaker_degrades_and_recovers(memory, sqlite_database, kit) -> None:
     clock = ManualClock(kit.utc(2026, 1, 5, 9, 0))
     src = kit.source("flaky", sync_interval=60)
     memory.rows["flaky"] = [kit.record(1)]
     memory.errors["flaky"] = [SourceError("down")] * (DEGRADED_AFTER + 1)
-    scheduler = _scheduler(memory, database, clock, [src])
+    scheduler = _scheduler(memory, sqlite_database, clock, [src])
     try:
         for _ in range(DEGRADED_AFTER):
             wait(scheduler.tick())
@@ -92,10 +92,10 @@ def test_circuit_breaker_degrades_and_recovers(memory, database, kit) -> None:
         scheduler.stop()
 
 
-def test_outside_the_window_nothing_runs(memory, database, kit) -> None:
+def test_outside_the_window_nothing_runs(memory, sqlite_database, kit) -> None:
     clock = ManualClock(kit.utc(2026, 1, 5, 12, 0))
     src = kit.source("night", operation_interval={"start_time": [22, 0], "end_time": [2, 0]})
-    scheduler = _scheduler(memory, database, clock, [src])
+    scheduler = _scheduler(memory, sqlite_database, clock, [src])
     try:
         assert scheduler.tick() == []
         clock.advance(10 * 3600)

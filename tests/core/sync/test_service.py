@@ -17,11 +17,11 @@ def _count(database, model) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def test_run_once_syncs_enabled_sources_and_names_unknown_ones(memory, database, kit) -> None:
+def test_run_once_syncs_enabled_sources_and_names_unknown_ones(memory, sqlite_database, kit) -> None:
     memory.rows["a"] = [kit.record(1)]
     memory.rows["b"] = [kit.record(2)]
     config = kit.config_of(kit.source("a"), kit.source("b"), kit.source("off", enabled=False))
-    service = SyncService(config, memory.registry, database)
+    service = SyncService(config, memory.registry, sqlite_database)
     try:
         assert [r.outcome for r in service.run_once()] == ["success", "success"]
         assert [r.source for r in service.run_once(["b"])] == ["b"]
@@ -29,12 +29,12 @@ def test_run_once_syncs_enabled_sources_and_names_unknown_ones(memory, database,
             service.run_once(["off"])
     finally:
         service.stop()
-    assert _count(database, WorklistItem) == 2 and memory.calls["off"] == 0
+    assert _count(sqlite_database, WorklistItem) == 2 and memory.calls["off"] == 0
 
 
-def test_background_scheduling_runs_each_source(memory, database, kit) -> None:
+def test_background_scheduling_runs_each_source(memory, sqlite_database, kit) -> None:
     memory.rows["a"] = [kit.record(1)]
-    service = SyncService(kit.config_of(kit.source("a", sync_interval=3600)), memory.registry, database)
+    service = SyncService(kit.config_of(kit.source("a", sync_interval=3600)), memory.registry, sqlite_database)
     service.start()
     try:
         for _ in range(300):
@@ -43,18 +43,18 @@ def test_background_scheduling_runs_each_source(memory, database, kit) -> None:
             threading.Event().wait(0.05)
     finally:
         service.stop()
-    assert _count(database, WorklistItem) == 1 and memory.calls["a"] == 1
+    assert _count(sqlite_database, WorklistItem) == 1 and memory.calls["a"] == 1
 
 
-def test_stop_abandons_a_stuck_sync_without_committing(memory, database, kit) -> None:
+def test_stop_abandons_a_stuck_sync_without_committing(memory, sqlite_database, kit) -> None:
     memory.rows["slow"] = [kit.record(1)]
     memory.gates["slow"] = threading.Event()
-    service = SyncService(kit.config_of(kit.source("slow")), memory.registry, database)
+    service = SyncService(kit.config_of(kit.source("slow")), memory.registry, sqlite_database)
     future = service.scheduler.submit(service.config.data_sources[0])
     service.stop(timeout=0.2)
     assert future.result(timeout=30).outcome == "abandoned"
-    assert _count(database, WorklistItem) == 0
-    with database.session() as session:
+    assert _count(sqlite_database, WorklistItem) == 0
+    with sqlite_database.session() as session:
         assert session.scalars(select(SyncRun.outcome)).one() == "abandoned"
 
 
