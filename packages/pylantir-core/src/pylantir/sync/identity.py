@@ -9,14 +9,20 @@ The identity of an entry, in order of preference:
 
 The same entry from two sources therefore has the same identity. An entry without a Study Instance UID
 gets ``2.25.<uuid5 of the identity as an integer>`` (PS3.5 B.2), the same on every sync.
+
+Content hashes are digests of the raw record and the mapping (see :func:`record_hasher`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from hashlib import blake2b
 from typing import Any
+
+#: Bumped whenever mapping or normalisation changes what a record becomes.
+HASH_VERSION = 1
 
 UID_NAMESPACE = uuid.UUID("7f0c3b8e-6a51-4c1e-9d2e-5b1f0a9e2c47")
 KEY_FIELDS = (
@@ -47,6 +53,16 @@ def generated_uid(identity: str) -> str:
     return f"2.25.{uuid.uuid5(UID_NAMESPACE, identity).int}"
 
 
-def content_hash(values: tuple[Any, ...]) -> str:
-    """A digest of a row's values in column order; equal digests mean nothing to write."""
-    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+def record_hasher(mapping_fingerprint: str) -> Callable[[Mapping[str, Any]], str]:
+    """A function giving the content hash of a raw record under one mapping.
+
+    The hash covers the record as the plugin yielded it and the mapping (and :data:`HASH_VERSION`), so
+    an unchanged record is recognised before it is mapped and nothing is written for it; changing the
+    mapping or the engine's normalisation rewrites every row once.
+    """
+    prefix = f"{HASH_VERSION}:{mapping_fingerprint}:".encode()
+
+    def digest(record: Mapping[str, Any]) -> str:
+        return blake2b(prefix + repr(tuple(record.items())).encode(), digest_size=16).hexdigest()
+
+    return digest

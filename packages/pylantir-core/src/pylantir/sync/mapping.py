@@ -21,6 +21,8 @@ then normalised by the explicit ``format`` and by the target's own form (dates `
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -126,10 +128,12 @@ class _Entry:
 class FieldMapping:
     """A parsed ``field_mapping``: use :meth:`parse`, then :meth:`apply` per record."""
 
-    def __init__(self, entries: list[_Entry], source_fields: frozenset[str]):
+    def __init__(self, entries: list[_Entry], source_fields: frozenset[str], fingerprint: str = ""):
         self._plan = [(entry, entry.target.column, entry.target.extra_keyword) for entry in entries]
         self.source_fields = source_fields
         self.targets = frozenset(entry.target.name for entry in entries)
+        #: A digest of the mapping as configured: part of every content hash.
+        self.fingerprint = fingerprint
 
     @classmethod
     def parse(cls, field_mapping: dict[str, Any], *, where: str = "field_mapping") -> FieldMapping:
@@ -141,7 +145,8 @@ class FieldMapping:
             builder.add(key, spec)
         if builder.problems:
             raise MappingError(builder.problems)
-        return cls(builder.entries, frozenset(builder.fields))
+        canonical = json.dumps(field_mapping, sort_keys=True, default=str).encode()
+        return cls(builder.entries, frozenset(builder.fields), hashlib.sha256(canonical).hexdigest()[:32])
 
     def apply(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Map one raw record to worklist columns (``extra.*`` targets under ``extra_attributes``).

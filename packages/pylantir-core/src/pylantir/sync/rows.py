@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from pylantir.sync.fields import COLUMN_VRS
-from pylantir.sync.identity import content_hash, generated_uid, identity_of
+from pylantir.sync.identity import generated_uid, identity_of
 from pylantir.sync.mapping import FieldMapping, RowError
 from pylantir.sync.quality import QualityGate
 
@@ -52,8 +52,8 @@ class RowPreparer:
         self.mapping = mapping
         self.gate = QualityGate(today)
 
-    def prepare(self, data: Mapping[str, Any], location: str) -> PreparedRow | Rejection:
-        """Map and check one record."""
+    def prepare(self, data: Mapping[str, Any], location: str, content_hash: str) -> PreparedRow | Rejection:
+        """Map and check one record whose raw content hash is ``content_hash``."""
         try:
             row = self.mapping.apply(data)
             problems = []
@@ -71,4 +71,4 @@ class RowPreparer:
         time = (row.get("scheduled_start_time") or "000000")[:6].ljust(6, "0")
         row["scheduled_start"] = row["scheduled_start_date"] + time
         values = tuple(map(row.get, COLUMNS))
-        return PreparedRow(identity, location, content_hash(values), values)
+        return PreparedRow(identity, location, content_hash, values)

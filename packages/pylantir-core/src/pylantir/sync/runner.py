@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, update
@@ -28,11 +29,12 @@ from pylantir.contract import FetchState, Record, Rejected, SourceError, Transie
 from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableError
 from pylantir.store import Database, RejectedRow, SourceState, SyncRun
 from pylantir.sync.clock import Clock, SystemClock, as_utc
+from pylantir.sync.identity import record_hasher
 from pylantir.sync.mapping import FieldMapping, MappingError
 from pylantir.sync.pump import Pump, SyncStopped
 from pylantir.sync.rows import PreparedRow, Rejection, RowPreparer
 from pylantir.sync.spool import Spool
-from pylantir.sync.writer import Writer
+from pylantir.sync.writer import Writer, stored_hashes
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,12 @@ class SyncResult:
 class _Fetched:
     state: FetchState
     spool: Spool
-    seen: set[str]
-    rejections: list[Rejection]
-    fetched: int
+    hasher: Callable[[Mapping[str, Any]], str]
+    known: dict[str, str]  # content hash -> identity of this source's stored rows
+    seen: set[str] = field(default_factory=set)
+    rejections: list[Rejection] = field(default_factory=list)
+    fetched: int = 0
+    unchanged: int = 0
 
 
 @dataclass
@@ -189,7 +194,9 @@ def _fetch(
     """Read the whole source into a spool of prepared rows (no database lock is held)."""
     source = sync.source
     state = FetchState(previous=dict(previous), last_success=last_success)
-    fetched = _Fetched(state, Spool(sync.batch_size), set(), [], 0)
+    with sync.database.session() as session:
+        known = stored_hashes(session, source.name)
+    fetched = _Fetched(state, Spool(sync.batch_size), record_hasher(mapping.fingerprint), known)
     pump = Pump(
         lambda: sync.registry.fetch_entries(source.type, source.name, source.config, mapping.source_fields, state),
         sync.batch_size,
@@ -228,17 +235,27 @@ def _plugin_chunks(sync: _Sync, pump: Pump) -> Iterator[list[object]]:
 
 
 def _take(fetched: _Fetched, preparer: RowPreparer, item: object) -> None:
-    """Prepare one item the plugin yielded and spool it, or note why it is rejected."""
+    """Note one item the plugin yielded: unchanged, prepared and spooled, or rejected with the reason."""
     if isinstance(item, Record):
-        outcome: PreparedRow | Rejection = preparer.prepare(item.data, item.location)
+        data, location = item.data, item.location
     elif isinstance(item, Mapping):
-        outcome = preparer.prepare(item, f"record {fetched.fetched}")
+        data, location = item, f"record {fetched.fetched}"
     elif isinstance(item, Rejected):
-        outcome = Rejection(item.location, None, item.reason)
+        fetched.rejections.append(Rejection(item.location, None, item.reason))
+        return
     else:
-        outcome = Rejection(f"item {fetched.fetched}", None, f"the plugin yielded {type(item).__name__}, not a record")
+        reason = f"the plugin yielded {type(item).__name__}, not a record"
+        fetched.rejections.append(Rejection(f"item {fetched.fetched}", None, reason))
+        return
+    digest = fetched.hasher(data)
+    identity = fetched.known.get(digest)
+    if identity is not None and identity not in fetched.seen:
+        fetched.seen.add(identity)
+        fetched.unchanged += 1
+        return
+    outcome = preparer.prepare(data, location, digest)
     if isinstance(outcome, PreparedRow) and outcome.identity in fetched.seen:
-        outcome = Rejection(outcome.location, None, f"same entry ({outcome.identity}) as an earlier record")
+        outcome = Rejection(location, None, f"same entry ({outcome.identity}) as an earlier record")
     if isinstance(outcome, PreparedRow):
         fetched.seen.add(outcome.identity)
         fetched.spool.add(outcome)
@@ -265,6 +282,7 @@ def _commit(sync: _Sync, fetched: _Fetched) -> None:
                 result.warnings.extend([warning] if warning else [])
         result.outcome = "unchanged" if fetched.state.unchanged else "success"
         result.rejected = len(fetched.rejections)
+        writer.counts.unchanged += fetched.unchanged
         for name, value in vars(writer.counts).items():
             setattr(result, name, value)
         _store_rejections(session, sync, fetched.rejections)

@@ -48,6 +48,14 @@ def source_ranks(config: PylantirConfig) -> dict[str, int]:
     return {source.name: rank for rank, (_, source) in enumerate(order)}
 
 
+def stored_hashes(session: Session, source_name: str) -> dict[str, str]:
+    """Content hash -> identity of every row the source owns (one query on the indexed owner)."""
+    rows = session.execute(
+        select(TABLE.c.content_hash, TABLE.c.identity).where(TABLE.c.source_name == source_name)
+    )
+    return {digest: identity for digest, identity in rows}
+
+
 @dataclass
 class WriteCounts:
     """What a sync wrote."""
