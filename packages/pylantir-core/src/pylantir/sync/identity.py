@@ -48,9 +48,17 @@ def identity_of(row: Mapping[str, Any]) -> str | None:
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
+_UUID5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID5_SET = (0x8000 << 48) | (5 << 76)
+
+
 def generated_uid(identity: str) -> str:
-    """A Study Instance UID derived from ``identity`` (at most 44 characters)."""
-    return f"2.25.{uuid.uuid5(UID_NAMESPACE, identity).int}"
+    """A Study Instance UID derived from ``identity``: the integer of ``uuid5(UID_NAMESPACE, identity)``.
+
+    Computed as :func:`uuid.uuid5` does (SHA-1, version and variant bits), without building UUID objects.
+    """
+    digest = hashlib.sha1(UID_NAMESPACE.bytes + identity.encode(), usedforsecurity=False).digest()
+    return f"2.25.{(int.from_bytes(digest[:16]) & _UUID5_CLEAR) | _UUID5_SET}"
 
 
 def record_hasher(mapping_fingerprint: str) -> Callable[[Mapping[str, Any]], str]:

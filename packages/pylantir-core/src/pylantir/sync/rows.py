@@ -56,14 +56,15 @@ class RowPreparer:
         """Map and check one record whose raw content hash is ``content_hash``."""
         try:
             row = self.mapping.apply(data)
-            problems = []
         except RowError as exc:
-            row, problems = exc.row, exc.problems
+            row = exc.row
+            unreadable = {field for field, _ in exc.problems}
+            problems = exc.problems + [p for p in self.gate.check(row) if p[0] not in unreadable]
+        else:
+            problems = self.gate.check(row)
         if not row.get("performed_procedure_step_status"):
             row["performed_procedure_step_status"] = DEFAULT_STATUS
         identity = identity_of(row)
-        unreadable = {field for field, _ in problems}
-        problems += [problem for problem in self.gate.check(row) if problem[0] not in unreadable]
         if problems or identity is None:
             return Rejection.of(location, problems, identity)
         if not row.get("study_instance_uid"):
