@@ -6,8 +6,8 @@ plugin's saved :class:`FetchState` (persisted only when the sync commits).
 
 Failures: a :class:`SourceError` is reported by its message alone; any other exception is a plugin bug
 (or ours) and is logged with its traceback. A :class:`TransientSourceError` is retried with exponential
-back-off (tenacity) within the source's ``timeout``, which bounds the whole sync. Nothing is written to
-the worklist unless the sync commits.
+back-off (tenacity) within the source's ``timeout``, which bounds the fetch and its retries. Nothing is
+written to the worklist unless the sync commits; write transactions of concurrent syncs take turns.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import Engine, insert, update
+from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from pylantir.config import DataSourceSettings
@@ -31,7 +33,7 @@ from pylantir.store import Database, RejectedRow, SourceState, SyncRun
 from pylantir.sync.clock import Clock, SystemClock, as_utc
 from pylantir.sync.identity import record_hasher
 from pylantir.sync.mapping import FieldMapping, MappingError
-from pylantir.sync.pump import Pump, SyncStopped
+from pylantir.sync.pump import POLL_SECONDS, Pump, SyncStopped
 from pylantir.sync.rows import PreparedRow, Rejection, RowPreparer
 from pylantir.sync.spool import Spool
 from pylantir.sync.writer import Writer, stored_hashes
@@ -42,6 +44,8 @@ BATCH_SIZE = 2000
 RETRY_ATTEMPTS = 3
 RETRY_WAIT = 2.0  # seconds before the first retry; doubles each time
 OK_OUTCOMES = ("success", "unchanged")
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
 Progress = Callable[[str, int], None]
 
 
@@ -172,7 +176,7 @@ def _sleep(sync: _Sync, seconds: float) -> None:
         raise SyncStopped("timeout", f"retries did not succeed within the timeout of {sync.source.timeout:g} s")
 
 
-def _begin(sync: _Sync) -> tuple[int, dict, datetime | None]:
+def _begin(sync: _Sync) -> tuple[int, dict[str, Any], datetime | None]:
     """Record the attempt; return the run id and what the last successful sync saved."""
     source = sync.source
     with sync.database.session() as session:
@@ -189,7 +193,7 @@ def _begin(sync: _Sync) -> tuple[int, dict, datetime | None]:
 
 
 def _fetch(
-    sync: _Sync, mapping: FieldMapping, preparer: RowPreparer, previous: dict, last_success: datetime | None
+    sync: _Sync, mapping: FieldMapping, preparer: RowPreparer, previous: dict[str, Any], last_success: datetime | None
 ) -> _Fetched:
     """Read the whole source into a spool of prepared rows (no database lock is held)."""
     source = sync.source
@@ -265,8 +269,29 @@ def _take(fetched: _Fetched, preparer: RowPreparer, item: object) -> None:
     fetched.rejections.append(outcome)
 
 
+def _write_lock(database: Database) -> threading.Lock:
+    """One lock per database engine: write transactions of concurrent syncs take turns.
+
+    SQLite allows one writer anyway; on PostgreSQL it keeps two sources that provide the same new entry
+    from inserting it at the same time.
+    """
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(database.engine, threading.Lock())
+
+
 def _commit(sync: _Sync, fetched: _Fetched) -> None:
     """Write the fetch, its rejections, the run and the source state in one transaction."""
+    lock = _write_lock(sync.database)
+    while not lock.acquire(timeout=POLL_SECONDS):
+        if sync.cancel.is_set():
+            raise SyncStopped("abandoned", "stopped while waiting to write")
+    try:
+        _write(sync, fetched)
+    finally:
+        lock.release()
+
+
+def _write(sync: _Sync, fetched: _Fetched) -> None:
     source, result = sync.source, sync.result
     with sync.database.session() as session:
         # A write first, so that SQLite takes its write lock before any read of this transaction.
@@ -297,7 +322,7 @@ def _commit(sync: _Sync, fetched: _Fetched) -> None:
         state.plugin_state = dict(fetched.state.saved)
 
 
-def _store_rejections(session, sync: _Sync, rejections: list[Rejection]) -> None:
+def _store_rejections(session: Session, sync: _Sync, rejections: list[Rejection]) -> None:
     name = sync.source.name
     for rejection in rejections:
         log.warning("source '%s', %s rejected: %s", name, rejection.location, rejection.reason)
