@@ -218,3 +218,16 @@ def test_missing_plugin_and_bad_mapping_fail_cleanly(memory, database, kit) -> N
     assert missing.outcome == "failed" and "no working plugin" in missing.error
     bad = sync_source(database, memory.registry, kit.source(field_mapping={"x": {"from": 1}}))
     assert bad.outcome == "failed" and "field_mapping.x" in bad.error
+
+
+def test_every_column_kind_round_trips(memory, database, kit) -> None:
+    mapping = kit.MAPPING | {"extra.PatientState": {"from": "state"}, "patient_weight_lb": {"from": "lb"}}
+    memory.rows["alpha"] = [kit.record(1, state="fasting", lb="150"), kit.record(2)]
+    result = sync_source(database, memory.registry, kit.source(field_mapping=mapping))
+    assert result.inserted == 2
+    stored = _items(database)
+    first, second = stored["P00001"], stored["P00002"]
+    assert first.extra_attributes == {"PatientState": "fasting"} and second.extra_attributes is None
+    assert first.patient_weight_kg == 68.0 and second.patient_weight_kg is None
+    assert first.created_at.year >= 2026 and first.status_from_mpps is False
+    assert first.scheduled_start.endswith("093000") and first.source_key == "record 1"
