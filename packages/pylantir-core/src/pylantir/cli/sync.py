@@ -29,6 +29,7 @@ def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) 
     """
     config = load_config_or_exit(config_path)
     registry = cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None)
+    cli_ctx.enforce_strict_plugins()
     problems = check_sources(config, registry)
     if problems:
         raise click.ClickException(

@@ -302,7 +302,8 @@ def _write(sync: _Sync, fetched: _Fetched) -> None:
                 if sync.cancel.is_set():
                     raise SyncStopped("abandoned", "stopped before the sync committed")
                 writer.write_batch(batch)
-            if fetched.state.complete:
+            # When every row the source owned was seen unchanged, there is nothing to remove.
+            if fetched.state.complete and fetched.unchanged < len(fetched.known):
                 warning = writer.remove_missing(fetched.seen, source.removal_guard_fraction)
                 result.warnings.extend([warning] if warning else [])
         result.outcome = "unchanged" if fetched.state.unchanged else "success"
