@@ -231,3 +231,4 @@ def test_every_column_kind_round_trips(memory, database, kit) -> None:
     assert first.patient_weight_kg == 68.0 and second.patient_weight_kg is None
     assert first.created_at.year >= 2026 and first.status_from_mpps is False
     assert first.scheduled_start.endswith("093000") and first.source_key == "record 1"
+

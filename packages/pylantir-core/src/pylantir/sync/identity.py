@@ -16,6 +16,7 @@ Content hashes are digests of the raw record and the mapping (see :func:`record_
 from __future__ import annotations
 
 import hashlib
+import marshal
 import uuid
 from collections.abc import Callable, Mapping
 from hashlib import blake2b
@@ -71,6 +72,11 @@ def record_hasher(mapping_fingerprint: str) -> Callable[[Mapping[str, Any]], str
     prefix = f"{HASH_VERSION}:{mapping_fingerprint}:".encode()
 
     def digest(record: Mapping[str, Any]) -> str:
-        return blake2b(prefix + repr(tuple(record.items())).encode(), digest_size=16).hexdigest()
+        try:
+            # marshal format 0 has no references or interning: equal content gives equal bytes
+            body = marshal.dumps(record, 0)
+        except ValueError:  # a type marshal does not know (datetime, Decimal, a non-dict mapping...)
+            body = repr(tuple(record.items())).encode()
+        return blake2b(prefix + body, digest_size=16).hexdigest()
 
     return digest
