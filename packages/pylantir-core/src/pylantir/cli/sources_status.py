@@ -6,17 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import click
-from sqlalchemy import func, select
 
 from pylantir.cli.context import config_option, load_config_or_exit
 from pylantir.cli.output import print_table
-from pylantir.config import PylantirConfig
-from pylantir.store import Database, SyncRun
-from pylantir.sync.clock import SystemClock, as_utc
-from pylantir.sync.runner import COUNTS
-from pylantir.sync.scheduler import SourceHealth, next_due
-from pylantir.sync.service import load_health
+
+if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pylantir --help` stays fast
+    from pylantir.config import PylantirConfig
+    from pylantir.store import Database
 
 
 @click.command("status")
@@ -24,6 +23,9 @@ from pylantir.sync.service import load_health
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def sources_status(config_path: Path, as_json: bool) -> None:
     """Show each configured data source's last sync, outcome, counts, failures and next due time."""
+    from pylantir.store import Database
+    from pylantir.sync.runner import COUNTS
+
     config = load_config_or_exit(config_path)
     database = Database.open(config.database_url, echo=config.database_echo)
     try:
@@ -48,6 +50,14 @@ def _yes(flag: bool) -> str:
 
 def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str, Any]]:
     """One JSON-ready status per configured source, in config order."""
+    from sqlalchemy import func, select
+
+    from pylantir.store import SyncRun
+    from pylantir.sync.clock import SystemClock, as_utc
+    from pylantir.sync.runner import COUNTS
+    from pylantir.sync.scheduler import SourceHealth, next_due
+    from pylantir.sync.service import load_health
+
     names = [source.name for source in config.data_sources]
     health = load_health(database, names)
     with database.session() as session:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
 from pylantir.cli.output import print_table
-from pylantir.store import Database
-from pylantir.sync.checks import check_sources
-from pylantir.sync.runner import SyncResult
-from pylantir.sync.service import SyncService, select_sources
+
+if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pylantir --help` stays fast
+    from pylantir.sync.runner import SyncResult
+    from pylantir.sync.service import SyncService
 
 SUMMARY_HEADERS = ["source", "outcome", "fetched", "inserted", "updated", "unchanged", "rejected", "removed", "seconds"]
 
@@ -27,6 +28,10 @@ def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) 
     Shows progress on a terminal, then a summary table. Exits 1 when any source failed, so it can
     be run from cron or an external scheduler. The configuration and every source are checked first.
     """
+    from pylantir.store import Database
+    from pylantir.sync.checks import check_sources
+    from pylantir.sync.service import SyncService, select_sources
+
     config = load_config_or_exit(config_path)
     registry = cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None)
     cli_ctx.enforce_strict_plugins()
