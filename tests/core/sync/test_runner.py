@@ -83,8 +83,7 @@ def test_mpps_status_is_never_overwritten(memory, database, kit) -> None:
         session.execute(update(WorklistItem).values(performed_procedure_step_status="STARTED", status_from_mpps=True))
     memory.rows["alpha"] = [kit.record(1, desc="changed")]
     result = sync_source(database, memory.registry, src)
-    memory.rows["alpha"] = []  # a complete fetch without it: a started step is not removed
-    memory.rows["alpha"] = [kit.record(2)]
+    memory.rows["alpha"] = [kit.record(2)]  # a complete fetch without it: a started step is not removed
     removal = sync_source(database, memory.registry, src.model_copy(update={"removal_guard_fraction": 1.0}))
     item = _items(database)["P00001"]
     assert result.updated == 1 and item.study_description == "changed"
