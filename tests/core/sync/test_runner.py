@@ -217,6 +217,10 @@ def test_missing_plugin_and_bad_mapping_fail_cleanly(memory, database, kit) -> N
     assert missing.outcome == "failed" and "no working plugin" in missing.error
     bad = sync_source(database, memory.registry, kit.source(field_mapping={"x": {"from": 1}}))
     assert bad.outcome == "failed" and "field_mapping.x" in bad.error
+    with database.session() as session:
+        runs = session.scalars(select(SyncRun).order_by(SyncRun.id)).all()
+        assert [run.outcome for run in runs] == ["failed", "failed"] and "field_mapping.x" in runs[1].error
+        assert session.get(SourceState, "alpha").consecutive_failures == 2
 
 
 def test_every_column_kind_round_trips(memory, database, kit) -> None:

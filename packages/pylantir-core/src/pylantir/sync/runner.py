@@ -40,7 +40,8 @@ from pylantir.sync.writer import Writer, stored_hashes
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 2000  # rows per write batch (one hash query, one executemany)
+CHUNK_SIZE = 500  # raw records per hand-over from the fetch thread (the queue holds a few chunks)
 RETRY_ATTEMPTS = 3
 RETRY_WAIT = 2.0  # seconds before the first retry; doubles each time
 OK_OUTCOMES = ("success", "unchanged")
@@ -132,8 +133,8 @@ def sync_source(
     result = sync.result
     fetched: _Fetched | None = None
     try:
-        mapping = FieldMapping.parse(source.field_mapping, where=f"source '{source.name}' field_mapping")
         result.run_id, previous, last_success = _begin(sync)
+        mapping = FieldMapping.parse(source.field_mapping, where=f"source '{source.name}' field_mapping")
         preparer = RowPreparer(mapping, now.astimezone(ZoneInfo(site_timezone)).date())
         retrying = Retrying(
             retry=retry_if_exception_type(TransientSourceError),
@@ -203,7 +204,7 @@ def _fetch(
     fetched = _Fetched(state, Spool(sync.batch_size), record_hasher(mapping.fingerprint), known)
     pump = Pump(
         lambda: sync.registry.fetch_entries(source.type, source.name, source.config, mapping.source_fields, state),
-        sync.batch_size,
+        min(CHUNK_SIZE, sync.batch_size),
         source.name,
     )
     try:
