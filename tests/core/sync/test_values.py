@@ -12,7 +12,7 @@ from pylantir.sync import values
 @pytest.mark.parametrize(
     "raw",
     ["1990-01-31", "19900131", "31/01/1990", "31.01.1990", "1990/01/31", "1990-01-31T10:20:00",
-     date(1990, 1, 31), datetime(1990, 1, 31, 8, 0), 633787200, "633787200"],
+     date(1990, 1, 31), datetime(1990, 1, 31, 8, 0), 633787200, "633787200", 19900131],
 )
 def test_dates_become_dicom(raw: object) -> None:
     assert values.to_date(raw) == "19900131"

@@ -9,7 +9,7 @@ Accepted input without any ``input_formats``:
 - dates: ``YYYYMMDD``, ``YYYY-MM-DD``, ``YYYY/MM/DD``, ``DD/MM/YYYY`` and ``DD.MM.YYYY`` (day first, as
   in most of the world: set ``input_formats`` for month-first exports), an ISO date-time (its date is
   taken), a :class:`datetime.date`, or a Unix timestamp in seconds (an int or float, or a string of
-  9 or more digits);
+  9 or more digits; an 8-digit int such as ``19900131`` is read as a date);
 - times: ``HHMM``, ``HHMMSS[.ffffff]``, ``HH:MM[:SS[.ffffff]]``, an ISO date-time (its time is taken),
   a :class:`datetime.time`;
 - person names: ``Family^Given...`` as is, ``Family, Given [Middle]``, or ``Given [Middle] Family``
@@ -66,6 +66,8 @@ def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:
         return value.strftime("%Y%m%d")
     if isinstance(value, date):
         return value.strftime("%Y%m%d")
+    if isinstance(value, int) and not isinstance(value, bool) and _ISO_DATE.fullmatch(str(value)):
+        value = str(value)  # 19900131 is a date, not a 1970 timestamp
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _from_timestamp(value).strftime("%Y%m%d")
     text = str(value).strip()
