@@ -74,11 +74,17 @@ def _with_progress(
     console = Console(stderr=True)
     if not console.is_terminal:
         return run()
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[fetched]} fetched"),
-               TimeElapsedColumn())
+    columns = (SpinnerColumn(finished_text="-"), TextColumn("{task.description}"),
+               TextColumn("{task.fields[fetched]} fetched"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         tasks = {name: progress.add_task(name, fetched=0, total=None) for name in names}
-        service.progress = lambda name, count: progress.update(tasks[name], fetched=count) if name in tasks else None
+
+        def finished(result: SyncResult) -> None:
+            progress.update(tasks[result.source], description=f"{result.source}: {result.outcome}", total=1,
+                            completed=1)
+
+        service.progress = lambda name, count: progress.update(tasks[name], fetched=count)
+        service.on_finished = finished
         return run()
 
 

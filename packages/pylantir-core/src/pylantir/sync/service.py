@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import wait
 
 from sqlalchemy import select
@@ -60,7 +60,10 @@ class SyncService:
         self.registry = registry
         self.database = database
         self.clock = clock or SystemClock()
+        #: Called with each source's name and count of records fetched so far (``pylantir sync``'s display).
         self.progress: Progress | None = None
+        #: Called with the result of every sync when it ends.
+        self.on_finished: Callable[[SyncResult], None] | None = None
         self._cancel = threading.Event()
         self._ranks = source_ranks(config)
         self._sources = {source.name: source for source in config.enabled_sources()}
@@ -69,10 +72,13 @@ class SyncService:
         )
 
     def _sync(self, source: DataSourceSettings) -> SyncResult:
-        return sync_source(
+        result = sync_source(
             self.database, self.registry, source, ranks=self._ranks, cancel=self._cancel, clock=self.clock,
             site_timezone=self.config.timezone, progress=self.progress,
         )
+        if self.on_finished is not None:
+            self.on_finished(result)
+        return result
 
     def start(self) -> None:
         """Start syncing every enabled source on its own schedule, in the background."""
