@@ -106,6 +106,26 @@ class _Entry:
     translate: Mapping[str, Any] | None
     default: Any
     steps: tuple[tuple[str, Callable[[Any], Any]], ...]
+    field: str | None = None  # set for a plain rename of a top-level field
+
+    def compiled(self) -> Callable[[Mapping[str, Any]], Any]:
+        """:meth:`value`, or an equivalent shortcut for the common plain rename of a top-level field."""
+        if self.field is None or self.translate is not None or self.default is not None or len(self.steps) != 1:
+            return self.value
+        field, ((name, step),) = self.field, self.steps
+
+        def plain(record: Mapping[str, Any]) -> Any:
+            value = record.get(field)
+            if value is None or (value.__class__ is str and not value.strip()):
+                return None
+            try:
+                return step(value)
+            except ValueProblem:
+                raise
+            except (ValueError, TypeError, OverflowError, OSError):
+                raise ValueProblem(f"not a valid {name}") from None
+
+        return plain
 
     def value(self, record: Mapping[str, Any]) -> Any:
         value = self.read(record)
@@ -129,7 +149,8 @@ class FieldMapping:
     """A parsed ``field_mapping``: use :meth:`parse`, then :meth:`apply` per record."""
 
     def __init__(self, entries: list[_Entry], source_fields: frozenset[str], fingerprint: str = ""):
-        self._plan = [(entry, entry.target.column, entry.target.extra_keyword) for entry in entries]
+        self._plan = [(entry.compiled(), entry.target.name, entry.target.column, entry.target.extra_keyword)
+                      for entry in entries]
         self.source_fields = source_fields
         self.targets = frozenset(entry.target.name for entry in entries)
         #: A digest of the mapping as configured: part of every content hash.
@@ -157,11 +178,11 @@ class FieldMapping:
         row: dict[str, Any] = {}
         extras: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
-        for entry, column, keyword in self._plan:
+        for compute, name, column, keyword in self._plan:
             try:
-                value = entry.value(record)
+                value = compute(record)
             except ValueProblem as exc:
-                problems.append((entry.target.name, str(exc)))
+                problems.append((name, str(exc)))
                 continue
             if keyword is None:
                 row[column] = value
@@ -208,7 +229,8 @@ class _Builder:
         if found is None and target_name.startswith(EXTRA_PREFIX):
             self.fail(key, _unknown_extra(target_name))
         elif found is not None and read is not None:
-            self._add_entry(_Entry(key, found, read, None, None, _steps(found, None, {})))
+            field = None if "." in key else key
+            self._add_entry(_Entry(key, found, read, None, None, _steps(found, None, {}), field))
 
     def _add_rich(self, key: str, spec: Mapping[str, Any]) -> None:
         found = target(key)

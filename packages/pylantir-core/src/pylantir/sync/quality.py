@@ -71,6 +71,10 @@ def _extra_vr(keyword: str) -> str:
     return dictionary_VR(keyword)
 
 
+_COLUMN_RULES = {name: _rule(vr) for name, vr in COLUMN_VRS.items() if vr != "DS"}
+_PLAUSIBLE = frozenset({"patient_birth_date", "scheduled_start_date", "patient_sex", *NUMBER_RANGES})
+
+
 class QualityGate:
     """Checks mapped rows against the rules, judging dates relative to ``today`` (site time)."""
 
@@ -99,7 +103,13 @@ class QualityGate:
                     if (reason := _vr_problem(_extra_vr(keyword), extra))
                 )
                 continue
-            reason = _vr_problem(COLUMN_VRS[name], value) or self._implausible(name, value)
+            rule = _COLUMN_RULES.get(name)
+            if rule is None:
+                reason = _vr_problem(COLUMN_VRS[name], value)
+            else:
+                reason = None if rule[0].fullmatch(value if value.__class__ is str else str(value)) else rule[1]
+            if reason is None and name in _PLAUSIBLE:
+                reason = self._implausible(name, value)
             if reason:
                 problems.append((name, reason))
         return problems
