@@ -25,12 +25,6 @@ PYLANTIR = [sys.executable, "-c", "from pylantir.cli.main import main; main()"]
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-def require_sync_engine() -> None:
-    """Skip while the sync engine (pylantir.sync.service and .checks) is not on this branch."""
-    for module in ("pylantir.sync.service", "pylantir.sync.checks"):
-        pytest.importorskip(module, reason=f"{module} (the sync engine) is not merged yet")
-
-
 def free_port() -> int:
     """A port nothing listens on right now."""
     with socket.socket() as probe:
@@ -87,7 +81,6 @@ def test_run_no_sync_serves_then_stops_cleanly(tmp_path: Path) -> None:
 
 def test_run_with_sync(tmp_path: Path) -> None:
     """Without --no-sync the sync engine starts before the port opens and stops with the server."""
-    require_sync_engine()
     port = free_port()
     code, err = run_and_stop(["run", "--config", str(write_config(tmp_path)), "--port", str(port)], port)
     assert code == 0, err
@@ -96,7 +89,6 @@ def test_run_with_sync(tmp_path: Path) -> None:
 
 def test_run_refuses_unusable_sources_before_listening(tmp_path: Path) -> None:
     """Source problems are listed and the command exits non-zero without opening the port."""
-    require_sync_engine()
     port = free_port()
     config = write_config(tmp_path, data_sources=[{"name": "ghost", "type": "no-such-plugin"}])
     result = subprocess.run([*PYLANTIR, "run", "--config", str(config), "--port", str(port)], check=False,
