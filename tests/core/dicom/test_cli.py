@@ -136,3 +136,17 @@ def test_find_command(add_items: Callable[..., list[WorklistItem]], peer: Peer) 
     assert "No matching worklist items." in nothing.output
     bad = CliRunner().invoke(cli, [*base, "--date", "yesterday"])
     assert bad.exit_code == 2 and "--date" in bad.output
+
+
+def test_run_hides_the_database_password(tmp_path: Path, postgres_url: str) -> None:
+    """The start line names the database without its password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url).set(password="s3cret-pw").render_as_string(hide_password=False)
+    config = tmp_path / "pylantir.json"
+    config.write_text(json.dumps({"database_url": url}))
+    port = free_port()
+    code, err = run_and_stop(["run", "--config", str(config), "--no-sync", "--port", str(port)], port)
+    assert code == 0, err
+    [start_line] = [line for line in err.splitlines() if "pylantir serving" in line]
+    assert "s3cret-pw" not in err and "***" in start_line
