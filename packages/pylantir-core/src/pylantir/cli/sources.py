@@ -10,6 +10,7 @@ from pylantir.cli.context import CliContext, pass_cli
 from pylantir.cli.output import print_table
 from pylantir.cli.scaffold import new_source
 from pylantir.cli.sources_check import check_sources
+from pylantir.cli.sources_status import sources_status
 from pylantir.plugins import PluginInfo, PluginStatus
 
 
@@ -51,3 +52,4 @@ def _rows(info: PluginInfo) -> list[list[str]]:
 
 sources.add_command(new_source)
 sources.add_command(check_sources)
+sources.add_command(sources_status)
