@@ -12,11 +12,6 @@ import re
 from datetime import date
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("pylantir.sync.runner", reason="the sync engine is not merged yet")
-pytest.importorskip("pylantir.dicom.server", reason="the DICOM server is not merged yet")
-
 TUTORIAL = "writing-a-source-plugin.md"
 DOCS_DATE = "20250301"  # the date the tutorial's outputs show for "today"
 

@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, create_engine, insert
 
-pytest.importorskip("pylantir.sync.runner", reason="the sync engine is not merged yet")
-pytest.importorskip("pylantir.dicom.server", reason="the DICOM server is not merged yet")
-
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pylantir-sql"
 FIELD_MAPPING = {
     "mrn": "patient_id", "patient": "patient_name", "exam_day": "scheduled_start_date", "modality": "modality",

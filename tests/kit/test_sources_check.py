@@ -58,7 +58,6 @@ def test_an_unknown_source_name_is_a_usage_error_listing_the_names(check):
 
 
 def test_fetch_shows_entries_and_rejections_without_touching_the_database(check, tmp_path):
-    pytest.importorskip("pylantir.sync.rows", reason="the sync engine is not merged yet")
     result = check({"name": "a", "type": "sample", "config": {"count": 2, "bad_rows": True}}, args=("--fetch",))
     assert result.exit_code == 0, result.output
     assert "Doe^Pat1" in result.output and "fetched 4: 2 entries, 2 rejected" in result.output
@@ -67,7 +66,6 @@ def test_fetch_shows_entries_and_rejections_without_touching_the_database(check,
 
 
 def test_fetch_json_and_one_source(check):
-    pytest.importorskip("pylantir.sync.rows", reason="the sync engine is not merged yet")
     result = check(
         {"name": "a", "type": "sample", "config": {"count": 1, "bad_rows": True}},
         {"name": "b", "type": "sample", "config": {"fail": "export missing"}},
@@ -81,14 +79,12 @@ def test_fetch_json_and_one_source(check):
 
 
 def test_a_failing_fetch_fails_the_check_with_the_plugin_message(check):
-    pytest.importorskip("pylantir.sync.rows", reason="the sync engine is not merged yet")
     result = check({"name": "b", "type": "sample", "config": {"fail": "export missing"}}, args=("--fetch",))
     assert result.exit_code == 1
     assert "fetch failed: source b: export missing" in result.output
 
 
 def test_a_bad_field_mapping_is_a_problem(check):
-    pytest.importorskip("pylantir.sync.mapping", reason="the sync engine is not merged yet")
     result = check({"name": "a", "type": "sample", "field_mapping": {"patient_idd": {"from": "id"}}}, args=("--json",))
     assert result.exit_code == 1
     [report] = json.loads(result.output)

@@ -145,7 +145,6 @@ def sample(make_module, sample_plugin_dir):
 
 
 def test_contract_maps_fetched_records_through_the_field_mapping(sample, sample_mapping):
-    pytest.importorskip("pylantir.sync.rows", reason="the sync engine is not merged yet")
     with registered(sample) as (registry, _):
         entries = check_source_contract(
             registry, "sample", good_config={"count": 2}, field_mapping=sample_mapping,
@@ -157,7 +156,6 @@ def test_contract_maps_fetched_records_through_the_field_mapping(sample, sample_
 
 
 def test_contract_lists_every_item_that_is_no_valid_entry(sample, sample_mapping):
-    pytest.importorskip("pylantir.sync.rows", reason="the sync engine is not merged yet")
     with registered(sample) as (registry, _):
         with pytest.raises(AssertionError) as excinfo:
             check_source_contract(registry, "sample", good_config={"bad_rows": True}, field_mapping=sample_mapping)
@@ -168,8 +166,6 @@ def test_contract_lists_every_item_that_is_no_valid_entry(sample, sample_mapping
 
 
 def test_sync_to_sqlite_then_query_worklist_over_cfind(sample, sample_mapping, tmp_path):
-    pytest.importorskip("pylantir.sync.runner", reason="the sync engine is not merged yet")
-    pytest.importorskip("pylantir.dicom.server", reason="the DICOM server is not merged yet")
     source = {"name": "s", "type": "sample", "config": {"count": 3}, "field_mapping": sample_mapping}
     with registered(sample) as (registry, _):
         rows = sync_to_sqlite(registry, source, tmp_path / "w.sqlite")

@@ -85,26 +85,34 @@ def _check(registry: PluginRegistry, source: DataSourceSettings, fetch: bool, ti
         report.problem("type", str(exc))
     except PluginBugError as exc:
         report.problem("config", str(exc))
+    _check_mapping(source, report)
     if fetch and not report.failed:
         _fetch(registry, source, timezone, report)
     return report
 
 
+def _check_mapping(source: DataSourceSettings, report: SourceReport) -> None:
+    # the sync engine is imported here, not at the top, so that ``pylantir --help`` stays fast
+    from pylantir.sync.mapping import FieldMapping, MappingError
+
+    try:
+        FieldMapping.parse(source.field_mapping)
+    except MappingError as exc:
+        for problem in exc.problems:
+            path, _, message = problem.partition(": ")
+            report.problem(path, message)
+
+
 def _fetch(registry: PluginRegistry, source: DataSourceSettings, timezone: str, report: SourceReport) -> None:
     from pylantir.preview import preview_source
-    from pylantir.sync.mapping import MappingError
 
     try:
         preview = preview_source(registry, source, timezone)
-    except MappingError as exc:
-        for message in exc.problems:
-            report.problem("field_mapping", message)
-        return
     except (SourceError, PluginBugError) as exc:
         report.error = str(exc)
         return
     report.fetched = preview.fetched
-    report.entries = preview.entries
+    report.entries = [{column: value for column, value in e.items() if value is not None} for e in preview.entries]
     report.rejected = [{"location": r.location, "field": r.field, "reason": r.reason} for r in preview.rejected]
 
 
