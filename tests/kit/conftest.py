@@ -209,9 +209,7 @@ def free_port() -> int:
 
 @contextmanager
 def serving(env: PluginEnv, config: Path) -> Iterator[int]:
-    """``pylantir run --no-sync`` in the venv on a free port; yields the port once C-ECHO answers."""
-    from pylantir.dicom.client import DicomClientError, Peer, echo
-
+    """``pylantir run --no-sync`` in the venv on a free port; yields the port once it accepts connections."""
     port = free_port()
     process = env.start("-m", "pylantir", "run", "--config", str(config), "--no-sync", "--port", str(port))
     try:
@@ -220,9 +218,9 @@ def serving(env: PluginEnv, config: Path) -> Iterator[int]:
             if process.poll() is not None:
                 raise AssertionError(f"pylantir run exited {process.returncode}: {process.communicate()[1]}")
             try:
-                echo(Peer("127.0.0.1", port, called_ae="PYLANTIR", timeout=2))
-                break
-            except DicomClientError:
+                with socket.create_connection(("127.0.0.1", port), timeout=2):
+                    break
+            except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
