@@ -86,7 +86,7 @@ def test_load_distribution_goes_through_the_real_entry_point():
         load_distribution("pylantir-nope")
 
 
-def test_no_io_catches_files_sockets_and_directory_listings(tmp_path):
+def test_no_io_catches_files_and_sockets_but_not_metadata(tmp_path):
     target = tmp_path / "data.csv"
     target.write_text("x")
     with pytest.raises(AssertionError, match=r"reading did I/O.*open .*data\.csv"):
@@ -95,9 +95,8 @@ def test_no_io_catches_files_sockets_and_directory_listings(tmp_path):
     with pytest.raises(AssertionError, match="socket"):
         with no_io("connecting"):
             socket.create_connection(("127.0.0.1", 9), timeout=0.1)
-    with pytest.raises(AssertionError, match="os.listdir"):
-        with no_io("listing"):
-            os.listdir(tmp_path)
+    with no_io("checking that a configured file exists"):  # metadata, allowed for "does not exist yet" warnings
+        assert target.exists() and os.listdir(tmp_path) == ["data.csv"]
 
 
 def test_no_io_ignores_imports_other_threads_and_pure_code(make_module, tmp_path):
