@@ -90,3 +90,13 @@ def test_a_bad_field_mapping_is_a_problem(check):
     [report] = json.loads(result.output)
     assert [p["path"] for p in report["problems"]] == ["field_mapping.patient_idd"]
     assert "not a worklist field" in report["problems"][0]["message"]
+
+
+def test_strict_mode_fails_on_a_broken_plugin_even_when_sources_are_fine(check, sample_plugin_dir, monkeypatch):
+    (sample_plugin_dir / "broken.py").write_text("1/0\n")
+    monkeypatch.setenv("PYLANTIR_LOAD_PLUGINS", "sample_source,broken")
+    assert check({"name": "a", "type": "sample"}).exit_code == 0
+    monkeypatch.setenv("PYLANTIR_STRICT_PLUGINS", "1")
+    result = check({"name": "a", "type": "sample"})
+    assert result.exit_code == 3
+    assert "broken" in result.output and "ZeroDivisionError" in result.output

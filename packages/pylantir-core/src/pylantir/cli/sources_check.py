@@ -56,8 +56,9 @@ class SourceReport:
 def check_sources(cli_ctx: CliContext, config_path: Path, source_name: str | None, fetch: bool, as_json: bool) -> None:
     """Validate every configured source through its plugin; with --fetch, fetch and map once.
 
-    Exits 1 when a source's config has errors or its fetch fails. Rejected rows are listed with
-    their reasons but do not fail the check. Nothing is written to the database.
+    Exits 1 when a source's config has errors or its fetch fails (3 in strict mode when a plugin is
+    broken). Rejected rows are listed with their reasons but do not fail the check. Nothing is
+    written to the database and the DICOM server is not started.
     """
     config = load_config_or_exit(config_path)
     selected = [s for s in config.data_sources if source_name is None or s.name == source_name]
@@ -71,6 +72,7 @@ def check_sources(cli_ctx: CliContext, config_path: Path, source_name: str | Non
     else:
         for report in reports:
             _print(report)
+    cli_ctx.enforce_strict_plugins()
     if any(r.failed for r in reports):
         raise SystemExit(1)
 
