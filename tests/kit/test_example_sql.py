@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tokenize
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, create_engine, insert
 
+from pylantir.scaffold import PluginNames, render
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pylantir-sql"
 FIELD_MAPPING = {
     "mrn": "patient_id", "patient": "patient_name", "exam_day": "scheduled_start_date", "modality": "modality",
 }
+
+
+def lines_of_code(source: str) -> int:
+    """Lines holding code: blank lines, comments and docstrings do not count."""
+    lines: set[int] = set()
+    previous = tokenize.NEWLINE
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.ENDMARKER):
+            continue
+        statement_start = previous in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+        previous = token.type
+        if token.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if token.type == tokenize.STRING and statement_start:
+            continue  # a docstring
+        lines.update(range(token.start[0], token.end[0] + 1))
+    return len(lines)
+
+
+def test_the_example_and_the_scaffolded_plugin_stay_small():
+    """SC-003: a plugin in fewer than 50 lines of code; the scaffold's target is 30."""
+    assert lines_of_code((EXAMPLE / "src" / "pylantir_sql" / "__init__.py").read_text()) < 50
+    scaffolded = render(PluginNames.from_name("demo"))["src/pylantir_demo/__init__.py"]
+    assert lines_of_code(scaffolded) <= 30
+    assert lines_of_code('"""doc"""\n\nimport os  # c\n\n\ndef f():\n    """doc."""\n    return os\n') == 3
 
 
 def make_ris(url: str) -> None:
