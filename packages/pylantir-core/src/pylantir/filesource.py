@@ -26,19 +26,21 @@ from pylantir.validation import problems_from_model
 __all__ = [
     "FileSourceConfig",
     "WatchMode",
+    "files_to_read",
     "matching_files",
     "missing_file_warnings",
     "open_source_file",
     "parse_config",
     "python_encoding",
     "skip_if_unchanged",
+    "validate_file_config",
 ]
 
 WatchMode = Literal["mtime", "hash"]
 _GLOB_CHARS = frozenset("*?[")
 _HASH_CHUNK = 1 << 20
 
-ConfigT = TypeVar("ConfigT", bound=BaseModel)
+ConfigT = TypeVar("ConfigT", bound="FileSourceConfig")
 
 
 def _watch_mode(value: Any) -> WatchMode | None:
@@ -176,3 +178,23 @@ def parse_config(model: type[ConfigT], config: Mapping[str, Any], source_name: s
         details = "; ".join(f"{p.path or '(config)'}: {p.message}" for p in problems)
         raise SourceError(f"source '{source_name}': invalid config: {details}")
     return model.model_validate(dict(config))
+
+
+def validate_file_config(model: type[FileSourceConfig], config: Mapping[str, Any]) -> list[ConfigProblem]:
+    """``validate_config`` of a file source: the model's problems, else the "no file yet" warning."""
+    return problems_from_model(model, config) or missing_file_warnings(config["file_path"])
+
+
+def files_to_read(
+    model: type[ConfigT], config: Mapping[str, Any], source_name: str, state: FetchState
+) -> tuple[ConfigT, list[Path]]:
+    """Start a file source's fetch: its parsed ``config`` and the files to read, in path order.
+
+    The list is empty when ``watch_for_changes`` found no change (``state.unchanged`` is then set).
+    Raises :class:`SourceError` for an invalid config or when no file matches.
+    """
+    parsed = parse_config(model, config, source_name)
+    files = matching_files(parsed.file_path, source_name)
+    if skip_if_unchanged(files, parsed.watch_for_changes, state, source_name):
+        return parsed, []
+    return parsed, files

@@ -11,8 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
-from pylantir.filesource import matching_files, missing_file_warnings, parse_config, skip_if_unchanged
-from pylantir.validation import problems_from_model
+from pylantir.filesource import files_to_read, validate_file_config
 from pylantir_csv.config import CsvConfig, RowFilter
 from pylantir_csv.reader import CsvFile
 
@@ -34,10 +33,7 @@ def source_types() -> list[SourceType]:
 @hookimpl
 def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
     """Report wrong types and unknown keys; warn when ``file_path`` matches no file yet."""
-    problems = problems_from_model(CsvConfig, config)
-    if problems:
-        return problems
-    return missing_file_warnings(config["file_path"])
+    return validate_file_config(CsvConfig, config)
 
 
 @hookimpl
@@ -45,9 +41,6 @@ def fetch_entries(
     source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
 ) -> Iterator[Record | Rejected]:
     """Yield every data row of the matched files, in path order, as a :class:`Record` or :class:`Rejected`."""
-    parsed = parse_config(CsvConfig, config, source_name)
-    files = matching_files(parsed.file_path, source_name)
-    if skip_if_unchanged(files, parsed.watch_for_changes, state, source_name):
-        return
+    parsed, files = files_to_read(CsvConfig, config, source_name, state)
     for path in files:
         yield from CsvFile(path, parsed, fields, source_name).rows()
