@@ -69,7 +69,8 @@ class JsonFile:
         if not keys and stream.peek() == "{":
             raise self._error("the file is a JSON object, not an array; set config.format to 'object' "
                               "and config.records_path to the key that holds the records")
-        for index, value in enumerate(self._find(stream, keys, [])):
+        values = self._find(stream, keys, []) if keys else stream.items()
+        for index, value in enumerate(values):
             yield self._record(value, f"{self.path.name}, index {index}")
         stream.expect_end()
 
