@@ -69,3 +69,8 @@ def test_records_path_problems(fetch, tmp_path: Path, records_path: str, problem
 def test_records_path_into_an_array_file(fetch, tmp_path: Path):
     message = fails(fetch, tmp_path / "a.json", "[]", format="object", records_path="items")
     assert message.endswith("config.records_path 'items': the top-level value is not an object (an array)")
+
+
+def test_a_file_ending_inside_the_records_path(fetch, tmp_path: Path):
+    message = fails(fetch, tmp_path / "o.json", '{"data": ', format="object", records_path="data")
+    assert message.endswith("invalid JSON at line 1, column 10: expecting a value, found the end of the file")

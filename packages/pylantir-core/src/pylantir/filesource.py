@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from pylantir.contract import ConfigProblem, FetchState, SourceError
@@ -173,11 +173,11 @@ def skip_if_unchanged(
 
 def parse_config(model: type[ConfigT], config: Mapping[str, Any], source_name: str) -> ConfigT:
     """Parse a source's ``config`` in ``fetch_entries``; an invalid one becomes a :class:`SourceError`."""
-    problems = problems_from_model(model, config)
-    if problems:
-        details = "; ".join(f"{p.path or '(config)'}: {p.message}" for p in problems)
-        raise SourceError(f"source '{source_name}': invalid config: {details}")
-    return model.model_validate(dict(config))
+    try:
+        return model.model_validate(dict(config))
+    except ValidationError:
+        details = "; ".join(f"{p.path or '(config)'}: {p.message}" for p in problems_from_model(model, config))
+        raise SourceError(f"source '{source_name}': invalid config: {details}") from None
 
 
 def validate_file_config(model: type[FileSourceConfig], config: Mapping[str, Any]) -> list[ConfigProblem]:

@@ -76,6 +76,8 @@ class JsonFile:
 
     def _find(self, stream: JsonStream, keys: list[str], parents: list[str]) -> Iterator[Any]:
         """The values of the array at ``keys`` below the cursor; sibling values are read and dropped."""
+        if stream.peek() is None:
+            raise stream.error("expecting a value, found the end of the file")
         if not keys:
             if stream.peek() != "[":
                 raise self._not_found(parents, f"is not an array ({_what(stream.peek())})")
@@ -100,4 +102,4 @@ class JsonFile:
 
 def _what(char: str | None) -> str:
     starts = {"[": "an array", "{": "an object", '"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
-    return "the file is empty" if char is None else starts.get(char, "a number")
+    return starts.get(char or "", "a number")
