@@ -38,6 +38,12 @@ def test_unreadable_file(fetch, tmp_path: Path):
     assert fails(fetch, {"file_path": str(path)}) == f"source 'site_b': cannot read '{path}': Permission denied"
 
 
+@pytest.mark.skipif(not os.path.isfile("/proc/self/mem"), reason="needs Linux's /proc/self/mem, which fails to read")
+def test_a_file_that_fails_while_being_read(fetch):
+    message = fails(fetch, {"file_path": "/proc/self/mem"})
+    assert message == "source 'site_b': cannot read '/proc/self/mem': Input/output error"
+
+
 def test_empty_file_has_no_header(fetch, tmp_path: Path):
     path = tmp_path / "empty.csv"
     path.write_text("\n\n")

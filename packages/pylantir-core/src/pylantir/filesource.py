@@ -128,13 +128,12 @@ def matching_files(pattern: str, source_name: str) -> list[Path]:
 
 @contextmanager
 def open_source_file(path: Path, source_name: str) -> Iterator[IO[bytes]]:
-    """Open ``path`` for binary reading; a failure to open it becomes a :class:`SourceError` naming it."""
+    """Open ``path`` for binary reading; failing to open or read it is a :class:`SourceError` naming it."""
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, after the caller's block
+        with open(path, "rb") as handle:
+            yield handle
     except OSError as exc:
-        raise SourceError(f"source '{source_name}': cannot read '{path}': {exc.strerror}") from exc
-    with handle:
-        yield handle
+        raise SourceError(f"source '{source_name}': cannot read '{path}': {exc.strerror or exc}") from exc
 
 
 def _signature(files: list[Path], mode: WatchMode, source_name: str) -> list[list[Any]]:
