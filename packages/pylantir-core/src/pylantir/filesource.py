@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from pylantir.contract import ConfigProblem, FetchState, SourceError
@@ -67,7 +67,11 @@ class FileSourceConfig(BaseModel):
 
     file_path: str
     encoding: str = "utf-8"
-    watch_for_changes: Annotated[WatchMode | None, BeforeValidator(_watch_mode)] = None
+    watch_for_changes: Annotated[
+        WatchMode | None,
+        BeforeValidator(_watch_mode),
+        WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["mtime", "hash"]}]}),
+    ] = Field(False, validate_default=True)
 
     @field_validator("file_path")
     @classmethod
