@@ -118,3 +118,13 @@ def test_undecodable_rows_are_rejected_with_their_line(fetch, tmp_path: Path):
     assert [type(item) for item in items] == [Record, Rejected, Record]
     assert items[1].location == "site.csv, line 3"
     assert items[1].reason == "byte 0xc9 at position 5 is not valid utf-8; check config.encoding"
+
+
+def test_a_field_too_large_for_the_csv_module_rejects_its_row_only(fetch, tmp_path: Path):
+    path = tmp_path / "site.csv"
+    path.write_text("patient_id,comment\nP1," + "x" * 200_000 + "\nP2,ok\n")
+    items = fetch({"file_path": str(path)}, fields=["patient_id"])
+    assert items == [
+        Rejected("site.csv, line 2", "unreadable CSV row: field larger than field limit (131072)"),
+        Record({"patient_id": "P2", "comment": "ok"}, "site.csv, line 3"),
+    ]
