@@ -113,8 +113,8 @@ def missing_file_warnings(pattern: str, key: str = "file_path") -> list[ConfigPr
     """A warning (not an error) when ``pattern`` matches no file yet; empty when it matches one."""
     if _files(pattern):
         return []
-    what = "no file matches" if _is_glob(pattern) else "file does not exist"
-    return [ConfigProblem(key, f"{what} '{pattern}' yet; the source fails until it does", "warning")]
+    what = f"no file matches '{pattern}'" if _is_glob(pattern) else f"file '{pattern}' does not exist"
+    return [ConfigProblem(key, f"{what} yet; the source fails until it does", "warning")]
 
 
 def matching_files(pattern: str, source_name: str) -> list[Path]:
