@@ -12,6 +12,7 @@ from pylantir.cli.config_cmd import config_group
 from pylantir.cli.context import CliContext
 from pylantir.cli.db import db_group
 from pylantir.cli.sources import sources
+from pylantir.cli.sync import sync
 from pylantir.cli.worklist import worklist_group
 
 
@@ -38,6 +39,7 @@ cli.add_command(sources)
 cli.add_command(config_group)
 cli.add_command(db_group)
 cli.add_command(worklist_group)
+cli.add_command(sync)
 
 
 def main() -> None:
