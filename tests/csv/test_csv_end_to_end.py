@@ -7,9 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pylantir.sync.service", reason="TEMPORARY until the sync engine lands on main")
-pytest.importorskip("pylantir.dicom", reason="TEMPORARY until the DICOM server lands on main")
 from sqlalchemy import select
 
 from pylantir.config import PylantirConfig

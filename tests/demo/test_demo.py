@@ -16,9 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pylantir.sync.service", reason="TEMPORARY until the sync engine lands on main")
-pytest.importorskip("pylantir.dicom", reason="TEMPORARY until the DICOM server lands on main")
-
 from pylantir.dicom.client import DicomClientError, Peer, find, worklist_identifier
 
 ROOT = Path(__file__).resolve().parents[2]

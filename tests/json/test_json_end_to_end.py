@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pylantir.sync.service", reason="TEMPORARY until the sync engine lands on main")
-pytest.importorskip("pylantir.dicom", reason="TEMPORARY until the DICOM server lands on main")
-
 from pylantir.config import PylantirConfig
 from pylantir.dicom import start_server
 from pylantir.dicom.client import Peer, find, worklist_identifier
