@@ -11,24 +11,15 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import date
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from pylantir.dicom.client import DicomClientError, Peer, find, worklist_identifier
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "examples" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 TODAYS_PATIENTS = ["DEMO^ALICE", "DEMO^BOB", "DEMO^CAROL", "DEMO^DAVID", "DEMO^GRACE", "DEMO^HEIDI", "DEMO^IVAN"]
 START_TIMEOUT = 60.0
-
-for _plugin in ("pylantir-csv", "pylantir-json"):
-    try:
-        metadata.distribution(_plugin)
-    except metadata.PackageNotFoundError:
-        pytest.skip(f"the demo needs {_plugin} installed", allow_module_level=True)
-
 
 def free_port() -> int:
     with socket.socket() as probe:
