@@ -26,6 +26,7 @@ from pylantir.validation import problems_from_model
 __all__ = [
     "FileSourceConfig",
     "WatchMode",
+    "file_error",
     "files_to_read",
     "matching_files",
     "missing_file_warnings",
@@ -128,6 +129,11 @@ def matching_files(pattern: str, source_name: str) -> list[Path]:
     if path.is_dir():
         raise SourceError(f"source '{source_name}': '{pattern}' is a directory, not a file")
     raise SourceError(f"source '{source_name}': file '{pattern}' does not exist")
+
+
+def file_error(source_name: str, path: Path, message: str) -> SourceError:
+    """A :class:`SourceError` about one file of a source: ``source 'x': '/path/file.csv': message``."""
+    return SourceError(f"source '{source_name}': '{path}': {message}")
 
 
 @contextmanager

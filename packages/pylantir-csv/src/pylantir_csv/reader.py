@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pylantir import Record, Rejected, SourceError
-from pylantir.filesource import open_source_file, python_encoding
+from pylantir.filesource import file_error, open_source_file, python_encoding
 from pylantir_csv.config import DELIMITERS, CsvConfig
 from pylantir_csv.lines import DecodedLines
 
@@ -32,7 +32,7 @@ class CsvFile:
         self.source_name = source_name
 
     def _error(self, message: str) -> SourceError:
-        return SourceError(f"source '{self.source_name}': '{self.path}': {message}")
+        return file_error(self.source_name, self.path, message)
 
     def _location(self, line: int) -> str:
         return f"{self.path.name}, line {line}"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pylantir import Record, Rejected, SourceError
-from pylantir.filesource import open_source_file, python_encoding
+from pylantir.filesource import file_error, open_source_file, python_encoding
 from pylantir_json.config import JsonConfig
 from pylantir_json.stream import JsonStream, JsonSyntaxError
 
@@ -30,7 +30,7 @@ class JsonFile:
         self.source_name = source_name
 
     def _error(self, message: str) -> SourceError:
-        return SourceError(f"source '{self.source_name}': '{self.path}': {message}")
+        return file_error(self.source_name, self.path, message)
 
     def rows(self) -> Iterator[Record | Rejected]:
         """Stream the file's records; invalid JSON or undecodable text fails the whole fetch."""
