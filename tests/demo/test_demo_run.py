@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,17 +20,6 @@ from pylantir.dicom.client import DicomClientError, Peer, find, worklist_identif
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 TODAYS_PATIENTS = ["DEMO^ALICE", "DEMO^BOB", "DEMO^CAROL", "DEMO^DAVID", "DEMO^GRACE", "DEMO^HEIDI", "DEMO^IVAN"]
 START_TIMEOUT = 60.0
-
-def dcmtk_findscu() -> str | None:
-    """dcmtk's findscu on PATH, skipping pynetdicom's script of the same name (installed into venvs)."""
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = shutil.which("findscu", path=directory)
-        if candidate:
-            version = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=10)
-            if "dcmtk" in version.stdout:
-                return candidate
-    return None
-
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -92,18 +79,14 @@ def test_the_demo_starts_answers_todays_worklist_and_stops_cleanly(demo: tuple[s
 
 
 @pytest.mark.dcmtk
-def test_the_demo_answers_dcmtk_findscu(demo: tuple[subprocess.Popen, int]):
-    findscu = dcmtk_findscu()
-    if findscu is None:
-        pytest.skip("dcmtk's findscu is not installed")
+def test_the_demo_answers_dcmtk_findscu(demo: tuple[subprocess.Popen, int], dcmtk):
     server, port = demo
     assert wait_for_worklist(server, port) == TODAYS_PATIENTS
     today = date.today().strftime("%Y%m%d")
-    answered = subprocess.run(
-        [findscu, "-W", "-aec", "PYLANTIR", "-k", "PatientName",
-         "-k", f"ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate={today}",
-         "-k", "ScheduledProcedureStepSequence[0].Modality=MR", "127.0.0.1", str(port)],
-        capture_output=True, text=True, timeout=30,
+    answered = dcmtk(
+        "findscu", "-W", "-aec", "PYLANTIR", "-k", "PatientName",
+        "-k", f"ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate={today}",
+        "-k", "ScheduledProcedureStepSequence[0].Modality=MR", "127.0.0.1", str(port), timeout=30,
     )
     assert answered.returncode == 0, answered.stderr
     output = answered.stderr + answered.stdout
