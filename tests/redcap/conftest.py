@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-
 from pylantir import FetchState
 from pylantir.plugins import PluginRegistry
 
@@ -184,7 +183,7 @@ def _parse_term(term: str) -> tuple[str, str, str]:
 class _Handler(BaseHTTPRequestHandler):
     server: FakeRedcap
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
         form: dict[str, Any] = {}
@@ -204,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(text.encode())
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean."""
 
 

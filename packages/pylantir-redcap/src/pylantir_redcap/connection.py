@@ -15,15 +15,15 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import requests
+from pylantir import SourceError, TransientSourceError
 from redcap import Project
 
-from pylantir import SourceError, TransientSourceError
 from pylantir_redcap.config import RedcapConfig
 
 T = TypeVar("T")
 
 _TOKEN_LENGTH = 32  # what REDCap issues and PyCap insists on
-_XML_ERROR = re.compile(r"<error>(.*?)</error>", re.S | re.I)
+_XML_ERROR = re.compile(r"<error>(.*?)</error>", re.DOTALL | re.IGNORECASE)
 
 
 class _HttpStatusError(Exception):

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pylantir import Record
+
 from pylantir_redcap.config import RedcapConfig
 from pylantir_redcap.fields import SOURCE_KEY
 
