@@ -291,6 +291,12 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[FakeProject], F
 
 
 @pytest.fixture
+def token() -> str:
+    """The API token the fake server accepts (what REDCAP_API_TOKEN is set to)."""
+    return TOKEN
+
+
+@pytest.fixture
 def registry() -> PluginRegistry:
     """A registry holding only the installed pylantir-redcap distribution, found by its entry point."""
     return PluginRegistry.discover(environ={"PYLANTIR_LOAD_PLUGINS": "pylantir-redcap"})
