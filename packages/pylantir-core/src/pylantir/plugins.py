@@ -51,7 +51,7 @@ _HOOK_NAMES = frozenset(
 )
 
 
-class PluginStatus(str, enum.Enum):
+class PluginStatus(enum.StrEnum):
     """Where a plugin ended after discovery."""
 
     OK = "ok"

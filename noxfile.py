@@ -1,0 +1,86 @@
+"""Test, lint, isolation and build sessions for the whole Pylantir ecosystem.
+
+``nox`` runs the default sessions (what CI runs); ``nox -s tests`` runs one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CORE = "packages/pylantir-core"
+PLUGINS = {
+    "pylantir-csv": "packages/pylantir-csv",
+    "pylantir-json": "packages/pylantir-json",
+    "pylantir-redcap": "packages/pylantir-redcap",
+}
+BUILTIN_TYPES = {"csv", "json", "redcap"}
+TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42"]
+
+nox.options.sessions = ["lint", "tests", "isolation", "build"]
+nox.options.reuse_existing_virtualenvs = False
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """All tests, with the four distributions installed from the local tree (not editable)."""
+    session.install(CORE, *PLUGINS.values(), *TEST_TOOLS)
+    session.run("pytest", *(session.posargs or ["tests"]))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the packages, tests, benchmarks and this file."""
+    session.install("ruff")
+    session.run("ruff", "check", "packages", "tests", "noxfile.py", *_existing("bench", "examples"))
+
+
+@nox.session
+def isolation(session: nox.Session) -> None:
+    """Core alone, then core plus each plugin alone: no hidden cross-dependency between distributions."""
+    session.install(CORE, *TEST_TOOLS)
+    session.run("pylantir", "sources", "list")
+    session.run("pytest", "tests/core")
+    for name, path in PLUGINS.items():
+        session.run("pip", "uninstall", "-y", *(other for other in PLUGINS if other != name), silent=True)
+        # core and plugin in one pip call, from local paths, so pip never asks the index for pylantir-core
+        session.install(CORE, path)
+        listed = session.run("pylantir", "sources", "list", "--json", silent=True)
+        _assert_types(session, listed, {name.removeprefix("pylantir-")})
+        session.run("pytest", f"tests/{name.removeprefix('pylantir-')}")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build sdists and wheels of all four into dist/, then install the wheels alone into a fresh venv."""
+    session.install("build")
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for path in (CORE, *PLUGINS.values()):
+        session.run("python", "-m", "build", "--outdir", str(dist), path, silent=True)
+    wheels = sorted(str(p) for p in dist.glob("*.whl"))
+    if len(wheels) != 4 or len(list(dist.glob("*.tar.gz"))) != 4:
+        session.error(f"expected 4 wheels and 4 sdists in {dist}, found {sorted(p.name for p in dist.iterdir())}")
+    venv = Path(session.create_tmp()) / "wheel-venv"
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run("python", "-m", "venv", str(venv))
+    session.run(str(venv / "bin" / "pip"), "install", "-q", *wheels, external=True)
+    listed = session.run(str(venv / "bin" / "pylantir"), "sources", "list", "--json", external=True, silent=True)
+    _assert_types(session, listed, BUILTIN_TYPES)
+
+
+def _assert_types(session: nox.Session, listed: str | None, expected: set[str]) -> None:
+    import json
+
+    plugins = json.loads(listed or "[]")
+    ok = {t["name"] for p in plugins if p["status"] == "ok" for t in p["source_types"]}
+    if ok != expected:
+        session.error(f"sources list shows ok types {sorted(ok)}, expected {sorted(expected)}")
+    session.log(f"sources list: ok types {sorted(ok)}")
+
+
+def _existing(*paths: str) -> list[str]:
+    return [p for p in paths if (ROOT / p).exists()]
