@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+
 from pylantir import FetchState
 from pylantir.plugins import PluginRegistry
 

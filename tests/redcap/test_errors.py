@@ -6,6 +6,7 @@ import logging
 import socket
 
 import pytest
+
 from pylantir import SourceError, TransientSourceError
 
 OTHER_TOKEN = "FEDCBA9876543210FEDCBA9876543210"
@@ -75,7 +76,7 @@ def test_server_error_is_transient(server, fetch):
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
-        ((400, {"error": "The value of the parameter \"format\" is not valid"}), "HTTP 400: The value of the parameter"),
+        ((400, {"error": "The value of the parameter \"format\" is not valid"}), "HTTP 400: The value of"),
         ((200, {"error": "Your project is offline"}), "REDCap answered with an error: Your project is offline"),
         ((200, '[{"record_id": "1",'), "answered with malformed JSON (is it the REDCap API URL?)"),
         ((200, "<html><body>Welcome to our intranet</body></html>"), "malformed JSON"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pylantir import Record, SourceError
 
 LEGACY_FIELDS = {"study_id", "family_id", "youth_dob_y", "demo_sex", "mri_instance", "mri_date", "mri_time"}

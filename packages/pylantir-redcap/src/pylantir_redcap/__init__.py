@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, SourceType, hookimpl
-
 from pylantir_redcap.config import RedcapConfig, check_config
 from pylantir_redcap.fetch import fetch_records
 from pylantir_redcap.fields import SOURCE_KEY

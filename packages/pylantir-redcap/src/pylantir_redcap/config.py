@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+
 from pylantir import ConfigProblem
 from pylantir.validation import problems_from_model
 

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import requests
-from pylantir import SourceError, TransientSourceError
 from redcap import Project
 
+from pylantir import SourceError, TransientSourceError
 from pylantir_redcap.config import RedcapConfig
 
 T = TypeVar("T")

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pylantir import FetchState, Record
-
 from pylantir_redcap.config import RedcapConfig
 from pylantir_redcap.connection import RedcapConnection
 from pylantir_redcap.fields import ExportFields, export_fields, record_id_field

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pylantir import Record
-
 from pylantir_redcap.config import RedcapConfig
 from pylantir_redcap.fields import SOURCE_KEY
 
