@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import requests
 from redcap import Project
@@ -59,7 +59,7 @@ def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) ->
 class RedcapConnection:
     """A PyCap :class:`redcap.Project` for one source, and the translation of its failures."""
 
-    def __init__(self, source_name: str, cfg: RedcapConfig, environ: dict[str, str] | None = None):
+    def __init__(self, source_name: str, cfg: RedcapConfig, environ: Mapping[str, str] | None = None):
         env = os.environ if environ is None else environ
         self.source_name = source_name
         self.cfg = cfg
@@ -79,10 +79,10 @@ class RedcapConnection:
             self.url, self._token, timeout=cfg.timeout, hooks={"response": [_raise_for_status]}
         )
 
-    def _variable(self, env: dict[str, str] | os._Environ[str], key: str) -> str:
+    def _variable(self, env: Mapping[str, str], key: Literal["api_url_env", "api_token_env"]) -> str:
         value = env.get(getattr(self.cfg, key), "").strip()
         if not value:
-            raise self.error(f"environment variable {self.cfg.env_label(key)} is not set")  # type: ignore[arg-type]
+            raise self.error(f"environment variable {self.cfg.env_label(key)} is not set")
         return value
 
     def error(self, message: str, kind: type[SourceError] = SourceError) -> SourceError:

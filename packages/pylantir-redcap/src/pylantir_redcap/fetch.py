@@ -35,7 +35,9 @@ def fetch_records(
     started = datetime.now(UTC)
     connection = RedcapConnection(source_name, cfg)
     metadata = connection.call("reading the data dictionary", lambda: connection.project.metadata)
-    if not isinstance(metadata, list) or not metadata or not isinstance(metadata[0], dict):
+    if not isinstance(metadata, list) or not metadata or not all(
+        isinstance(row, dict) and "field_name" in row for row in metadata
+    ):
         raise connection.error("the data dictionary (content=metadata) is not a list of fields")
     wanted = set(fields) | set(cfg.fields) | set(cfg.require_fields)
     if cfg.site_field:
