@@ -128,3 +128,11 @@ def test_unknown_event_is_reported_as_redcap_error(serve, fetch, longitudinal):
     serve(longitudinal)
     with pytest.raises(SourceError, match=r"source 'study'.*\"events\" are not valid"):
         fetch({"events": ["t9_arm_1"]}, {"study_id"})
+
+
+def test_logs_at_info_name_no_patient_data(serve, fetch, classic, caplog):
+    serve(classic)
+    caplog.set_level("INFO", logger="pylantir_redcap")
+    fetch({"unknown_fields": "warn"}, {"name", "dob", "nickname"})
+    assert "returned 3 rows" in caplog.text and "nickname" in caplog.text
+    assert not any(value in caplog.text for value in ("Doe", "Jane", "1990-01-31"))
