@@ -52,7 +52,8 @@ def test_cross_key_problems(registry, monkeypatch):
 
 
 def test_a_token_pasted_into_the_config_is_never_echoed(registry, token):
-    problems = _problems(registry, {"api_token_env": token})
-    assert ("api_token_env", "error") in problems
+    problems = _problems(registry, {"api_token_env": token, "api_url_env": token.lower()})
+    assert set(problems) == {("api_token_env", "error"), ("api_url_env", "error")}
+    assert problems[("api_token_env", "error")].startswith("looks like an API token, not the name of")
     assert all(token not in message for message in problems.values())
     assert all(token not in message for message in _problems(registry, {"api_token_env": token + "!"}).values())

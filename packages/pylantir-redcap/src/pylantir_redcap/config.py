@@ -29,6 +29,11 @@ FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 SiteId = Annotated[str, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)]
 
 _LOOKS_LIKE_TOKEN = re.compile(r"^[0-9A-Fa-f]{32}$")
+_ENV_KEYS = ("api_url_env", "api_token_env")
+_PASTED_TOKEN = (
+    "looks like an API token, not the name of an environment variable: never put the token in the "
+    "file; put it in a variable and name the variable here"
+)
 
 
 class RedcapConfig(BaseModel):
@@ -72,24 +77,21 @@ def looks_like_token(value: str) -> bool:
 
 def check_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
     """Every problem in a ``redcap`` source's ``config``: the model's, then those spanning keys."""
-    problems = problems_from_model(RedcapConfig, config)
-    if problems:
-        return problems
+    pasted = [
+        ConfigProblem(key, _PASTED_TOKEN)
+        for key in _ENV_KEYS
+        if isinstance(config.get(key), str) and looks_like_token(config[key])
+    ]
+    problems = [p for p in problems_from_model(RedcapConfig, config) if p.path not in {q.path for q in pasted}]
+    if pasted or problems:
+        return pasted + problems
     return _cross_checks(RedcapConfig.model_validate(dict(config)))
 
 
 def _cross_checks(cfg: RedcapConfig) -> list[ConfigProblem]:
     problems = []
-    if looks_like_token(cfg.api_token_env):
-        problems.append(
-            ConfigProblem(
-                "api_token_env",
-                "looks like an API token, not the name of an environment variable: never put the "
-                "token in the file; put it in a variable and name the variable here",
-            )
-        )
-    for key in ("api_url_env", "api_token_env"):
-        if not looks_like_token(getattr(cfg, key)) and getattr(cfg, key) not in os.environ:
+    for key in _ENV_KEYS:
+        if getattr(cfg, key) not in os.environ:
             problems.append(
                 ConfigProblem(key, f"environment variable {getattr(cfg, key)} is not set here", "warning")
             )
