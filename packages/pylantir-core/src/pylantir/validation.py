@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -33,9 +33,38 @@ def problems_from_model(model: type[BaseModel], config: Mapping[str, Any]) -> li
 
 def _message(model: type[BaseModel], error: Any) -> str:
     if error["type"] == "extra_forbidden":
-        known = sorted(model.model_fields) if len(error["loc"]) == 1 else []
+        known = sorted(_keys_at(model, error["loc"][:-1]))
         guess = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         return f"unknown key; did you mean '{guess[0]}'?" if guess else "unknown key"
     if error["type"] == "missing":
         return "required"
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
     return str(error["msg"])
+
+
+def _keys_at(model: type[BaseModel], location: tuple[int | str, ...]) -> set[str]:
+    """The keys the nested model at ``location`` accepts (empty when it is not a model)."""
+    current: Any = model
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if _is_model(current) else None
+        if field is None:
+            return set()
+        current = _nested_model(field.annotation)
+    return set(current.model_fields) if _is_model(current) else set()
+
+
+def _nested_model(annotation: Any) -> Any:
+    """The pydantic model inside ``X``, ``X | None`` or ``list[X]``, else ``None``."""
+    if _is_model(annotation):
+        return annotation
+    for argument in get_args(annotation):
+        if (found := _nested_model(argument)) is not None:
+            return found
+    return None
+
+
+def _is_model(candidate: Any) -> bool:
+    return isinstance(candidate, type) and issubclass(candidate, BaseModel)

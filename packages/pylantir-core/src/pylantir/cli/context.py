@@ -57,6 +57,11 @@ def load_config_or_exit(path: Path) -> PylantirConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        raise click.ClickException(
-            f"invalid configuration {exc.path}:\n" + "\n".join(f"  - {p}" for p in exc.problems)
-        ) from exc
+        raise config_error(exc.path, exc.problems) from exc
+
+
+def config_error(path: str, problems: list[str]) -> click.ClickException:
+    """A CLI error listing every problem of a configuration file, one per line."""
+    return click.ClickException(
+        f"invalid configuration {path} ({len(problems)} error(s)):\n" + "\n".join(f"  - {p}" for p in problems)
+    )

@@ -8,8 +8,12 @@ from pathlib import Path
 import click
 
 from pylantir import __version__
+from pylantir.cli.config_cmd import config_group
 from pylantir.cli.context import CliContext
+from pylantir.cli.db import db_group
 from pylantir.cli.sources import sources
+from pylantir.cli.sync import sync
+from pylantir.cli.worklist import worklist_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -32,6 +36,10 @@ def cli(ctx: click.Context, plugins_dir: Path | None, verbose: int) -> None:
 
 
 cli.add_command(sources)
+cli.add_command(config_group)
+cli.add_command(db_group)
+cli.add_command(worklist_group)
+cli.add_command(sync)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import click
@@ -18,5 +19,4 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, emp
     table = Table(*headers, box=None, header_style="bold", pad_edge=False)
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row))
-    stdout = click.get_text_stream("stdout")
-    Console(file=stdout, width=None if stdout.isatty() else 240).print(table)
+    Console(width=None if sys.stdout.isatty() else 240).print(table)

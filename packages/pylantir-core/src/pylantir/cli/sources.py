@@ -8,6 +8,7 @@ import click
 
 from pylantir.cli.context import CliContext, pass_cli
 from pylantir.cli.output import print_table
+from pylantir.cli.sources_status import sources_status
 from pylantir.plugins import PluginInfo, PluginStatus
 
 
@@ -45,3 +46,6 @@ def _rows(info: PluginInfo) -> list[list[str]]:
     status = info.status.value + (f" ({info.phase})" if info.phase else "")
     types = ", ".join(t.name for t in info.source_types) or "-"
     return [[types, name, version, status, info.detail]]
+
+
+sources.add_command(sources_status)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from pylantir.store.models import Base
+from pylantir.store.schema import current_revision, upgrade_schema
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -22,6 +23,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite URL (``None`` for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 class Database:
@@ -45,14 +55,25 @@ class Database:
 
     @classmethod
     def open(cls, url: str, *, echo: bool = False) -> Database:
-        """Connect to ``url`` and create or upgrade the schema."""
+        """Connect to ``url`` and create or upgrade the schema (Alembic ``upgrade head``; rows kept)."""
         database = cls(url, echo=echo)
-        database.create_schema()
+        try:
+            database.upgrade()
+        except BaseException:
+            database.close()
+            raise
         return database
 
-    def create_schema(self) -> None:
-        """Create missing tables."""
-        Base.metadata.create_all(self.engine)
+    def upgrade(self) -> None:
+        """Create the schema in a new database, or bring an older one to the newest revision."""
+        if (path := sqlite_file(self.url)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        upgrade_schema(self.engine)
+
+    def revision(self) -> str | None:
+        """The database's schema revision (``None`` before Pylantir set it up)."""
+        return current_revision(self.engine)
+
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -22,6 +22,16 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     """Declarative base of every Pylantir table (``Base.metadata`` is what Alembic migrates)."""
 
+    # Named constraints, so that Alembic migrations (batch mode on SQLite) can address them.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
     type_annotation_map = {dict[str, Any]: JSON}
 
 
@@ -137,6 +147,9 @@ class SyncRun(Base):
     rejected_rows: Mapped[list[RejectedRow]] = relationship(
         back_populates="sync_run", cascade="all, delete-orphan"
     )
+
+    # "The latest runs of a source" (status, health, pylantir db info) without scanning every run.
+    __table_args__ = (Index("ix_sync_runs_source_started", "source_name", "started_at"),)
 
 
 class RejectedRow(Base):

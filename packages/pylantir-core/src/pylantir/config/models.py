@@ -1,19 +1,31 @@
-"""The configuration file: typed pydantic models.
+"""The configuration file's typed pydantic models (the new format; see :mod:`pylantir.config.legacy`).
 
-One JSON file (``--config PATH`` or ``PYLANTIR_CONFIG``). Unknown keys are errors, so typos are never
-silently ignored. Secrets are never in the file: sources name the environment variables that hold them.
+Unknown keys are errors, so typos are never silently ignored. Secrets are never in the file: sources
+name the environment variables that hold them.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_WORKLIST_STATUSES = ("SCHEDULED", "ARRIVED", "READY", "STARTED")
+
+
+def check_database_url(url: str) -> None:
+    """Raise :class:`ValueError` when ``url`` is not a SQLAlchemy URL (the message never quotes it)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL; use e.g. sqlite:///path/to/worklist.sqlite or "
+            "postgresql+psycopg2://user@host/dbname"
+        ) from None
 
 
 class _Strict(BaseModel):
@@ -84,38 +96,23 @@ class PylantirConfig(_Strict):
     timezone: str = "UTC"
     data_sources: list[DataSourceSettings] = Field(default_factory=list)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        check_database_url(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone '{value}'; use an IANA name such as 'America/Edmonton' or 'UTC'"
+            ) from None
+        return value
+
     def enabled_sources(self) -> list[DataSourceSettings]:
         """Enabled sources, in config order (the default priority order)."""
         return [source for source in self.data_sources if source.enabled]
-
-
-class ConfigError(Exception):
-    """The configuration file cannot be used; ``problems`` lists every error with its location."""
-
-    def __init__(self, path: str, problems: list[str]):
-        super().__init__(f"{path}: " + "; ".join(problems))
-        self.path = path
-        self.problems = problems
-
-
-def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
-    """Read and validate a configuration file, or raise :class:`ConfigError` naming every problem."""
-    from pydantic import ValidationError
-
-    from pylantir.validation import error_path
-
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(str(path), [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from exc
-    try:
-        config = PylantirConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(
-            str(path), [f"{error_path(e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()]
-        ) from exc
-    if url := os.environ.get("PYLANTIR_DATABASE_URL"):
-        config.database_url = url
-    return config

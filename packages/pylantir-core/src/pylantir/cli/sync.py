@@ -1,0 +1,93 @@
+"""``pylantir sync``: sync every (or one) enabled data source once and exit (for cron or a scheduler)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
+from pylantir.cli.output import print_table
+
+if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pylantir --help` stays fast
+    from pylantir.sync.runner import SyncResult
+    from pylantir.sync.service import SyncService
+
+SUMMARY_HEADERS = ["source", "outcome", "fetched", "inserted", "updated", "unchanged", "rejected", "removed", "seconds"]
+
+
+@click.command("sync")
+@config_option
+@click.option("--source", "source_names", multiple=True, metavar="NAME", help="Sync only this source (repeatable).")
+@pass_cli
+def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) -> None:
+    """Sync every enabled data source (or each --source NAME) once, then exit.
+
+    Shows progress on a terminal, then a summary table. Exits 1 when any source failed, so it can
+    be run from cron or an external scheduler. The configuration and every source are checked first.
+    """
+    from pylantir.store import Database
+    from pylantir.sync.checks import check_sources
+    from pylantir.sync.service import SyncService, select_sources
+
+    config = load_config_or_exit(config_path)
+    registry = cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None)
+    cli_ctx.enforce_strict_plugins()
+    problems = check_sources(config, registry)
+    if problems:
+        raise click.ClickException(
+            f"cannot sync, {config_path} has problems:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+    names = list(source_names) or None
+    try:
+        selected = [source.name for source in select_sources(config, names)]
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    database = Database.open(config.database_url, echo=config.database_echo)
+    try:
+        service = SyncService(config, registry, database)
+        try:
+            results = _with_progress(service, selected, lambda: service.run_once(selected))
+        finally:
+            service.stop(timeout=0)
+    finally:
+        database.close()
+    print_table(SUMMARY_HEADERS, [_summary_row(r) for r in results], empty="No enabled data source.")
+    for result in results:
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if not result.ok:
+            click.echo(f"source '{result.source}' {result.outcome}: {result.error}", err=True)
+    if any(not result.ok for result in results):
+        raise SystemExit(1)
+
+
+def _with_progress(
+    service: SyncService, names: list[str], run: Callable[[], list[SyncResult]]
+) -> list[SyncResult]:
+    """Run ``run`` with a live per-source count of fetched records when stderr is a terminal."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return run()
+    columns = (SpinnerColumn(finished_text="-"), TextColumn("{task.description}"),
+               TextColumn("{task.fields[fetched]} fetched"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        tasks = {name: progress.add_task(name, fetched=0, total=None) for name in names}
+
+        def finished(result: SyncResult) -> None:
+            progress.update(tasks[result.source], description=f"{result.source}: {result.outcome}", total=1,
+                            completed=1)
+
+        service.progress = lambda name, count: progress.update(tasks[name], fetched=count)
+        service.on_finished = finished
+        return run()
+
+
+def _summary_row(result: SyncResult) -> list[object]:
+    return [result.source, result.outcome, result.fetched, result.inserted, result.updated, result.unchanged,
+            result.rejected, result.removed, f"{result.duration:.2f}"]

@@ -1,0 +1,26 @@
+"""The configuration file: typed models, loading with located errors, and the legacy format.
+
+One JSON file (``--config PATH`` or ``PYLANTIR_CONFIG``). Unknown keys are errors, so typos are never
+silently ignored. Secrets are never in the file: sources name the environment variables that hold them.
+"""
+
+from pylantir.config.loader import ConfigError, load_config
+from pylantir.config.models import (
+    DEFAULT_WORKLIST_STATUSES,
+    DataSourceSettings,
+    OperationInterval,
+    PylantirConfig,
+    ServerSettings,
+    TlsSettings,
+)
+
+__all__ = [
+    "DEFAULT_WORKLIST_STATUSES",
+    "ConfigError",
+    "DataSourceSettings",
+    "OperationInterval",
+    "PylantirConfig",
+    "ServerSettings",
+    "TlsSettings",
+    "load_config",
+]

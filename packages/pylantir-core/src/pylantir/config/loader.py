@@ -1,0 +1,143 @@
+"""Reading a configuration file: JSON parsing, legacy conversion, validation with every error located.
+
+One JSON file (``--config PATH`` or ``PYLANTIR_CONFIG``); ``PYLANTIR_DATABASE_URL`` overrides its
+``database_url``. All problems of a file are reported together, each with its dotted path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pylantir.config.legacy import LEGACY_KEY_HINTS, convert_legacy, is_legacy, legacy_problems
+from pylantir.config.models import PylantirConfig, check_database_url
+from pylantir.contract import ConfigProblem
+from pylantir.validation import problems_from_model
+
+DATABASE_URL_ENV = "PYLANTIR_DATABASE_URL"
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; ``problems`` lists every error with its location."""
+
+    def __init__(self, path: str, problems: list[str]):
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = problems
+
+
+def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
+    """Read and validate a configuration file, or raise :class:`ConfigError` naming every problem.
+
+    A relative ``plugins_dir`` is taken relative to the file's directory. A file in the previous
+    Pylantir's format (``redcap2wl``) is converted to one ``redcap`` source, with one deprecation
+    warning (logged) that shows the equivalent current-format file.
+    """
+    where = str(path)
+    raw = read_json(path)
+    repeated = duplicate_keys(raw)
+    if is_legacy(raw):
+        _raise_if_any(where, repeated + legacy_problems(raw))
+        raw = convert_legacy(raw, where)
+    problems = repeated + problems_from_model(PylantirConfig, raw) + duplicate_source_names(raw)
+    _raise_if_any(where, [_with_legacy_hint(problem) for problem in problems])
+    config = PylantirConfig.model_validate(raw)
+    if config.plugins_dir:
+        config.plugins_dir = str(Path(path).parent / Path(config.plugins_dir).expanduser())
+    if url := os.environ.get(DATABASE_URL_ENV):
+        try:
+            check_database_url(url)
+        except ValueError as exc:
+            raise ConfigError(where, [f"{DATABASE_URL_ENV} (environment variable): {exc}"]) from None
+        config.database_url = url
+    return config
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The file's top-level JSON object, or :class:`ConfigError` (unreadable, not JSON, not an object)."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"), object_pairs_hook=_JsonObject.from_pairs)
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start})"]) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            str(path), [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        ) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), [f"(top level): must be a JSON object, not {type(raw).__name__}"])
+    return raw
+
+
+class _JsonObject(dict[str, Any]):
+    """A parsed JSON object that remembers the keys it held more than once (JSON keeps the last)."""
+
+    repeated: list[str]
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _JsonObject:
+        obj = cls(pairs)
+        obj.repeated = [key for key, count in Counter(key for key, _ in pairs).items() if count > 1]
+        return obj
+
+
+def duplicate_keys(value: Any, path: str = "") -> list[ConfigProblem]:
+    """A problem for each key written twice in one object: a typo must never be silently dropped."""
+    problems = [
+        ConfigProblem(_joined(path, key), "written more than once in the same object; keep one")
+        for key in getattr(value, "repeated", ())
+    ]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        problems += duplicate_keys(item, _joined(path, str(key)))
+    return problems
+
+
+def _joined(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def duplicate_source_names(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """A problem for each data source whose ``name`` an earlier source already uses."""
+    sources = raw.get("data_sources")
+    first: dict[str, int] = {}
+    problems = []
+    for index, item in enumerate(sources if isinstance(sources, list) else ()):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            problems.append(
+                ConfigProblem(
+                    f"data_sources.{index}.name",
+                    f"duplicate source name '{name}' (also data_sources.{first[name]}); source names must be unique",
+                )
+            )
+        else:
+            first[name] = index
+    return problems
+
+
+def format_problem(problem: ConfigProblem) -> str:
+    """``"data_sources.0.sync_interval: must be > 0"``; the file itself is ``(top level)``."""
+    return f"{problem.path or '(top level)'}: {problem.message}"
+
+
+def _with_legacy_hint(problem: ConfigProblem) -> ConfigProblem:
+    hint = LEGACY_KEY_HINTS.get(problem.path)
+    if hint and problem.message.startswith("unknown key"):
+        return ConfigProblem(
+            problem.path,
+            f"unknown key; '{problem.path}' belongs to the legacy format, which needs 'redcap2wl' "
+            f"and no 'data_sources'; in this format use '{hint}'",
+        )
+    return problem
+
+
+def _raise_if_any(path: str, problems: list[ConfigProblem]) -> None:
+    if problems:
+        raise ConfigError(path, [format_problem(problem) for problem in problems])

@@ -1,0 +1,59 @@
+"""Read-side query helpers over the store: worklist listing and per-table row counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, inspect, select, table
+from sqlalchemy.orm import Session
+
+from pylantir.store.models import Base, WorklistItem
+
+
+@dataclass(frozen=True)
+class WorklistFilter:
+    """What ``pylantir worklist list`` filters on; ``None`` means "any".
+
+    Dates are ``YYYYMMDD`` and inclusive; a range may be open on either side.
+    """
+
+    date_from: str | None = None
+    date_to: str | None = None
+    modality: str | None = None
+    source: str | None = None
+    status: str | None = None
+
+
+def list_worklist(session: Session, criteria: WorklistFilter) -> Sequence[WorklistItem]:
+    """Worklist items matching ``criteria``, by scheduled start; filtered in SQL through the indexes."""
+    query = select(WorklistItem).order_by(WorklistItem.scheduled_start, WorklistItem.id)
+    if criteria.date_from:
+        query = query.where(WorklistItem.scheduled_start >= criteria.date_from)
+    if criteria.date_to:
+        # digits only, so the comparison means the same under every collation (PostgreSQL locales)
+        query = query.where(WorklistItem.scheduled_start < _next_day(criteria.date_to))
+    if criteria.modality:
+        query = query.where(WorklistItem.modality == criteria.modality.upper())
+    if criteria.source:
+        query = query.where(WorklistItem.source_name == criteria.source)
+    if criteria.status:
+        query = query.where(WorklistItem.performed_procedure_step_status == criteria.status.upper())
+    return session.scalars(query).all()
+
+
+def _next_day(day: str) -> str:
+    return (datetime.strptime(day, "%Y%m%d") + timedelta(days=1)).strftime("%Y%m%d")
+
+
+def row_counts(engine: Engine) -> dict[str, int | None]:
+    """Rows per table: Pylantir's (``None`` when missing), then others (e.g. ``legacy_worklist_items``)."""
+    existing = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    ours = [table.name for table in Base.metadata.sorted_tables]
+    others = sorted(existing - set(ours))
+    with engine.connect() as connection:
+        return {
+            name: connection.scalar(select(func.count()).select_from(table(name))) if name in existing else None
+            for name in ours + others
+        }

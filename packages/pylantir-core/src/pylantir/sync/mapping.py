@@ -1,0 +1,390 @@
+"""A source's ``field_mapping``: parsed and checked once, then applied to every raw record.
+
+Two forms, told apart by the value's type (see the team's mapping syntax):
+
+``"<source path>": "<worklist field>"``
+    plain rename. When the target is not a worklist field (legacy ``"study_id": "study_id"``) the
+    entry only asks for the source field to be fetched and writes nothing.
+``"<worklist field>": {spec}``
+    rich form with exactly one of ``from`` (a dotted path), ``template`` (``"sub_{study_id}"``,
+    placeholders are dotted paths) or ``value`` (a constant), and optionally ``regex`` (with ``from``:
+    first group of the first match), ``extract`` (with ``template``: a pattern per placeholder),
+    ``map`` (translate values), ``default`` (when missing or empty), ``format`` (see
+    :data:`pylantir.sync.values.FORMATS`) with ``input_formats`` or ``name_order``.
+
+A missing or empty value, a ``regex`` that does not match, or a template with a missing placeholder
+gives the ``default`` (or nothing). A ``map`` leaves values it does not list as they are. Values are
+then normalised by the explicit ``format`` and by the target's own form (dates ``YYYYMMDD``, times
+``HHMMSS``, names ``Family^Given``, code strings upper-case, ``patient_weight_lb`` to kilograms).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from pylantir.sync.fields import EXTRA_PREFIX, Target, target, target_names
+from pylantir.sync.values import ALL_FORMATS, FORMATS, NAME_ORDERS, ValueProblem
+
+Reader = Callable[[Mapping[str, Any]], Any]
+
+_SOURCES = ("from", "template", "value")
+_OPTIONS = frozenset({"regex", "extract", "map", "default", "format", "input_formats", "name_order"})
+_PARSED_FORMATS = frozenset({"date", "time", "datetime"})
+
+
+class MappingError(ValueError):
+    """A ``field_mapping`` that cannot be used; each of ``problems`` names the mapping key."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class RowError(ValueError):
+    """A record whose values cannot be mapped.
+
+    ``problems`` are ``(field, reason)`` pairs; ``row`` holds the fields that did map.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]], row: dict[str, Any]):
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
+        self.problems = problems
+        self.row = row
+
+
+def is_empty(value: Any) -> bool:
+    """``None``, or a string of only white space."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _path_reader(path: str) -> Reader:
+    parts = tuple(path.split("."))
+    if len(parts) == 1:
+        key = parts[0]
+        return lambda record: record.get(key)
+
+    def read(record: Mapping[str, Any]) -> Any:
+        value: Any = record
+        for part in parts:
+            if isinstance(value, Mapping):
+                value = value.get(part)
+            elif isinstance(value, (list, tuple)) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return None
+            if value is None:
+                return None
+        return value
+
+    return read
+
+
+def _searcher(read: Reader, pattern: re.Pattern[str]) -> Reader:
+    def search(record: Mapping[str, Any]) -> Any:
+        value = read(record)
+        if is_empty(value):
+            return None
+        match = pattern.search(str(value))
+        return match[1] if match else None
+
+    return search
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    key: str
+    target: Target
+    read: Reader
+    translate: Mapping[str, Any] | None
+    default: Any
+    steps: tuple[tuple[str, Callable[[Any], Any]], ...]
+    field: str | None = None  # set for a plain rename of a top-level field
+
+    def compiled(self) -> Callable[[Mapping[str, Any]], Any]:
+        """:meth:`value`, or an equivalent shortcut for the common plain rename of a top-level field."""
+        if self.field is None or self.translate is not None or self.default is not None or len(self.steps) != 1:
+            return self.value
+        field, ((name, step),) = self.field, self.steps
+
+        def plain(record: Mapping[str, Any]) -> Any:
+            value = record.get(field)
+            if value is None or (value.__class__ is str and not value.strip()):
+                return None
+            try:
+                return step(value)
+            except ValueProblem:
+                raise
+            except (ValueError, TypeError, OverflowError, OSError):
+                raise ValueProblem(f"not a valid {name}") from None
+
+        return plain
+
+    def value(self, record: Mapping[str, Any]) -> Any:
+        value = self.read(record)
+        if value is not None and self.translate is not None:
+            value = self.translate.get(str(value).strip(), value)
+        if value is None or (value.__class__ is str and not value.strip()):
+            value = self.default
+            if value is None:
+                return None
+        for name, step in self.steps:
+            try:
+                value = step(value)
+            except ValueProblem:
+                raise
+            except (ValueError, TypeError, OverflowError, OSError):
+                raise ValueProblem(f"not a valid {name}") from None
+        return value
+
+
+class FieldMapping:
+    """A parsed ``field_mapping``: use :meth:`parse`, then :meth:`apply` per record."""
+
+    def __init__(self, entries: list[_Entry], source_fields: frozenset[str], fingerprint: str = ""):
+        self._plan = [(entry.compiled(), entry.target.name, entry.target.column, entry.target.extra_keyword)
+                      for entry in entries]
+        self.source_fields = source_fields
+        self.targets = frozenset(entry.target.name for entry in entries)
+        #: A digest of the mapping as configured: part of every content hash.
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def parse(cls, field_mapping: dict[str, Any], *, where: str = "field_mapping") -> FieldMapping:
+        """Check ``field_mapping`` and compile it, or raise :class:`MappingError` listing every problem."""
+        if not isinstance(field_mapping, Mapping):
+            raise MappingError([f"{where}: must be an object of source field -> worklist field"])
+        builder = _Builder(where)
+        for key, spec in field_mapping.items():
+            builder.add(key, spec)
+        if builder.problems:
+            raise MappingError(builder.problems)
+        canonical = json.dumps(field_mapping, sort_keys=True, default=str).encode()
+        return cls(builder.entries, frozenset(builder.fields), hashlib.sha256(canonical).hexdigest()[:32])
+
+    def apply(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Map one raw record to worklist columns (``extra.*`` targets under ``extra_attributes``).
+
+        Targets whose value is missing are ``None``. Raises :class:`RowError` naming every field whose
+        value cannot be normalised (the reasons never quote the values).
+        """
+        row: dict[str, Any] = {}
+        extras: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+        for compute, name, column, keyword in self._plan:
+            try:
+                value = compute(record)
+            except ValueProblem as exc:
+                problems.append((name, str(exc)))
+                continue
+            if keyword is None:
+                row[column] = value
+            elif value is not None:
+                extras[keyword] = value
+        if extras:
+            row["extra_attributes"] = extras
+        if problems:
+            raise RowError(problems, row)
+        return row
+
+
+class _Builder:
+    """Collects entries, source fields and problems while parsing one mapping."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.entries: list[_Entry] = []
+        self.fields: set[str] = set()
+        self.problems: list[str] = []
+        self._writers: dict[str, str] = {}
+
+    def fail(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.where}.{key}: {message}")
+
+    def add(self, key: str, spec: Any) -> None:
+        if isinstance(spec, str):
+            self._add_plain(key, spec)
+        elif isinstance(spec, Mapping):
+            self._add_rich(key, spec)
+        else:
+            self.fail(key, "must be a worklist field name (plain rename) or an object (rich form)")
+
+    def _path(self, key: str, path: Any) -> Reader | None:
+        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+            self.fail(key, f"{path!r} is not a source field or dotted path")
+            return None
+        self.fields.add(path.split(".")[0])
+        return _path_reader(path)
+
+    def _add_plain(self, key: str, target_name: str) -> None:
+        read = self._path(key, key)
+        found = target(target_name)
+        if found is None and target_name.startswith(EXTRA_PREFIX):
+            self.fail(key, _unknown_extra(target_name))
+        elif found is not None and read is not None:
+            field = None if "." in key else key
+            self._add_entry(_Entry(key, found, read, None, None, _steps(found, None, {}), field))
+
+    def _add_rich(self, key: str, spec: Mapping[str, Any]) -> None:
+        found = target(key)
+        if found is None:
+            self.fail(key, _unknown_target(key))
+            return
+        unknown = sorted(set(spec) - _OPTIONS - set(_SOURCES))
+        if unknown:
+            self.fail(key, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join((*_SOURCES, *sorted(_OPTIONS)))}")
+        sources = [name for name in _SOURCES if name in spec]
+        if len(sources) != 1:
+            self.fail(key, "needs exactly one of 'from', 'template' or 'value'")
+            return
+        translate = spec.get("map")
+        if translate is not None and not isinstance(translate, Mapping):
+            self.fail(key, "'map' must be an object of source value -> worklist value")
+            return
+        read = self._reader(key, sources[0], spec)
+        options = self._format_options(key, found, spec)
+        if read is None or options is None:
+            return
+        if translate is not None:
+            translate = {str(source).strip(): value for source, value in translate.items()}
+        steps = _steps(found, *options)
+        default = None if is_empty(spec.get("default")) else spec["default"]
+        self._add_entry(_Entry(key, found, read, translate, default, steps))
+
+    def _reader(self, key: str, source: str, spec: Mapping[str, Any]) -> Reader | None:
+        for option, allowed_with in (("regex", "from"), ("extract", "template")):
+            if option in spec and source != allowed_with:
+                self.fail(key, f"'{option}' only goes with '{allowed_with}'")
+                return None
+        if source == "value":
+            constant = spec["value"]
+            return lambda _record: constant
+        if source == "from":
+            read = self._path(key, spec["from"])
+            if read is None or "regex" not in spec:
+                return read
+            pattern = self._pattern(key, "regex", spec["regex"])
+            return None if pattern is None else _searcher(read, pattern)
+        return self._template(key, spec["template"], spec.get("extract") or {})
+
+    def _pattern(self, key: str, option: str, raw: Any) -> re.Pattern[str] | None:
+        try:
+            pattern = re.compile(raw) if isinstance(raw, str) else None
+        except re.error as exc:
+            self.fail(key, f"'{option}' is not a valid regular expression: {exc}")
+            return None
+        if pattern is None or pattern.groups != 1:
+            self.fail(key, f"'{option}' must be a regular expression with exactly one capture group")
+            return None
+        return pattern
+
+    def _template(self, key: str, template: Any, extract: Any) -> Reader | None:
+        if not isinstance(template, str) or not isinstance(extract, Mapping):
+            self.fail(key, "'template' must be a string and 'extract' an object of placeholder -> pattern")
+            return None
+        try:
+            pieces = list(string.Formatter().parse(template))
+        except ValueError as exc:
+            self.fail(key, f"'template' is malformed: {exc}")
+            return None
+        parts: list[tuple[str, Reader | None]] = []
+        failed = False
+        for literal, placeholder, spec, conversion in pieces:
+            read = None
+            if placeholder is not None:
+                if spec or conversion:
+                    self.fail(key, f"placeholder {{{placeholder}}}: format specs and conversions are not supported")
+                read = self._path(key, placeholder)
+                if read is not None and placeholder in extract:
+                    pattern = self._pattern(key, f"extract.{placeholder}", extract[placeholder])
+                    read = None if pattern is None else _searcher(read, pattern)
+                failed = failed or read is None or bool(spec or conversion)
+            parts.append((literal, read))
+        placeholders = {placeholder for _, placeholder, _, _ in pieces if placeholder is not None}
+        for name in sorted(set(extract) - placeholders):
+            self.fail(key, f"'extract' names {name!r}, which is not a placeholder of the template")
+            failed = True
+        if failed:
+            return None
+        return _composer(tuple(parts))
+
+    def _format_options(
+        self, key: str, found: Target, spec: Mapping[str, Any]
+    ) -> tuple[str | None, dict[str, Any]] | None:
+        fmt = spec.get("format")
+        if fmt is not None and fmt not in FORMATS:
+            self.fail(key, f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+            return None
+        effective = fmt or found.auto_format
+        kwargs: dict[str, Any] = {}
+        if "input_formats" in spec:
+            formats = spec["input_formats"]
+            if effective not in _PARSED_FORMATS:
+                self.fail(key, "'input_formats' needs format date, time or datetime")
+                return None
+            if not isinstance(formats, list) or not formats or not all(isinstance(f, str) for f in formats):
+                self.fail(key, "'input_formats' must be a non-empty list of strptime patterns")
+                return None
+            kwargs["input_formats"] = tuple(formats)
+        if "name_order" in spec:
+            if effective != "name" or spec["name_order"] not in NAME_ORDERS:
+                self.fail(key, f"'name_order' needs format name and one of {', '.join(NAME_ORDERS)}")
+                return None
+            kwargs["name_order"] = spec["name_order"]
+        return fmt, kwargs
+
+    def _add_entry(self, entry: _Entry) -> None:
+        written = entry.target.name if entry.target.extra_keyword else entry.target.column
+        if written in self._writers:
+            self.fail(entry.key, f"worklist field {written} is also written by '{self._writers[written]}'")
+            return
+        self._writers[written] = entry.key
+        self.entries.append(entry)
+
+
+def _composer(parts: tuple[tuple[str, Reader | None], ...]) -> Reader:
+    def compose(record: Mapping[str, Any]) -> str | None:
+        text = []
+        for literal, read in parts:
+            text.append(literal)
+            if read is not None:
+                value = read(record)
+                if is_empty(value):
+                    return None
+                text.append(str(value).strip())
+        return "".join(text)
+
+    return compose
+
+
+def _steps(found: Target, fmt: str | None, kwargs: dict[str, Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """The explicit format (with its options), then the target's own form when it differs."""
+    steps: list[tuple[str, Callable[[Any], Any]]] = []
+    if fmt is not None:
+        steps.append((fmt, _bind(FORMATS[fmt], kwargs)))
+    if fmt != found.auto_format:
+        steps.append((found.auto_format, _bind(ALL_FORMATS[found.auto_format], kwargs if fmt is None else {})))
+    return tuple(steps)
+
+
+def _bind(function: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[[Any], Any]:
+    return partial(function, **kwargs) if kwargs else function
+
+
+def _unknown_target(name: str) -> str:
+    if name.startswith(EXTRA_PREFIX):
+        return _unknown_extra(name)
+    guess = difflib.get_close_matches(name, target_names(), n=1)
+    hint = f"; did you mean '{guess[0]}'?" if guess else " (the rich form is keyed by the worklist field)"
+    return f"'{name}' is not a worklist field{hint}"
+
+
+def _unknown_extra(name: str) -> str:
+    return f"'{name}' must be extra.<DICOM keyword> of a non-sequence attribute, e.g. extra.PatientState"

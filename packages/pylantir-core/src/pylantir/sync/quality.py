@@ -1,0 +1,134 @@
+"""Quality gates: required fields, validity for the DICOM VR, plausible dates and measurements.
+
+:class:`QualityGate` returns ``(field, reason)`` pairs; the reasons never quote values (they may be
+patient data). Plausibility limits: a birth date lies between 1900-01-01 and today; a scheduled date lies
+at most :data:`SCHEDULED_DAYS_BEFORE` days before and :data:`SCHEDULED_DAYS_AFTER` days after today (site
+time); weights and sizes lie in :data:`NUMBER_RANGES`.
+
+Dates and times reach the gate already normalised by the mapping (which rejects impossible ones such as
+31 February), so the gate checks their DICOM form only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import date, timedelta
+from functools import cache
+from typing import Any
+
+from pydicom.datadict import dictionary_VR
+
+from pylantir.sync.fields import COLUMN_VRS, REQUIRED
+
+SCHEDULED_DAYS_BEFORE = 366
+SCHEDULED_DAYS_AFTER = 5 * 366
+EARLIEST_BIRTH_DATE = "19000101"
+#: Plausible ranges of numeric columns (exclusive lower bound, inclusive upper bound).
+NUMBER_RANGES = {"patient_weight_kg": (0.0, 700.0), "patient_size_m": (0.0, 3.0)}
+
+_TEXT = r"[^\\\x00-\x1f\x7f]"
+_PN_GROUP = r"(?=[^=]{0,64}(?:=|$))[^\\^=\x00-\x1f\x7f]*(?:\^[^\\^=\x00-\x1f\x7f]*){0,4}"
+
+
+def _text(limit: int | None, vr: str) -> tuple[re.Pattern[str], str]:
+    size = "*" if limit is None else f"{{0,{limit}}}"
+    return re.compile(_TEXT + size), (
+        f"not valid for VR {vr} ({f'at most {limit} characters, ' if limit else ''}"
+        "no backslash or control characters)"
+    )
+
+
+#: VR -> (pattern a value must fully match, reason when it does not).
+VR_RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    "AE": _text(16, "AE"),
+    "SH": _text(16, "SH"),
+    "LO": _text(64, "LO"),
+    "ST": _text(1024, "ST"),
+    "LT": _text(10240, "LT"),
+    "PN": (re.compile(f"{_PN_GROUP}(?:={_PN_GROUP}){{0,2}}"),
+           "not a valid person name (up to 5 ^-separated components, 64 characters)"),
+    "CS": (re.compile(r"[A-Z0-9 _]{0,16}"), "not a valid code string (upper-case letters, digits, space, _)"),
+    "UI": (re.compile(r"(?=[\d.]{1,64}$)(?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))+"), "not a valid UID"),
+    "DA": (re.compile(r"\d{8}"), "not a valid DICOM date (YYYYMMDD)"),
+    "TM": (re.compile(r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d(?:\.\d{1,6})?)?)?"), "not a valid DICOM time"),
+    "DT": (re.compile(r"\d{4}(?:\d{2}){0,5}(?:\.\d{1,6})?(?:[+-]\d{4})?"), "not a valid DICOM date-time"),
+    "IS": (re.compile(r"[+-]?\d{1,11}"), "not a valid integer string"),
+    "AS": (re.compile(r"\d{3}[DWMY]"), "not a valid age string (nnnD/W/M/Y)"),
+}
+_ANY_TEXT = _text(None, "text")
+_SEX_CODES = frozenset({"M", "F", "O"})
+
+
+@cache
+def _rule(vr: str) -> tuple[re.Pattern[str], str]:
+    return VR_RULES.get(vr, _ANY_TEXT)
+
+
+@cache
+def _extra_vr(keyword: str) -> str:
+    return dictionary_VR(keyword)
+
+
+_COLUMN_RULES = {name: _rule(vr) for name, vr in COLUMN_VRS.items() if vr != "DS"}
+_PLAUSIBLE = frozenset({"patient_birth_date", "scheduled_start_date", "patient_sex", *NUMBER_RANGES})
+
+
+class QualityGate:
+    """Checks mapped rows against the rules, judging dates relative to ``today`` (site time)."""
+
+    def __init__(self, today: date):
+        self._ranges = {
+            "patient_birth_date": (EARLIEST_BIRTH_DATE, today.strftime("%Y%m%d"),
+                                   "implausible birth date (before 1900 or in the future)"),
+            "scheduled_start_date": (
+                (today - timedelta(days=SCHEDULED_DAYS_BEFORE)).strftime("%Y%m%d"),
+                (today + timedelta(days=SCHEDULED_DAYS_AFTER)).strftime("%Y%m%d"),
+                f"implausible scheduled date (more than {SCHEDULED_DAYS_BEFORE} days past "
+                f"or {SCHEDULED_DAYS_AFTER} days ahead)",
+            ),
+        }
+
+    def check(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Every problem of one mapped row, as ``(field, reason)``."""
+        problems = [(name, "required, but missing or empty") for name in REQUIRED if not row.get(name)]
+        for name, value in row.items():
+            if value is None or value == "":
+                continue
+            if name == "extra_attributes":
+                problems.extend(
+                    (f"extra.{keyword}", reason)
+                    for keyword, extra in value.items()
+                    if (reason := _vr_problem(_extra_vr(keyword), extra))
+                )
+                continue
+            rule = _COLUMN_RULES.get(name)
+            if rule is None:
+                reason = _vr_problem(COLUMN_VRS[name], value)
+            else:
+                reason = None if rule[0].fullmatch(value if value.__class__ is str else str(value)) else rule[1]
+            if reason is None and name in _PLAUSIBLE:
+                reason = self._implausible(name, value)
+            if reason:
+                problems.append((name, reason))
+        return problems
+
+    def _implausible(self, name: str, value: Any) -> str | None:
+        if name in self._ranges:
+            low, high, reason = self._ranges[name]
+            return None if low <= value <= high else reason
+        if name == "patient_sex" and value not in _SEX_CODES:
+            return "must be M, F or O"
+        if name in NUMBER_RANGES:
+            low_number, high_number = NUMBER_RANGES[name]
+            if not low_number < value <= high_number:
+                return f"implausible value (expected more than {low_number:g} and at most {high_number:g})"
+        return None
+
+
+def _vr_problem(vr: str, value: Any) -> str | None:
+    if vr == "DS":
+        return None if isinstance(value, float) and math.isfinite(value) else "not a finite number"
+    pattern, reason = _rule(vr)
+    return None if pattern.fullmatch(str(value)) else reason

@@ -1,0 +1,75 @@
+"""One raw record to one prepared worklist row: map, complete, check, identify, hash."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, NamedTuple
+
+from pylantir.sync.fields import COLUMN_VRS
+from pylantir.sync.identity import generated_uid, identity_of
+from pylantir.sync.mapping import FieldMapping, RowError
+from pylantir.sync.quality import QualityGate
+
+#: The worklist columns a sync writes from a row, in the order of :attr:`PreparedRow.values`.
+COLUMNS: tuple[str, ...] = (*COLUMN_VRS, "scheduled_start", "extra_attributes")
+DEFAULT_STATUS = "SCHEDULED"
+
+
+class PreparedRow(NamedTuple):
+    """A valid row ready to write (a tuple, so that spooling it is cheap)."""
+
+    identity: str
+    location: str
+    content_hash: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row that cannot be written: the first field at fault and every problem, without values.
+
+    ``identity`` is set when the row could still be identified (so removal keeps its stored entry).
+    """
+
+    location: str
+    field: str | None
+    reason: str
+    identity: str | None = None
+
+    @classmethod
+    def of(cls, location: str, problems: list[tuple[str, str]], identity: str | None = None) -> Rejection:
+        """One rejection listing every ``(field, reason)`` problem of a row."""
+        reason = "; ".join(f"field {field}: {message}" for field, message in problems)
+        return cls(location, problems[0][0], reason, identity)
+
+
+class RowPreparer:
+    """Turns raw records of one source into :class:`PreparedRow` or :class:`Rejection` items."""
+
+    def __init__(self, mapping: FieldMapping, today: date):
+        self.mapping = mapping
+        self.gate = QualityGate(today)
+
+    def prepare(self, data: Mapping[str, Any], location: str, content_hash: str) -> PreparedRow | Rejection:
+        """Map and check one record whose raw content hash is ``content_hash``."""
+        try:
+            row = self.mapping.apply(data)
+        except RowError as exc:
+            row = exc.row
+            unreadable = {field for field, _ in exc.problems}
+            problems = exc.problems + [p for p in self.gate.check(row) if p[0] not in unreadable]
+        else:
+            problems = self.gate.check(row)
+        if not row.get("performed_procedure_step_status"):
+            row["performed_procedure_step_status"] = DEFAULT_STATUS
+        identity = identity_of(row)
+        if problems or identity is None:
+            return Rejection.of(location, problems, identity)
+        if not row.get("study_instance_uid"):
+            row["study_instance_uid"] = generated_uid(identity)
+        time = (row.get("scheduled_start_time") or "000000")[:6].ljust(6, "0")
+        row["scheduled_start"] = row["scheduled_start_date"] + time
+        values = tuple(map(row.get, COLUMNS))
+        return PreparedRow(identity, location, content_hash, values)

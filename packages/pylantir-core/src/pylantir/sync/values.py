@@ -1,0 +1,200 @@
+"""Normalisation of source values to DICOM form: dates, times, date-times, person names, codes.
+
+Every normaliser takes the raw value and returns the DICOM-form value, or raises a :class:`ValueError`
+(:class:`ValueProblem`, whose message never quotes the value: it may be patient data) when the value cannot be read
+unambiguously. The sync engine reports such a failure as a rejection of the row, naming the field.
+
+Accepted input without any ``input_formats``:
+
+- dates: ``YYYYMMDD``, ``YYYY-MM-DD``, ``YYYY/MM/DD``, ``DD/MM/YYYY`` and ``DD.MM.YYYY`` (day first, as
+  in most of the world: set ``input_formats`` for month-first exports), an ISO date-time (its date is
+  taken), a :class:`datetime.date`, or a Unix timestamp in seconds (an int or float, or a string of
+  9 or more digits; an 8-digit int such as ``19900131`` is read as a date);
+- times: ``HHMM``, ``HHMMSS[.ffffff]``, ``HH:MM[:SS[.ffffff]]``, an ISO date-time (its time is taken),
+  a :class:`datetime.time`;
+- person names: ``Family^Given...`` as is, ``Family, Given [Middle]``, or ``Given [Middle] Family``
+  (``name_order="family_given"`` reads ``Family Given [Middle]`` instead).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+LB_TO_KG = 0.45359237
+
+_ISO_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+_SLASH_YMD = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+_TIMESTAMP = re.compile(r"-?\d{9,}(\.\d+)?")
+_DICOM_TIME = re.compile(r"(\d{2})(\d{2})(\d{2})?(\.\d{1,6})?")
+_COLON_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]")
+
+NAME_ORDERS = ("given_family", "family_given")
+
+
+class ValueProblem(ValueError):
+    """A value that cannot be normalised; the message says why without quoting the value."""
+
+
+def _dicom_date(year: int, month: int, day: int) -> str:
+    date(year, month, day)  # raises ValueError for 31/02
+    return f"{year:04d}{month:02d}{day:02d}"
+
+
+def _strptime(text: str, input_formats: Sequence[str]) -> datetime:
+    for pattern in input_formats:
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise ValueProblem(f"does not match any of the input formats {list(input_formats)}")
+
+
+def _from_timestamp(value: float) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:
+    """A date as DICOM DA ``YYYYMMDD``."""
+    if value.__class__ is str and not input_formats and (match := _ISO_DATE.fullmatch(value)):
+        return _dicom_date(int(match[1]), int(match[2]), int(match[3]))
+    if isinstance(value, datetime):
+        return value.strftime("%Y%m%d")
+    if isinstance(value, date):
+        return value.strftime("%Y%m%d")
+    if isinstance(value, int) and not isinstance(value, bool) and _ISO_DATE.fullmatch(str(value)):
+        value = str(value)  # 19900131 is a date, not a 1970 timestamp
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _from_timestamp(value).strftime("%Y%m%d")
+    text = str(value).strip()
+    if input_formats:
+        return _strptime(text, input_formats).strftime("%Y%m%d")
+    if match := _ISO_DATE.fullmatch(text):
+        return _dicom_date(int(match[1]), int(match[2]), int(match[3]))
+    for pattern, order in ((_SLASH_YMD, (1, 2, 3)), (_DAY_FIRST, (3, 2, 1))):
+        if match := pattern.fullmatch(text):
+            return _dicom_date(*(int(match[i]) for i in order))
+    if _ISO_DATETIME.match(text):
+        return datetime.fromisoformat(text).strftime("%Y%m%d")
+    if _TIMESTAMP.fullmatch(text):
+        return _from_timestamp(float(text)).strftime("%Y%m%d")
+    raise ValueProblem("not a recognised date (use YYYY-MM-DD, DD/MM/YYYY, or set input_formats)")
+
+
+def _dicom_time(hour: int, minute: int, second: int, fraction: str | None) -> str:
+    time(hour, minute, second)  # raises ValueError for 25:00
+    return f"{hour:02d}{minute:02d}{second:02d}{fraction or ''}"
+
+
+def to_time(value: Any, input_formats: Sequence[str] = ()) -> str:
+    """A time as DICOM TM ``HHMMSS[.ffffff]``."""
+    if isinstance(value, (datetime, time)):
+        return value.strftime("%H%M%S")
+    text = str(value).strip()
+    if input_formats:
+        return _strptime(text, input_formats).strftime("%H%M%S")
+    for pattern in (_DICOM_TIME, _COLON_TIME):
+        if match := pattern.fullmatch(text):
+            return _dicom_time(int(match[1]), int(match[2]), int(match[3] or 0), match[4])
+    if _ISO_DATETIME.match(text):
+        return datetime.fromisoformat(text).strftime("%H%M%S")
+    raise ValueProblem("not a recognised time (use HH:MM[:SS], HHMMSS, or set input_formats)")
+
+
+def to_datetime(value: Any, input_formats: Sequence[str] = ()) -> str:
+    """A date-time as DICOM DT ``YYYYMMDDHHMMSS``."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y%m%d%H%M%S")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _from_timestamp(value).strftime("%Y%m%d%H%M%S")
+    text = str(value).strip()
+    if input_formats:
+        return _strptime(text, input_formats).strftime("%Y%m%d%H%M%S")
+    if _TIMESTAMP.fullmatch(text):
+        return _from_timestamp(float(text)).strftime("%Y%m%d%H%M%S")
+    try:
+        return datetime.fromisoformat(text).strftime("%Y%m%d%H%M%S")
+    except ValueError:
+        raise ValueProblem("not a recognised date-time (use ISO 8601, or set input_formats)") from None
+
+
+def to_person_name(value: Any, name_order: str = "given_family") -> str:
+    """A person name as DICOM PN ``Family^Given^Middle``."""
+    text = " ".join(str(value).split())
+    if "^" in text or not text:
+        return text
+    if "," in text:
+        family, _, given = text.partition(",")
+        return "^".join(part for part in (family.strip(), *given.split()) if part)
+    parts = text.split(" ")
+    if len(parts) == 1:
+        return parts[0]
+    if name_order == "family_given":
+        family, given, middle = parts[0], parts[1], " ".join(parts[2:])
+    else:
+        family, given, middle = parts[-1], parts[0], " ".join(parts[1:-1])
+    return f"{family}^{given}^{middle}" if middle else f"{family}^{given}"
+
+
+_SEX = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "O": "O", "OTHER": "O"}
+
+
+def to_sex(value: Any) -> str:
+    """Patient sex as DICOM CS ``M``, ``F`` or ``O`` (``male``/``female``/``other`` accepted)."""
+    code = _SEX.get(str(value).strip().upper())
+    if code is None:
+        raise ValueProblem("not a recognised sex (M, F, O, male, female, other; use 'map' for codes)")
+    return code
+
+
+def to_number(value: Any) -> float:
+    """A decimal number (weights, sizes); a decimal comma is accepted."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).strip().replace(",", "."))
+    except ValueError:
+        raise ValueProblem("not a number") from None
+
+
+def pounds_to_kg(value: Any) -> float:
+    """A weight in pounds, converted to kilograms (rounded to 0.1 kg)."""
+    return round(to_number(value) * LB_TO_KG, 1)
+
+
+def to_text(value: Any) -> str:
+    """Any scalar as stripped text (``42`` -> ``"42"``)."""
+    return str(value).strip()
+
+
+def to_upper(value: Any) -> str:
+    """Stripped upper-case text (DICOM code strings)."""
+    return str(value).strip().upper()
+
+
+def to_lower(value: Any) -> str:
+    """Stripped lower-case text."""
+    return str(value).strip().lower()
+
+
+
+#: The ``format`` names a rich mapping entry may ask for. ``date``/``time``/``datetime`` take
+#: ``input_formats``; ``name`` takes ``name_order``.
+FORMATS: dict[str, Callable[..., Any]] = {
+    "date": to_date,
+    "time": to_time,
+    "datetime": to_datetime,
+    "name": to_person_name,
+    "sex": to_sex,
+    "number": to_number,
+    "text": to_text,
+    "upper": to_upper,
+    "lower": to_lower,
+}
+
+#: Every normaliser by name: the user-facing :data:`FORMATS` plus the automatic ones of virtual targets.
+ALL_FORMATS: dict[str, Callable[..., Any]] = {**FORMATS, "pounds_to_kg": pounds_to_kg}

@@ -1,0 +1,121 @@
+"""``pylantir config check`` and ``pylantir config example``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pylantir.config import load_config
+from pylantir.config.example import EXAMPLE_CONFIG, strip_comments
+
+
+def sources_config(*sources: dict) -> dict:
+    return {"plugins_dir": "plugins", "data_sources": list(sources)}
+
+
+def test_check_ok_prints_one_line_per_source(write_config, check_plugin_dir, run):
+    path = write_config(
+        sources_config(
+            {"name": "a", "type": "alpha", "config": {"path": "/x"}, "field_mapping": {"x": "patient_id"}},
+            {"name": "b", "type": "beta", "enabled": False, "sync_interval": 300},
+        )
+    )
+    result = run("config", "check", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"OK: {path}",
+        "  a (type alpha): enabled, every 60s between 00:00 and 23:59, 1 field mapping entries",
+        "  b (type beta): disabled, every 300s between 00:00 and 23:59, 0 field mapping entries",
+    ]
+
+
+def test_check_reports_every_plugin_error_with_its_config_path(write_config, check_plugin_dir, run):
+    path = write_config(
+        sources_config(
+            {"name": "a", "type": "alpha", "config": {"paht": "/x"}},
+            {"name": "b", "type": "beta"},
+            {"name": "c", "type": "alpha", "config": {"path": 3}},
+        )
+    )
+    result = run("config", "check", str(path))
+    assert result.exit_code == 1
+    assert f"invalid configuration {path} (3 error(s)):" in result.stderr
+    assert "  - data_sources.0.config.paht (source 'a'): unknown key; did you mean 'path'?" in result.stderr
+    assert "  - data_sources.0.config.path (source 'a'): required" in result.stderr
+    assert "  - data_sources.2.config.path (source 'c'): Input should be a valid string" in result.stderr
+    assert "OK" not in result.stdout
+
+
+def test_check_unknown_source_type(write_config, check_plugin_dir, run):
+    path = write_config(sources_config({"name": "a", "type": "alhpa"}, {"name": "b", "type": "zzz"}))
+    result = run("config", "check", str(path))
+    assert result.exit_code == 1
+    assert (
+        "data_sources.0.config (source 'a'): unknown source type 'alhpa'; installed types: alpha, beta; "
+        "did you mean 'alpha'?" in result.stderr
+    )
+    assert "data_sources.1.config (source 'b'): unknown source type 'zzz'; installed types: alpha, beta\n" in (
+        result.stderr
+    )
+
+
+def test_check_prints_warnings_without_failing(write_config, check_plugin_dir, run):
+    path = write_config(sources_config({"name": "a", "type": "alpha", "config": {"path": "/x", "warn": True}}))
+    result = run("config", "check", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: data_sources.0.config.path (source 'a'): the file does not exist yet" in result.stdout
+    assert f"OK: {path}" in result.stdout
+
+
+def test_check_lists_file_errors_before_any_plugin_runs(write_config, check_plugin_dir, run):
+    path = write_config({"timezone": "Nowhere", "data_sources": [{"name": "a"}]})
+    result = run("config", "check", str(path))
+    assert result.exit_code == 1
+    assert "  - timezone: unknown time zone 'Nowhere'" in result.stderr
+    assert "  - data_sources.0.type: required" in result.stderr
+
+
+def test_check_as_a_user_runs_it_with_pylantir_config(write_config, check_plugin_dir):
+    path = write_config(sources_config({"name": "a", "type": "alpha"}))
+    result = subprocess.run(
+        [sys.executable, "-m", "pylantir", "config", "check"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYLANTIR_CONFIG": str(path)},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "data_sources.0.config.path (source 'a'): required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_example_has_comments_and_loads_once_they_are_stripped(write_config, run):
+    result = run("config", "example")
+    assert result.exit_code == 0
+    assert result.stdout == EXAMPLE_CONFIG
+    assert sum(line.lstrip().startswith("//") for line in result.stdout.splitlines()) >= 5
+    plain = strip_comments(result.stdout)
+    config = load_config(write_config(plain))
+    assert {source.type for source in config.data_sources} == {"redcap", "csv"}
+    assert json.loads(plain)["timezone"] == config.timezone
+
+
+def test_the_documented_example_is_the_printed_one():
+    docs = Path(__file__).parents[3] / "docs" / "configuration.md"
+    text = docs.read_text(encoding="utf-8")
+    start = text.index("```jsonc\n") + len("```jsonc\n")
+    assert text[start : text.index("```", start)] == EXAMPLE_CONFIG
+
+
+def test_unknown_type_names_plugins_that_did_not_load(write_config, check_plugin_dir, run, monkeypatch):
+    (check_plugin_dir / "broken.py").write_text("1 / 0\n")
+    monkeypatch.setenv("PYLANTIR_LOAD_PLUGINS", "checktypes,broken")
+    result = run("config", "check", str(write_config(sources_config({"name": "a", "type": "ris"}))))
+    assert result.exit_code == 1
+    assert (
+        "unknown source type 'ris'; installed types: alpha, beta "
+        "(plugins with problems: broken (error); see 'pylantir sources list')" in result.stderr
+    )

@@ -1,0 +1,133 @@
+"""Alembic migrations: a new database, an older revision with rows, a previous-Pylantir database."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, func, insert, inspect, select, text
+
+from pylantir.store import Base, Database, SyncRun, WorklistItem
+from pylantir.store.queries import row_counts
+from pylantir.store.schema import SchemaError, current_revision, head_revision, upgrade_schema
+
+
+def test_new_database_gets_the_whole_schema(database_url):
+    database = Database.open(database_url)
+    try:
+        assert database.revision() == head_revision() == "0002"
+        assert set(Base.metadata.tables) <= set(inspect(database.engine).get_table_names())
+        with database.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert differences == [], "the migrations and the models disagree"
+    finally:
+        database.close()
+
+
+def test_open_twice_is_a_no_op(sqlite_url, make_item):
+    with Database.open(sqlite_url).session() as session:
+        session.add(make_item())
+    database = Database.open(sqlite_url)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(WorklistItem)) == 1
+    database.close()
+
+
+def test_previous_revision_is_upgraded_with_rows_kept(database_url, worklist_values):
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0001")
+    assert current_revision(engine) == "0001"
+    with engine.begin() as connection:
+        connection.execute(insert(WorklistItem.__table__), [worklist_values(patient_id=f"P{i}") for i in range(3)])
+        connection.execute(insert(SyncRun.__table__), {"source_name": "site_a", "source_type": "csv"})
+    assert "ix_sync_runs_source_started" not in {i["name"] for i in inspect(engine).get_indexes("sync_runs")}
+    engine.dispose()
+
+    database = Database.open(database_url)
+    try:
+        assert database.revision() == "0002"
+        assert "ix_sync_runs_source_started" in {i["name"] for i in inspect(database.engine).get_indexes("sync_runs")}
+        with database.session() as session:
+            assert sorted(session.scalars(select(WorklistItem.patient_id))) == ["P0", "P1", "P2"]
+            assert session.scalars(select(SyncRun.source_name)).all() == ["site_a"]
+    finally:
+        database.close()
+
+
+def test_previous_pylantir_worklist_table_is_kept_aside(tmp_path: Path):
+    path = tmp_path / "worklist.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE worklist_items (id INTEGER PRIMARY KEY, study_instance_uid VARCHAR(100), "
+            "patient_name VARCHAR(100), patient_id VARCHAR(50), status VARCHAR)"
+        )
+        old.execute("INSERT INTO worklist_items VALUES (1, '1.2.3', 'cpip-id-1^fa-2', 'sub_1', 'COMPLETED')")
+    old.close()
+
+    database = Database.open(f"sqlite:///{path}")
+    try:
+        with database.engine.connect() as connection:
+            kept = connection.execute(text("SELECT patient_id, status FROM legacy_worklist_items")).all()
+            assert kept == [("sub_1", "COMPLETED")]
+            assert connection.scalar(select(func.count()).select_from(WorklistItem)) == 0
+        assert database.revision() == head_revision()
+        assert row_counts(database.engine)["legacy_worklist_items"] == 1
+    finally:
+        database.close()
+
+
+def test_a_newer_unknown_revision_is_refused_clearly(sqlite_url):
+    Database.open(sqlite_url).close()
+    engine = create_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    with pytest.raises(SchemaError, match="revision 0999, which this Pylantir does not know .* upgrade Pylantir"):
+        Database.open(sqlite_url)
+    engine.dispose()
+
+
+def test_sqlite_is_set_up_for_one_writer_and_many_readers(tmp_path: Path):
+    database = Database.open(f"sqlite:///{tmp_path / 'a' / 'b' / 'worklist.sqlite'}")
+    try:
+        with database.engine.connect() as connection:
+            assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
+            assert connection.scalar(text("PRAGMA foreign_keys")) == 1
+            assert connection.scalar(text("PRAGMA busy_timeout")) >= 1000
+    finally:
+        database.close()
+
+
+def test_safe_url_hides_the_password():
+    database = Database("postgresql+psycopg2://pylantir:s3cret@db.example:5432/worklist")
+    assert database.safe_url() == "postgresql+psycopg2://pylantir:***@db.example:5432/worklist"
+    database.close()
+
+
+STARTER = """
+import sys, time
+from pylantir.store import Database
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # start together, imports done
+Database.open(sys.argv[1]).close()
+"""
+
+
+def test_instances_starting_at_once_on_a_new_database(database_url):
+    # several Pylantir processes may share a database and start together: one migrates, the others wait
+    start_at = time.time() + 2
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTER, database_url, str(start_at)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    errors = [process.communicate(timeout=60)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], errors
+    engine = create_engine(database_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

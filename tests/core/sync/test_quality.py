@@ -1,0 +1,41 @@
+"""Quality gates: required fields, DICOM VR validity, plausibility."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pylantir.sync.quality import QualityGate
+
+TODAY = date(2026, 1, 5)
+VALID = {"patient_id": "P1", "patient_name": "Doe^Jane", "scheduled_start_date": "20260105", "modality": "MR"}
+
+
+def _fields(**changes: object) -> list[str]:
+    return [field for field, _ in QualityGate(TODAY).check(VALID | changes)]
+
+
+def test_a_valid_row_passes() -> None:
+    assert _fields(study_instance_uid="1.2.840.1", scheduled_start_time="093000", patient_sex="F") == []
+
+
+def test_required_fields() -> None:
+    assert _fields(patient_name="", modality=None) == ["patient_name", "modality"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("modality", "m r!"), ("study_instance_uid", "1.02.3"), ("study_instance_uid", "1." + "2" * 70),
+     ("accession_number", "A" * 17), ("patient_name", "a^b^c^d^e^f"), ("patient_id", "back\\slash"),
+     ("scheduled_station_aetitle", "X" * 17), ("scheduled_start_time", "250000"), ("patient_sex", "X"),
+     ("patient_birth_date", "20300101"), ("patient_birth_date", "18991231"), ("scheduled_start_date", "20240101"),
+     ("scheduled_start_date", "20330101"), ("patient_weight_kg", 0.0), ("patient_weight_kg", float("nan"))],
+)
+def test_invalid_values_are_named(field: str, value: object) -> None:
+    assert _fields(**{field: value}) == [field]
+
+
+def test_extra_attributes_are_checked_by_their_vr() -> None:
+    extras = {"PatientState": "fine", "StudyDate": "x", "PregnancyStatus": "7"}
+    assert _fields(extra_attributes=extras) == ["extra.StudyDate"]

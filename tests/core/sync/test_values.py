@@ -1,0 +1,69 @@
+"""DICOM value normalisation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from pylantir.sync import values
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["1990-01-31", "19900131", "31/01/1990", "31.01.1990", "1990/01/31", "1990-01-31T10:20:00",
+     date(1990, 1, 31), datetime(1990, 1, 31, 8, 0), 633787200, "633787200", 19900131],
+)
+def test_dates_become_dicom(raw: object) -> None:
+    assert values.to_date(raw) == "19900131"
+
+
+def test_input_formats_settle_month_first_dates() -> None:
+    assert values.to_date("01/31/1990", ["%m/%d/%Y"]) == "19900131"
+    with pytest.raises(ValueError):
+        values.to_date("01/31/1990")  # day first by default: month 31 does not exist
+
+
+@pytest.mark.parametrize("raw", ["31/02/1990", "tomorrow", "1990-13-01"])
+def test_impossible_dates_are_refused_without_quoting_them(raw: str) -> None:
+    with pytest.raises(ValueError) as error:
+        values.to_date(raw)
+    assert raw not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("14:30", "143000"), ("9:05:07", "090507"), ("1430", "143000"), ("143015.25", "143015.25"),
+     ("2026-01-01T07:45:00", "074500")],
+)
+def test_times_become_dicom(raw: str, expected: str) -> None:
+    assert values.to_time(raw) == expected
+
+
+def test_impossible_time_is_refused() -> None:
+    with pytest.raises(ValueError):
+        values.to_time("25:00")
+
+
+def test_datetime_and_timestamp() -> None:
+    assert values.to_datetime("2026-03-04T05:06:07") == "20260304050607"
+    stamp = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC).timestamp()
+    assert values.to_datetime(stamp) == "20260304050607"
+
+
+@pytest.mark.parametrize(
+    ("raw", "order", "expected"),
+    [("John Smith", "given_family", "Smith^John"), ("John  Q Smith", "given_family", "Smith^John^Q"),
+     ("Smith, John", "given_family", "Smith^John"), ("Smith^John", "given_family", "Smith^John"),
+     ("Smith John", "family_given", "Smith^John"), ("Cher", "given_family", "Cher")],
+)
+def test_person_names(raw: str, order: str, expected: str) -> None:
+    assert values.to_person_name(raw, order) == expected
+
+
+def test_sex_weight_and_numbers() -> None:
+    assert [values.to_sex(v) for v in ("female", "M", " o ")] == ["F", "M", "O"]
+    with pytest.raises(values.ValueProblem):
+        values.to_sex("2")
+    assert values.pounds_to_kg("150") == 68.0
+    assert values.to_number("72,5") == 72.5
