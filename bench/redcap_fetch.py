@@ -78,7 +78,7 @@ def main() -> None:
                lambda: sum(1 for _ in fetch_records("bench", cfg, FIELDS, incremental)))
         flat = [server._flat(row, sorted(FIELDS), False) for row in project.rows]
         _timed(f"row combination only ({rows} rows)",
-               lambda: sum(1 for _ in RowSelection(cfg).records(flat, "record_id")))
+               lambda: sum(1 for _ in RowSelection(cfg, "bench").records(flat, "record_id")))
     finally:
         server.shutdown()
         server.server_close()

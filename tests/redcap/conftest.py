@@ -25,6 +25,7 @@ import pytest
 
 from pylantir import FetchState
 from pylantir.plugins import PluginRegistry
+from pylantir.testing import load_distribution
 
 TOKEN = "0123456789ABCDEF0123456789ABCDEF"
 DENIED = {"error": "You do not have permissions to use the API"}
@@ -300,7 +301,7 @@ def token() -> str:
 @pytest.fixture
 def registry() -> PluginRegistry:
     """A registry holding only the installed pylantir-redcap distribution, found by its entry point."""
-    return PluginRegistry.discover(environ={"PYLANTIR_LOAD_PLUGINS": "pylantir-redcap"})
+    return load_distribution("pylantir-redcap")[0]
 
 
 @pytest.fixture

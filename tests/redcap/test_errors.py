@@ -99,6 +99,16 @@ def test_record_export_that_is_not_a_list(server, fetch, monkeypatch):
     assert "record export (content=record) is not a list of rows" in str(_fails(fetch))
 
 
+def test_project_information_without_a_project_id(server, fetch, monkeypatch):
+    original = server.answer
+
+    def answer(path, form):
+        return (200, {"project_title": "x"}) if form.get("content") == "project" else original(path, form)
+
+    monkeypatch.setattr(server, "answer", answer)
+    assert "project information (content=project) has no project_id" in str(_fails(fetch))
+
+
 def test_missing_environment_variables(server, fetch, monkeypatch):
     monkeypatch.delenv("REDCAP_API_TOKEN")
     assert "environment variable REDCAP_API_TOKEN is not set" in str(_fails(fetch))

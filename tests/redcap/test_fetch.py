@@ -19,10 +19,12 @@ def test_classic_project_yields_one_raw_record_per_participant(serve, fetch, cla
     entries = _by_location(fetch({}, {"name", "dob", "sex", "scan_date", "scan_time"}))
 
     assert sorted(entries) == ["record 1", "record 2", "record 3"]
-    assert entries["record 1"] | {} == {
+    source = entries["record 1"].pop("_source")
+    assert entries["record 1"] == {
         "record_id": "1", "name": "Doe, Jane", "dob": "1990-01-31", "sex": "1",
-        "scan_date": "2026-01-31", "scan_time": "14:30", "_source": {},
+        "scan_date": "2026-01-31", "scan_time": "14:30",
     }
+    assert list(source) == ["study_instance_uid"]
     (request,) = server.records_requests()
     assert request["fields"] == ["record_id", "dob", "name", "scan_date", "scan_time", "sex"]
     assert (request["format"], request["type"]) == ("json", "flat")
@@ -41,13 +43,14 @@ def test_site_filter_on_a_field_and_protocol_per_site(serve, fetch, classic):
     config = {"site_id": "A", "site_field": "site", "protocol": {"A": "BRAIN_3T", "B": "SPINE"}}
     entries = _by_location(fetch(config, {"name", "_source"}))
     assert sorted(entries) == ["record 1", "record 3"]
-    assert entries["record 1"]["_source"] == {"site_id": "A", "protocol": "BRAIN_3T"}
+    assert entries["record 1"]["_source"]["site_id"] == "A"
+    assert entries["record 1"]["_source"]["protocol"] == "BRAIN_3T"
 
 
 def test_legacy_site_spelling_and_protocol_string(serve, fetch, classic):
     serve(classic)
     (first, *_) = fetch({"site": 792, "protocol": "BRAIN_MRI_3T"}, {"name"})
-    assert first.data["_source"] == {"site_id": "792", "protocol": "BRAIN_MRI_3T"}
+    assert (first.data["_source"]["site_id"], first.data["_source"]["protocol"]) == ("792", "BRAIN_MRI_3T")
 
 
 def test_filter_logic_is_passed_to_redcap(serve, fetch, classic):
@@ -136,3 +139,16 @@ def test_logs_at_info_name_no_patient_data(serve, fetch, classic, caplog):
     fetch({"unknown_fields": "warn"}, {"name", "dob", "nickname"})
     assert "returned 3 rows" in caplog.text and "nickname" in caplog.text
     assert not any(value in caplog.text for value in ("Doe", "Jane", "1990-01-31"))
+
+
+def test_each_row_has_its_own_study_instance_uid_kept_across_syncs(serve, fetch, longitudinal):
+    server = serve(longitudinal)
+    config = {"repeat_instrument": "mri"}
+    uids = {e.location: e.data["_source"]["study_instance_uid"] for e in fetch(config, {"mri_date"})}
+    assert len(set(uids.values())) == len(uids) == 4
+    assert all(uid.startswith("2.25.") and len(uid) <= 64 for uid in uids.values())
+
+    longitudinal.rows[1]["mri_date"] = "2026-03-01"  # rescheduled
+    again = {e.location: e.data["_source"]["study_instance_uid"] for e in fetch(config, {"mri_date"})}
+    assert again == uids
+    assert [form["content"] for form in server.requests[:3]] == ["metadata", "project", "record"]

@@ -44,6 +44,7 @@ def fetch_records(
         wanted.add(cfg.site_field)
     export = export_fields(metadata, wanted)
     _report_unknown(connection, export)
+    project_key = f"{connection.url}|{_project_id(connection)}"
     fingerprint = _fingerprint(cfg, export)
     since = _incremental_since(cfg, state, started, fingerprint)
     rows = connection.call(
@@ -64,9 +65,17 @@ def fetch_records(
         "source %s: %s export returned %d rows",
         source_name, "incremental" if since else "full", len(rows),
     )
-    selection = RowSelection(cfg)
+    selection = RowSelection(cfg, project_key)
     yield from selection.records(rows, record_id_field(metadata))
     log.info("source %s: %d rows left out by require_fields or site", source_name, selection.skipped)
+
+
+def _project_id(connection: RedcapConnection) -> str:
+    """The project's ID (content=project), part of every row's Study Instance UID."""
+    info = connection.call("reading the project information", connection.project.export_project_info)
+    if not isinstance(info, dict) or "project_id" not in info:
+        raise connection.error("the project information (content=project) has no project_id")
+    return str(info["project_id"])
 
 
 def _report_unknown(connection: RedcapConnection, export: ExportFields) -> None:

@@ -8,6 +8,7 @@ it leaves empty are taken from the non-repeating row of its event, then from the
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -38,6 +39,21 @@ def _merge(row: Row, *fallbacks: Row | None) -> dict[str, Any]:
     return merged
 
 
+_UID_NAMESPACE = uuid.UUID("3f6a1c52-8e0b-4d7e-a1f4-6c2b9d0e5a71")
+
+
+def row_uid(project_key: str, record_id: str, row: Row) -> str:
+    """A Study Instance UID (``2.25.<uuid5>``) for one REDCap row: same row, same UID, on every sync.
+
+    Derived from the project (``project_key``: API URL and project ID), the record, the event and the
+    repeating instrument and instance, so rescheduling an exam in REDCap keeps its UID.
+    """
+    parts = (project_key, record_id, row.get("redcap_event_name"), row.get("redcap_repeat_instrument"),
+             row.get("redcap_repeat_instance"))
+    name = "\x1f".join("" if part is None else str(part) for part in parts)
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, name).int}"
+
+
 def _location(record_id: str, row: Row) -> str:
     parts = ["record", record_id]
     if event := row.get("redcap_event_name"):
@@ -50,8 +66,9 @@ def _location(record_id: str, row: Row) -> str:
 class RowSelection:
     """The selection rules of one source's config, applied to each participant's rows."""
 
-    def __init__(self, cfg: RedcapConfig):
+    def __init__(self, cfg: RedcapConfig, project_key: str):
         self.cfg = cfg
+        self.project_key = project_key
         self.source_values = {
             key: value
             for key, value in (("site_id", cfg.site_id), ("protocol", cfg.protocol_name()))
@@ -89,5 +106,6 @@ class RowSelection:
                 if not self._accepted(merged):
                     self.skipped += 1
                     continue
-                merged[SOURCE_KEY] = dict(self.source_values)
+                uid = row_uid(self.project_key, record_id, row)
+                merged[SOURCE_KEY] = {**self.source_values, "study_instance_uid": uid}
                 yield Record(merged, _location(record_id, row))
