@@ -49,6 +49,24 @@ def test_check_reports_every_plugin_error_with_its_config_path(write_config, che
     assert "OK" not in result.stdout
 
 
+def test_check_reports_field_mapping_errors_with_their_path(write_config, check_plugin_dir, run):
+    path = write_config(
+        sources_config(
+            {
+                "name": "a",
+                "type": "alpha",
+                "config": {"path": "/x"},
+                "field_mapping": {"patient_id": {"from": "pid", "template": "x{y}"}, "dob": "patient_brith_date"},
+            }
+        )
+    )
+    result = run("config", "check", str(path))
+    assert result.exit_code == 1
+    assert "data_sources.0.field_mapping (source 'a')" in result.stderr
+    assert "patient_id" in result.stderr and "patient_brith_date" in result.stderr
+    assert "OK" not in result.stdout
+
+
 def test_check_unknown_source_type(write_config, check_plugin_dir, run):
     path = write_config(sources_config({"name": "a", "type": "alhpa"}, {"name": "b", "type": "zzz"}))
     result = run("config", "check", str(path))

@@ -8,9 +8,19 @@ from pylantir.sync.mapping import FieldMapping, MappingError, RowError
 
 
 def test_plain_renames_and_legacy_fetch_only_entries() -> None:
-    mapping = FieldMapping.parse({"dob": "patient_birth_date", "study_id": "study_id", "mri_instance": "session_id"})
-    assert mapping.source_fields == {"dob", "study_id", "mri_instance"}
+    mapping = FieldMapping.parse({"dob": "patient_birth_date", "study_id": "study_id"})
+    assert mapping.source_fields == {"dob", "study_id"}
     assert mapping.apply({"dob": "31/01/1990", "study_id": "S1"}) == {"patient_birth_date": "19900131"}
+
+
+def test_plain_rename_to_an_unknown_target_is_an_error_with_a_hint() -> None:
+    with pytest.raises(MappingError) as excinfo:
+        FieldMapping.parse({"dob": "patient_brith_date", "mri_instance": "session_id"})
+    assert excinfo.value.problems == [
+        "field_mapping.dob: 'patient_brith_date' is not a worklist field; did you mean 'patient_birth_date'?",
+        "field_mapping.mri_instance: 'session_id' is not a worklist field; "
+        "to only fetch the source field, map it to itself",
+    ]
 
 
 def test_rich_forms() -> None:

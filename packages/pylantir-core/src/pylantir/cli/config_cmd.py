@@ -39,6 +39,7 @@ def check(cli_ctx: CliContext, path: Path) -> None:
                 click.echo(f"warning: {path}: {line}")
             else:
                 errors.append(line)
+        errors.extend(_mapping_problems(source, f"data_sources.{index}.field_mapping (source '{source.name}')"))
     if errors:
         raise config_error(str(path), errors)
     click.echo(f"OK: {path}")
@@ -61,6 +62,17 @@ def _source_problems(registry: PluginRegistry, source: DataSourceSettings) -> li
         return registry.validate_config(source.type, source.config)
     except (PluginUnavailableError, PluginBugError) as exc:
         return [ConfigProblem("", str(exc))]
+
+
+def _mapping_problems(source: DataSourceSettings, where: str) -> list[str]:
+    """What the sync engine's field-mapping parser says about the source's ``field_mapping``."""
+    from pylantir.sync.mapping import FieldMapping, MappingError
+
+    try:
+        FieldMapping.parse(source.field_mapping, where=where)
+    except MappingError as exc:
+        return exc.problems
+    return []
 
 
 def _declared_by_any(registry: PluginRegistry, source_type: str) -> bool:

@@ -145,7 +145,11 @@ def _convert(legacy: LegacyConfig) -> tuple[dict[str, Any], list[str]]:
         "unknown_fields": "warn",  # the previous Pylantir skipped fields the project lacks; now logged
     }
     preset = {**_preset_for_site(site or ""), "protocol_name": {"value": protocol}}
-    kept = {key: target for key, target in legacy.redcap2wl.items() if not _collides(key, target, preset)}
+    kept = {
+        key: _fetch_only_unless_worklist_field(key, target)
+        for key, target in legacy.redcap2wl.items()
+        if not _collides(key, target, preset)
+    }
     replaced = [f"{key} -> {target}" for key, target in legacy.redcap2wl.items() if key not in kept]
     server: dict[str, Any] = dict(LEGACY_SERVER)
     if legacy.allowed_aet:
@@ -166,6 +170,16 @@ def _convert(legacy: LegacyConfig) -> tuple[dict[str, Any], list[str]]:
         }
     ]
     return converted, replaced
+
+
+def _fetch_only_unless_worklist_field(key: str, target: Any) -> Any:
+    """Legacy entries such as ``"mri_instance": "session_id"`` named internal variables of the previous
+    Pylantir, not worklist fields: they only asked for the REDCap field, which ``key: key`` now says."""
+    from pylantir.sync.fields import target as worklist_target  # the catalogue of mapping targets
+
+    if isinstance(target, str) and worklist_target(target) is None:
+        return key
+    return target
 
 
 def _collides(key: str, target: Any, preset: dict[str, Any]) -> bool:

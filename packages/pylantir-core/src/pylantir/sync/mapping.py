@@ -3,8 +3,9 @@
 Two forms, told apart by the value's type (see the team's mapping syntax):
 
 ``"<source path>": "<worklist field>"``
-    plain rename. When the target is not a worklist field (legacy ``"study_id": "study_id"``) the
-    entry only asks for the source field to be fetched and writes nothing.
+    plain rename. A field mapped to itself that is not a worklist field (legacy ``"study_id":
+    "study_id"``) only asks for the source field to be fetched and writes nothing; any other target
+    that is not a worklist field is an error (a typo must not be silently ignored).
 ``"<worklist field>": {spec}``
     rich form with exactly one of ``from`` (a dotted path), ``template`` (``"sub_{study_id}"``,
     placeholders are dotted paths) or ``value`` (a constant), and optionally ``regex`` (with ``from``:
@@ -226,8 +227,8 @@ class _Builder:
     def _add_plain(self, key: str, target_name: str) -> None:
         read = self._path(key, key)
         found = target(target_name)
-        if found is None and target_name.startswith(EXTRA_PREFIX):
-            self.fail(key, _unknown_extra(target_name))
+        if found is None and target_name != key:
+            self.fail(key, _unknown_plain_target(target_name))
         elif found is not None and read is not None:
             field = None if "." in key else key
             self._add_entry(_Entry(key, found, read, None, None, _steps(found, None, {}), field))
@@ -384,6 +385,14 @@ def _unknown_target(name: str) -> str:
     guess = difflib.get_close_matches(name, target_names(), n=1)
     hint = f"; did you mean '{guess[0]}'?" if guess else " (the rich form is keyed by the worklist field)"
     return f"'{name}' is not a worklist field{hint}"
+
+
+def _unknown_plain_target(name: str) -> str:
+    if name.startswith(EXTRA_PREFIX):
+        return _unknown_extra(name)
+    guess = difflib.get_close_matches(name, target_names(), n=1)
+    hint = f"did you mean '{guess[0]}'?" if guess else "to only fetch the source field, map it to itself"
+    return f"'{name}' is not a worklist field; {hint}"
 
 
 def _unknown_extra(name: str) -> str:
