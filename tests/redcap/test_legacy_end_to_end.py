@@ -1,8 +1,9 @@
-"""A configuration file of the previous Pylantir, unchanged: REDCap -> sync -> the previous Pylantir's IDs."""
+"""A configuration file of the previous Pylantir, unchanged: REDCap -> sync -> C-FIND gives its IDs."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from pylantir.cli.main import cli
+from pylantir.config import load_config
+from pylantir.dicom.server import start_server
+from pylantir.store import Database
 
 #: Shaped like the previous Pylantir's src/pylantir/config/mwl_config.json.
 LEGACY_FILE = {
@@ -54,27 +58,45 @@ def _invoke(*args: str) -> str:
     return result.output
 
 
-def _worklist(config: Path) -> list[dict]:
-    return json.loads(_invoke("worklist", "list", "--config", str(config), "--json"))
+def _c_find(port: int) -> dict[str, dict[str, str]]:
+    """Every worklist item the DICOM server returns to a C-FIND (pylantir's client), by patient ID."""
+    items = json.loads(_invoke("find", "127.0.0.1", str(port), "--json"))
+    return {item["PatientID"]: item for item in items}
 
 
-def test_legacy_config_syncs_the_previous_pylantir_ids(serve, longitudinal, legacy_config):
+@pytest.fixture
+def dicom_server(legacy_config: Path) -> Iterator[int]:
+    """The DICOM server of the legacy configuration, on a free loopback port."""
+    config = load_config(legacy_config)
+    database = Database.open(config.database_url)
+    server = start_server(config, database, host="127.0.0.1", port=0)
+    yield server.port
+    server.shutdown()
+    database.engine.dispose()
+
+
+def test_legacy_config_syncs_and_c_find_returns_the_previous_pylantir_ids(
+    serve, longitudinal, legacy_config, dicom_server
+):
     serve(longitudinal)
     _invoke("sync", "--config", str(legacy_config))
 
-    items = _worklist(legacy_config)
+    items = _c_find(dicom_server)
     assert {
-        (i["patient_id"], i["patient_name"], i["patient_birth_date"], i["scheduled_start_date"],
-         i["scheduled_start_time"]) for i in items
+        (i["PatientID"], i["PatientName"], i["PatientBirthDate"], i["ScheduledProcedureStepStartDate"],
+         i["ScheduledProcedureStepStartTime"]) for i in items.values()
     } == EXPECTED
-    assert {(i["modality"], i["protocol_name"], i["study_description"]) for i in items} == {
-        ("MR", "BRAIN_MRI_3T", "CPIP")
-    }
-    uids = {i["patient_id"]: i["study_instance_uid"] for i in items}
+    assert {i["Modality"] for i in items.values()} == {"MR"}
+    uids = {pid: i["StudyInstanceUID"] for pid, i in items.items()}
 
     longitudinal.rows[1]["mri_time"] = "15:00"  # rescheduled in REDCap: same entry, same UID
     longitudinal.touch("1", datetime.now())
-    _invoke("sync", "--config", str(legacy_config))
-    again = {i["patient_id"]: i for i in _worklist(legacy_config)}
-    assert {pid: i["study_instance_uid"] for pid, i in again.items()} == uids
-    assert again["sub_1001_ses_1_fam_501_site_792"]["scheduled_start_time"] == "150000"
+    _invoke("sync", "--config", str(legacy_config))  # incremental: only record 1 is exported
+    again = _c_find(dicom_server)
+    assert {pid: i["StudyInstanceUID"] for pid, i in again.items()} == uids
+    assert again["sub_1001_ses_1_fam_501_site_792"]["ScheduledProcedureStepStartTime"] == "150000"
+
+    listed = json.loads(_invoke("worklist", "list", "--config", str(legacy_config), "--json"))
+    assert {(i["protocol_name"], i["study_description"], i["patient_sex"]) for i in listed} == {
+        ("BRAIN_MRI_3T", "CPIP", None)  # demo_sex is coded 1/2 in this project: no DICOM sex is guessed
+    }
