@@ -44,6 +44,11 @@ def test_refused_token(server, fetch, monkeypatch, caplog):
     assert OTHER_TOKEN not in str(error) and OTHER_TOKEN not in caplog.text
 
 
+def test_xml_error_payload_is_read(server, fetch):
+    server.fault = (403, '<?xml version="1.0"?>\n<hash><error>You do not have permissions</error></hash>')
+    assert "(HTTP 403: You do not have permissions)" in str(_fails(fetch))
+
+
 def test_wrong_url_path(server, fetch, monkeypatch):
     monkeypatch.setenv("REDCAP_API_URL", server.url.replace("/api/", "/redcap/api/"))
     error = _fails(fetch)
