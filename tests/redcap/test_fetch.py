@@ -152,3 +152,10 @@ def test_each_row_has_its_own_study_instance_uid_kept_across_syncs(serve, fetch,
     again = {e.location: e.data["_source"]["study_instance_uid"] for e in fetch(config, {"mri_date"})}
     assert again == uids
     assert [form["content"] for form in server.requests[:3]] == ["metadata", "project", "record"]
+
+
+def test_redcap_columns_and_form_status_can_be_mapped(serve, fetch, longitudinal):
+    server = serve(longitudinal)
+    entries = fetch({"repeat_instrument": "mri"}, {"redcap_event_name", "redcap_repeat_instance", "mri_complete"})
+    assert {entry.data["redcap_event_name"] for entry in entries} == {"t1_arm_1", "t2_arm_1", "t1_arm_2"}
+    assert server.records_requests()[0]["fields"] == ["record_id", "mri_complete"]
