@@ -11,7 +11,7 @@ import logging
 import socket
 import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pynetdicom import AE, _config, evt
 from pynetdicom.events import Event
@@ -117,9 +117,13 @@ class RunningServer:
     host: str
     port: int
     ae_title: str
+    _stopped: bool = field(default=False, init=False, repr=False)
 
     def shutdown(self) -> None:
-        """Stop listening, then abort the associations still open."""
+        """Stop listening, then abort the associations still open. Calling it again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         stopper = threading.Thread(target=self.server.shutdown, name="pylantir-server-shutdown")
         stopper.start()
         # Wake the accept loop now instead of at its next 0.5 s poll: it sees the shutdown request first.
