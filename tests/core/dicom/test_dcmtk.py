@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,23 +17,17 @@ pytestmark = pytest.mark.dcmtk
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-def dcmtk(tool: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a dcmtk tool with Nagle off (Debian's dcmtk honours TCP_NODELAY=1)."""
-    if shutil.which(tool) is None:
-        pytest.skip(f"dcmtk's {tool} is not installed (apt-get install dcmtk)")
-    return subprocess.run([tool, *args], check=False, capture_output=True, text=True, timeout=60, cwd=cwd,
-                          env={**os.environ, "TCP_NODELAY": "1"})
-
-
 @SQLITE_ONLY
-def test_echoscu(peer: Peer) -> None:
+def test_echoscu(peer: Peer, dcmtk) -> None:
     """echoscu gets a successful C-ECHO."""
     result = dcmtk("echoscu", "-aet", "MR1", "-aec", "PYLANTIR", peer.host, str(peer.port))
     assert result.returncode == 0, result.stderr
 
 
 @SQLITE_ONLY
-def test_findscu_worklist_query(add_items: Callable[..., list[WorklistItem]], peer: Peer, tmp_path: Path) -> None:
+def test_findscu_worklist_query(
+    add_items: Callable[..., list[WorklistItem]], peer: Peer, tmp_path: Path, dcmtk
+) -> None:
     """findscu -W with a typical modality query; responses extracted to files and read back."""
     add_items({"patient_name": "Müller^Hans", "patient_id": "DC1"}, {"modality": "CT", "patient_id": "DC2"},
               {"patient_id": "DC3", "date": "20260106"})

@@ -44,12 +44,13 @@ def _with_overrides(config: PylantirConfig, **overrides: Any) -> PylantirConfig:
 
 
 def _server_logging() -> None:
-    """A server logs its INFO lines by default; pynetdicom's per-association chatter only with -vv."""
+    """A server logs its INFO lines by default; pynetdicom's and Alembic's chatter only with -vv."""
     root = logging.getLogger()
     if root.level > logging.INFO:
         root.setLevel(logging.INFO)
     if root.level > logging.DEBUG:
-        logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+        for chatty in ("pynetdicom", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> Any:
