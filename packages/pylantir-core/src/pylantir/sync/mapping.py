@@ -152,6 +152,8 @@ class FieldMapping:
     def __init__(self, entries: list[_Entry], source_fields: frozenset[str], fingerprint: str = ""):
         self._plan = [(entry.compiled(), entry.target.name, entry.target.column, entry.target.extra_keyword)
                       for entry in entries]
+        self._columns = [(compute, column) for compute, _, column, keyword in self._plan if keyword is None]
+        self._extras = [(compute, keyword) for compute, _, _, keyword in self._plan if keyword is not None]
         self.source_fields = source_fields
         self.targets = frozenset(entry.target.name for entry in entries)
         #: A digest of the mapping as configured: part of every content hash.
@@ -176,6 +178,17 @@ class FieldMapping:
         Targets whose value is missing are ``None``. Raises :class:`RowError` naming every field whose
         value cannot be normalised (the reasons never quote the values).
         """
+        try:  # the common case in one pass; a record with a problem is mapped again, field by field
+            row = {column: compute(record) for compute, column in self._columns}
+            extras = {keyword: value for compute, keyword in self._extras if (value := compute(record)) is not None}
+        except ValueProblem:
+            return self._apply_reporting(record)
+        if extras:
+            row["extra_attributes"] = extras
+        return row
+
+    def _apply_reporting(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`apply` for a record with a problem: raises :class:`RowError` listing all of them."""
         row: dict[str, Any] = {}
         extras: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
