@@ -90,29 +90,42 @@ class QualityGate:
             ),
         }
 
+        #: column -> (full match of its VR's pattern, reason when it fails, whether plausibility is checked)
+        self._rules = {name: (pattern.fullmatch, reason, name in _PLAUSIBLE)
+                       for name, (pattern, reason) in _COLUMN_RULES.items()}
+
     def check(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Every problem of one mapped row, as ``(field, reason)``."""
-        problems = [(name, "required, but missing or empty") for name in REQUIRED if not row.get(name)]
+        get = row.get
+        if all(map(get, REQUIRED)):
+            problems = []
+        else:
+            problems = [(name, "required, but missing or empty") for name in REQUIRED if not get(name)]
+        rules = self._rules
         for name, value in row.items():
             if value is None or value == "":
                 continue
-            if name == "extra_attributes":
-                problems.extend(
-                    (f"extra.{keyword}", reason)
-                    for keyword, extra in value.items()
-                    if (reason := _vr_problem(_extra_vr(keyword), extra))
-                )
-                continue
-            rule = _COLUMN_RULES.get(name)
+            rule = rules.get(name)
             if rule is None:
-                reason = _vr_problem(COLUMN_VRS[name], value)
-            else:
-                reason = None if rule[0].fullmatch(value if value.__class__ is str else str(value)) else rule[1]
-            if reason is None and name in _PLAUSIBLE:
-                reason = self._implausible(name, value)
-            if reason:
+                problems.extend(self._other_problems(name, value))
+                continue
+            matches, reason, plausible = rule
+            if not matches(value if value.__class__ is str else str(value)):
+                problems.append((name, reason))
+            elif plausible and (reason := self._implausible(name, value)):
                 problems.append((name, reason))
         return problems
+
+    def _other_problems(self, name: str, value: Any) -> list[tuple[str, str]]:
+        """Problems of ``extra_attributes`` (by each keyword's VR) and of the numeric (DS) columns."""
+        if name == "extra_attributes":
+            return [
+                (f"extra.{keyword}", reason)
+                for keyword, extra in value.items()
+                if (reason := _vr_problem(_extra_vr(keyword), extra))
+            ]
+        reason = _vr_problem(COLUMN_VRS[name], value) or self._implausible(name, value)
+        return [(name, reason)] if reason else []
 
     def _implausible(self, name: str, value: Any) -> str | None:
         if name in self._ranges:
