@@ -36,7 +36,7 @@ from pylantir.sync.mapping import FieldMapping, MappingError
 from pylantir.sync.pump import POLL_SECONDS, Pump, SyncStopped
 from pylantir.sync.rows import PreparedRow, Rejection, RowPreparer
 from pylantir.sync.spool import Spool
-from pylantir.sync.writer import Writer, stored_hashes
+from pylantir.sync.writer import Writer, stored_hashes, write_cache
 
 log = logging.getLogger(__name__)
 
@@ -299,10 +299,11 @@ def _write(sync: _Sync, fetched: _Fetched) -> None:
         session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(outcome="writing"))
         writer = Writer(session, source.name, sync.ranks, sync.now)
         if not fetched.state.unchanged:
-            for batch in fetched.spool.batches():
-                if sync.cancel.is_set():
-                    raise SyncStopped("abandoned", "stopped before the sync committed")
-                writer.write_batch(batch)
+            with write_cache(session):
+                for batch in fetched.spool.batches():
+                    if sync.cancel.is_set():
+                        raise SyncStopped("abandoned", "stopped before the sync committed")
+                    writer.write_batch(batch)
             # When every row the source owned was seen unchanged, there is nothing to remove.
             if fetched.state.complete and fetched.unchanged < len(fetched.known):
                 warning = writer.remove_missing(fetched.seen, source.removal_guard_fraction)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,9 @@ TABLE = WorklistItem.__table__
 STATUS = "performed_procedure_step_status"
 CONFLICTS_LOGGED = 10
 DELETE_CHUNK = 500
+#: SQLite page cache of a sync's write transaction (KiB; the default is 2 MiB): the B-trees of a large
+#: first sync stay in memory instead of spilling to the WAL and being read back (~15% of the insert time).
+WRITE_CACHE_KIB = 8192
 
 
 def source_ranks(config: PylantirConfig) -> dict[str, int]:
@@ -74,10 +78,11 @@ class _BulkInsert:
             for value, process in zip(constants.values(), processors[len(self._columns) :], strict=True)
         )
         self._pick = operator.itemgetter(*(names.index(name) for name in compiled.positiontup))
+        # (position, processor, what it makes of None): JSON turns None into 'null' in every row
         self._processed = [
-            (position, processors[names.index(name)])
+            (position, process, process(None))
             for position, name in enumerate(compiled.positiontup)
-            if name not in constants and processors[names.index(name)] is not None
+            if name not in constants and (process := processors[names.index(name)]) is not None
         ]
 
     def execute(self, rows: Sequence[PreparedRow]) -> None:
@@ -88,14 +93,33 @@ class _BulkInsert:
         batch = []
         for row in rows:
             values = list(self._pick((*row.values, row.identity, row.content_hash, row.location[:128], *self._fixed)))
-            for position, process in self._processed:
-                values[position] = process(values[position])
+            for position, process, null in self._processed:
+                value = values[position]
+                values[position] = null if value is None else process(value)
             batch.append(tuple(values))
         self._session.connection().exec_driver_sql(self._sql, batch)
 
     def _params(self, row: PreparedRow) -> dict[str, Any]:
         values = (*row.values, row.identity, row.content_hash, row.location[:128])
         return dict(zip(self._columns, values, strict=True))
+
+
+@contextmanager
+def write_cache(session: Session) -> Iterator[None]:
+    """On SQLite, a larger page cache while the block writes; then the connection's own size again.
+
+    Only the writing connection (syncs write one at a time) holds the larger cache, and only meanwhile.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    previous = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={previous}")
 
 
 def stored_hashes(session: Session, source_name: str) -> dict[str, str]:
