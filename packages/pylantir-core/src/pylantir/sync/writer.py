@@ -161,6 +161,10 @@ class Writer:
         self.now = now
         self.counts = WriteCounts()
         self._update_all = update(TABLE).where(TABLE.c.id == bindparam("_id"))
+        # one statement for every batch (a literal IN list would be built and coerced value by value)
+        self._lookup = select(
+            TABLE.c.identity, TABLE.c.id, TABLE.c.content_hash, TABLE.c.source_name, TABLE.c.status_from_mpps
+        ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
         self._insert = _BulkInsert(session, {"source_name": source_name, "created_at": now, "updated_at": now,
                                              "last_seen_at": now, "status_from_mpps": False})
 
@@ -168,10 +172,7 @@ class Writer:
         """Insert new rows, update changed ones, skip unchanged ones and ones a higher source owns."""
         stored = {
             row.identity: row
-            for row in self.session.execute(
-                select(TABLE.c.identity, TABLE.c.id, TABLE.c.content_hash, TABLE.c.source_name,
-                       TABLE.c.status_from_mpps).where(TABLE.c.identity.in_([r.identity for r in rows]))
-            )
+            for row in self.session.execute(self._lookup, {"identities": [r.identity for r in rows]})
         }
         inserts: list[PreparedRow] = []
         updates: list[dict[str, Any]] = []
