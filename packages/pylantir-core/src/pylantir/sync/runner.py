@@ -43,7 +43,7 @@ from pylantir.sync.writer import Writer, stored_hashes, write_cache
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000  # rows per write batch (one hash query, one executemany)
-CHUNK_SIZE = 500  # raw records per hand-over from the fetch thread (the queue holds a few chunks)
+CHUNK_SIZE = 100  # raw records per hand-over from the fetch thread (the queue holds a few chunks)
 RETRY_ATTEMPTS = 3
 RETRY_WAIT = 2.0  # seconds before the first retry; doubles each time
 OK_OUTCOMES = ("success", "unchanged")
