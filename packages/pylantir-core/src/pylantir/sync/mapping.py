@@ -39,6 +39,8 @@ Reader = Callable[[Mapping[str, Any]], Any]
 _SOURCES = ("from", "template", "value")
 _OPTIONS = frozenset({"regex", "extract", "map", "default", "format", "input_formats", "name_order"})
 _PARSED_FORMATS = frozenset({"date", "time", "datetime"})
+#: Distinct texts whose normalised form a plain rename remembers (codes, dates, times repeat across rows).
+KNOWN_VALUES = 512
 
 
 class MappingError(ValueError):
@@ -114,17 +116,23 @@ class _Entry:
         if self.field is None or self.translate is not None or self.default is not None or len(self.steps) != 1:
             return self.value
         field, ((name, step),) = self.field, self.steps
+        known: dict[str, Any] = {}  # text -> its normalised form (normalisers are pure functions)
 
         def plain(record: Mapping[str, Any]) -> Any:
             value = record.get(field)
+            if value.__class__ is str and (found := known.get(value)) is not None:
+                return found
             if value is None or (value.__class__ is str and not value.strip()):
                 return None
             try:
-                return step(value)
+                normalised = step(value)
             except ValueProblem:
                 raise
             except (ValueError, TypeError, OverflowError, OSError):
                 raise ValueProblem(f"not a valid {name}") from None
+            if value.__class__ is str and len(known) < KNOWN_VALUES:
+                known[value] = normalised
+            return normalised
 
         return plain
 
