@@ -28,6 +28,9 @@ EARLIEST_BIRTH_DATE = "19000101"
 #: Plausible ranges of numeric columns (exclusive lower bound, inclusive upper bound).
 NUMBER_RANGES = {"patient_weight_kg": (0.0, 700.0), "patient_size_m": (0.0, 3.0)}
 
+#: Distinct valid texts per column whose verdict a gate remembers.
+KNOWN_VALID = 512
+
 _TEXT = r"[^\\\x00-\x1f\x7f]"
 _PN_GROUP = r"(?=[^=]{0,64}(?:=|$))[^\\^=\x00-\x1f\x7f]*(?:\^[^\\^=\x00-\x1f\x7f]*){0,4}"
 
@@ -90,8 +93,9 @@ class QualityGate:
             ),
         }
 
-        #: column -> (full match of its VR's pattern, reason when it fails, whether plausibility is checked)
-        self._rules = {name: (pattern.fullmatch, reason, name in _PLAUSIBLE)
+        #: column -> (full match of its VR's pattern, reason when it fails, whether plausibility is checked,
+        #: texts that already passed both: up to KNOWN_VALID per column, as codes and dates repeat)
+        self._rules = {name: (pattern.fullmatch, reason, name in _PLAUSIBLE, set[str]())
                        for name, (pattern, reason) in _COLUMN_RULES.items()}
 
     def check(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -109,11 +113,16 @@ class QualityGate:
             if rule is None:
                 problems.extend(self._other_problems(name, value))
                 continue
-            matches, reason, plausible = rule
-            if not matches(value if value.__class__ is str else str(value)):
+            matches, reason, plausible, valid = rule
+            text = value.__class__ is str
+            if text and value in valid:
+                continue
+            if not matches(value if text else str(value)):
                 problems.append((name, reason))
             elif plausible and (reason := self._implausible(name, value)):
                 problems.append((name, reason))
+            elif text and len(valid) < KNOWN_VALID:
+                valid.add(value)
         return problems
 
     def _other_problems(self, name: str, value: Any) -> list[tuple[str, str]]:
