@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,31 @@ def postgres_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using it runs once on SQLite and once on PostgreSQL (skipped when unavailable)."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+def _dcmtk_tool(name: str) -> str | None:
+    """dcmtk's ``name`` on PATH, passing over pynetdicom's scripts of the same name (installed in venvs)."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = shutil.which(name, path=directory)
+        if candidate:
+            version = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=10)
+            if "dcmtk" in version.stdout.lower():
+                return candidate
+    return None
+
+
+DcmtkRunner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def dcmtk() -> DcmtkRunner:
+    """Run a dcmtk tool (``dcmtk("findscu", "-W", ...)``) with Nagle off; skip when dcmtk is absent."""
+
+    def run(tool: str, *args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        path = _dcmtk_tool(tool)
+        if path is None:
+            pytest.skip(f"dcmtk's {tool} is not installed (apt-get install dcmtk)")
+        return subprocess.run([path, *args], check=False, capture_output=True, text=True, timeout=timeout,
+                              cwd=cwd, env={**os.environ, "TCP_NODELAY": "1"})
+
+    return run

@@ -40,6 +40,7 @@ def test_legacy_file_becomes_one_redcap_source(write_config, legacy_file, caplog
         "protocol": "BRAIN_MRI_3T",
         "repeat_instrument": "mri",
         "require_fields": ["mri_instance", "mri_date", "mri_time"],
+        "unknown_fields": "warn",
     }
 
 
@@ -52,7 +53,7 @@ def test_field_mapping_is_the_preset_then_redcap2wl(write_config, legacy_file):
     assert mapping["patient_id"]["template"] == "sub_{study_id}_ses_{mri_instance}_fam_{family_id}_site_792"
     assert mapping["patient_name"]["template"] == "cpip-id-{study_id}^fa-{family_id}"
     assert mapping["patient_birth_date"] == {"template": "{youth_dob_y}0101"}
-    assert mapping["patient_sex"] == {"from": "demo_sex"}
+    assert mapping["patient_sex"] == {"from": "demo_sex", "regex": r"^\s*([MFOmfo])"}
     assert mapping["protocol_name"] == {"value": "BRAIN_MRI_3T"}
     assert list(mapping)[-len(legacy_file["redcap2wl"]) :] == list(legacy_file["redcap2wl"])
 

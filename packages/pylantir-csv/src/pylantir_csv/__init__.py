@@ -1,32 +1,46 @@
-"""Pylantir source plugin for CSV exports: ``"type": "csv"``."""
+"""Pylantir source plugin for CSV exports: ``"type": "csv"``.
+
+A source reads one file or a glob of files (merged as one source), each with a header row. Rows are
+streamed; a malformed row is rejected with its line number and the rest lands. See
+``docs/sources-csv-json.md`` for the ``config`` keys.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
+from pylantir.filesource import files_to_read, validate_file_config
+from pylantir_csv.config import CsvConfig, RowFilter
+from pylantir_csv.reader import CsvFile
 
-from pylantir import ConfigProblem, SourceType, hookimpl
-from pylantir.validation import problems_from_model
-
-
-class CsvConfig(BaseModel):
-    """The ``config`` object of a ``csv`` source."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    file_path: str
-    encoding: str = "utf-8"
-    delimiter: str | None = None
-    watch_for_changes: bool = False
+__all__ = ["CsvConfig", "RowFilter", "fetch_entries", "source_types", "validate_config"]
 
 
 @hookimpl
 def source_types() -> list[SourceType]:
-    return [SourceType("csv", "Scheduled exams from CSV exports (a file or a glob of files)")]
+    """Declare the ``csv`` source type."""
+    return [
+        SourceType(
+            "csv",
+            "Scheduled exams from CSV exports (a file or a glob of files)",
+            config_schema=CsvConfig.model_json_schema(by_alias=True),
+        )
+    ]
 
 
 @hookimpl
 def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
-    return problems_from_model(CsvConfig, config)
+    """Report wrong types and unknown keys; warn when ``file_path`` matches no file yet."""
+    return validate_file_config(CsvConfig, config)
+
+
+@hookimpl
+def fetch_entries(
+    source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
+) -> Iterator[Record | Rejected]:
+    """Yield every data row of the matched files, in path order, as a :class:`Record` or :class:`Rejected`."""
+    parsed, files = files_to_read(CsvConfig, config, source_name, state)
+    for path in files:
+        yield from CsvFile(path, parsed, fields, source_name).rows()

@@ -1,33 +1,44 @@
-"""Pylantir source plugin for JSON and JSON Lines files: ``"type": "json"``."""
+"""Pylantir source plugin for JSON and JSON Lines files: ``"type": "json"``.
+
+A source reads one file or a glob of files (merged as one source) holding an array of record objects,
+an object with that array at a dotted ``records_path``, or JSON Lines. Files are streamed; nested
+values are reachable from the ``field_mapping`` with dotted paths. See ``docs/sources-csv-json.md``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
+from pylantir.filesource import files_to_read, validate_file_config
+from pylantir_json.config import JsonConfig
+from pylantir_json.reader import JsonFile
 
-from pylantir import ConfigProblem, SourceType, hookimpl
-from pylantir.validation import problems_from_model
-
-
-class JsonConfig(BaseModel):
-    """The ``config`` object of a ``json`` source."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    file_path: str
-    format: Literal["array", "object", "jsonl"] = "array"
-    records_path: str | None = None
-    encoding: str = "utf-8"
-    watch_for_changes: bool = False
+__all__ = ["JsonConfig", "fetch_entries", "source_types", "validate_config"]
 
 
 @hookimpl
 def source_types() -> list[SourceType]:
-    return [SourceType("json", "Scheduled exams from JSON or JSON Lines files")]
+    """Declare the ``json`` source type."""
+    return [
+        SourceType(
+            "json",
+            "Scheduled exams from JSON or JSON Lines files",
+            config_schema=JsonConfig.model_json_schema(),
+        )
+    ]
 
 
 @hookimpl
 def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
-    return problems_from_model(JsonConfig, config)
+    """Report wrong types, unknown keys and a missing ``records_path``; warn when no file matches yet."""
+    return validate_file_config(JsonConfig, config)
+
+
+@hookimpl
+def fetch_entries(source_name: str, config: Mapping[str, Any], state: FetchState) -> Iterator[Record | Rejected]:
+    """Yield every record of the matched files, in path order, as a :class:`Record` or :class:`Rejected`."""
+    parsed, files = files_to_read(JsonConfig, config, source_name, state)
+    for path in files:
+        yield from JsonFile(path, parsed, source_name).rows()

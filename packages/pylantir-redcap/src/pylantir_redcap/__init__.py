@@ -1,32 +1,38 @@
-"""Pylantir source plugin for REDCap projects (through PyCap): ``"type": "redcap"``."""
+"""Pylantir source plugin for REDCap projects (through PyCap): ``"type": "redcap"``.
+
+The plugin exports a project's records (fields, events, filter logic, incremental date range),
+combines each participant's baseline row with each selected repeating-instrument row, and yields the
+raw rows; the core's ``field_mapping`` builds identifiers from them. See docs/sources-redcap.md.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pylantir import ConfigProblem, FetchState, Record, SourceType, hookimpl
+from pylantir_redcap.config import RedcapConfig, check_config
+from pylantir_redcap.fetch import fetch_records
+from pylantir_redcap.fields import SOURCE_KEY
 
-from pylantir import ConfigProblem, SourceType, hookimpl
-from pylantir.validation import problems_from_model
-
-
-class RedcapConfig(BaseModel):
-    """The ``config`` object of a ``redcap`` source. Credentials are named, never given."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    api_url_env: str = "REDCAP_API_URL"
-    api_token_env: str = "REDCAP_API_TOKEN"
-    site_id: str | None = None
-    protocol: str | dict[str, str] | None = None
+__all__ = ["SOURCE_KEY", "RedcapConfig", "fetch_entries", "source_types", "validate_config"]
 
 
 @hookimpl
 def source_types() -> list[SourceType]:
+    """Declare the ``redcap`` source type."""
     return [SourceType("redcap", "Participants and visits from a REDCap project, through PyCap")]
 
 
 @hookimpl
 def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
-    return problems_from_model(RedcapConfig, config)
+    """Check a ``redcap`` source's ``config`` without contacting REDCap."""
+    return check_config(config)
+
+
+@hookimpl
+def fetch_entries(
+    source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
+) -> Iterator[Record]:
+    """Yield one raw record per selected REDCap row (see :func:`pylantir_redcap.fetch.fetch_records`)."""
+    return fetch_records(source_name, RedcapConfig.model_validate(dict(config)), fields, state)

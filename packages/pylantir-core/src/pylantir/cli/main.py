@@ -8,9 +8,11 @@ from pathlib import Path
 import click
 
 from pylantir import __version__
+from pylantir.cli.client import echo_command, find_command
 from pylantir.cli.config_cmd import config_group
 from pylantir.cli.context import CliContext
 from pylantir.cli.db import db_group
+from pylantir.cli.run import run
 from pylantir.cli.sources import sources
 from pylantir.cli.sync import sync
 from pylantir.cli.worklist import worklist_group
@@ -40,6 +42,9 @@ cli.add_command(config_group)
 cli.add_command(db_group)
 cli.add_command(worklist_group)
 cli.add_command(sync)
+cli.add_command(run)
+cli.add_command(echo_command)
+cli.add_command(find_command)
 
 
 def main() -> None:

@@ -142,6 +142,7 @@ def _convert(legacy: LegacyConfig) -> tuple[dict[str, Any], list[str]]:
         "protocol": protocol,
         "repeat_instrument": "mri",
         "require_fields": list(LEGACY_REQUIRED_FIELDS),
+        "unknown_fields": "warn",  # the previous Pylantir skipped fields the project lacks; now logged
     }
     preset = {**_preset_for_site(site or ""), "protocol_name": {"value": protocol}}
     kept = {

@@ -1,0 +1,120 @@
+"""``pylantir run``: the DICOM server and the sync engine in one process.
+
+The server, the store and the sync engine are imported when the command runs (``pylantir --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pylantir.cli.context import (
+    CliContext,
+    config_option,
+    load_config_or_exit,
+    pass_cli,
+)
+from pylantir.config import PylantirConfig, ServerSettings
+
+if TYPE_CHECKING:
+    from pylantir.store import Database
+
+log = logging.getLogger("pylantir.run")
+SYNC_STOP_TIMEOUT = 30.0
+
+
+def _with_overrides(config: PylantirConfig, **overrides: Any) -> PylantirConfig:
+    """The config with the command-line overrides applied and validated like the file."""
+    from pydantic import ValidationError
+
+    updates = {key: value for key, value in overrides.items() if value is not None}
+    if not updates:
+        return config
+    try:
+        server = ServerSettings.model_validate({**config.server.model_dump(), **updates})
+    except ValidationError as exc:
+        raise click.UsageError("; ".join(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}"
+                                         for e in exc.errors())) from exc
+    return config.model_copy(update={"server": server})
+
+
+def _server_logging() -> None:
+    """A server logs its INFO lines by default; pynetdicom's and Alembic's chatter only with -vv."""
+    root = logging.getLogger()
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    if root.level > logging.DEBUG:
+        for chatty in ("pynetdicom", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> Any:
+    from pylantir.sync.checks import check_sources
+    from pylantir.sync.service import SyncService
+
+    registry = cli_ctx.registry(plugins_dir=Path(config.plugins_dir) if config.plugins_dir else None)
+    cli_ctx.enforce_strict_plugins()
+    problems = check_sources(config, registry)
+    if problems:
+        raise click.ClickException("the data sources cannot be used:\n" + "\n".join(f"  - {p}" for p in problems))
+    service = SyncService(config, registry, database)
+    service.start()
+    return service
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command("run")
+@config_option
+@click.option("--ae-title", help="AE title to answer as (overrides server.ae_title).")
+@click.option("--host", help="Address to listen on (overrides server.host).")
+@click.option("--port", type=int, help="TCP port to listen on (overrides server.port).")
+@click.option("--no-sync", is_flag=True, help="Serve the worklist only; do not run the data-source sync.")
+@pass_cli
+def run(
+    cli_ctx: CliContext, config_path: Path, ae_title: str | None, host: str | None, port: int | None, no_sync: bool
+) -> None:
+    """Serve the worklist over DICOM (MWL C-FIND, MPPS, C-ECHO) and keep it in sync with the data sources.
+
+    The sources are checked and the sync engine started before the port opens. SIGINT or SIGTERM stops both.
+    """
+    from pylantir.dicom import ServerStartError, start_server
+    from pylantir.store import Database
+
+    _server_logging()
+    config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
+    database = Database.open(config.database_url)
+    sync = None if no_sync else _start_sync(config, cli_ctx, database)
+    try:
+        try:
+            server = start_server(config, database)
+        except ServerStartError as exc:
+            raise click.ClickException(str(exc)) from exc
+        sources = "sync disabled" if no_sync else ", ".join(s.name for s in config.enabled_sources()) or "none"
+        log.info(
+            "pylantir serving AE title %s on %s port %d, database %s, sources: %s",
+            server.ae_title, server.host, server.port, database.safe_url(), sources,
+        )
+        try:
+            _wait_for_signal()
+        finally:
+            log.info("shutting down")
+            server.shutdown()
+    finally:
+        if sync is not None:
+            sync.stop(SYNC_STOP_TIMEOUT)
+        database.close()

@@ -1,0 +1,107 @@
+"""A small DICOM client (SCU) for site staff, tests and benchmarks: C-ECHO and Modality Worklist C-FIND."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pydicom import Dataset
+from pydicom.sequence import Sequence
+from pynetdicom import AE, evt
+from pynetdicom.association import Association
+from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
+
+from pylantir.dicom.server import set_tcp_nodelay, tune_pynetdicom
+
+# Return keys a modality typically asks for (IHE RAD-5), top level and inside the SPS item.
+TOP_LEVEL_KEYS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyInstanceUID",
+    "RequestedProcedureID", "RequestedProcedureDescription", "ReferringPhysicianName",
+)
+SPS_KEYS = (
+    "ScheduledStationAETitle", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime", "Modality",
+    "ScheduledPerformingPhysicianName", "ScheduledProcedureStepDescription", "ScheduledStationName",
+    "ScheduledProcedureStepID", "ScheduledProcedureStepStatus",
+)
+
+
+class DicomClientError(Exception):
+    """The peer could not be reached, refused the association or answered with a failure status."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Where to connect and as whom."""
+
+    host: str
+    port: int
+    calling_ae: str = "PYLANTIR_SCU"
+    called_ae: str = "ANY-SCP"
+    ssl_context: ssl.SSLContext | None = None
+    timeout: float = 10.0
+    nodelay: bool = True  # TCP_NODELAY on our socket (off only to measure what Nagle costs)
+
+
+@contextmanager
+def association(peer: Peer, *sop_classes: str) -> Iterator[Association]:
+    """An established association with ``peer`` for ``sop_classes``, released on exit."""
+    tune_pynetdicom()
+    ae = AE(ae_title=peer.calling_ae)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = peer.timeout
+    for sop_class in sop_classes:
+        ae.add_requested_context(sop_class)
+    tls = (peer.ssl_context, peer.host) if peer.ssl_context else None
+    handlers = [(evt.EVT_CONN_OPEN, set_tcp_nodelay)] if peer.nodelay else []
+    assoc = ae.associate(peer.host, peer.port, ae_title=peer.called_ae, tls_args=tls, evt_handlers=handlers)
+    if not assoc.is_established:
+        reason = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "not established"
+        raise DicomClientError(f"association with {peer.host}:{peer.port} ({peer.called_ae}) {reason}")
+    try:
+        yield assoc
+    finally:
+        if assoc.is_established:
+            assoc.release()
+
+
+def echo(peer: Peer) -> int:
+    """Send one C-ECHO; return the response status (0 is success)."""
+    with association(peer, Verification) as assoc:
+        status = assoc.send_c_echo()
+    if not status:
+        raise DicomClientError(f"no C-ECHO response from {peer.host}:{peer.port}")
+    return int(status.Status)
+
+
+def find_on(assoc: Association, identifier: Dataset) -> list[tuple[int, Dataset | None]]:
+    """Send one Modality Worklist C-FIND on an open association; every (status, identifier) answered."""
+    return [
+        (int(status.Status) if "Status" in status else -1, result)
+        for status, result in assoc.send_c_find(identifier, ModalityWorklistInformationFind)
+    ]
+
+
+def find(peer: Peer, identifier: Dataset) -> list[Dataset]:
+    """Query a worklist: the matching identifiers, or :class:`DicomClientError` on a failure status."""
+    with association(peer, ModalityWorklistInformationFind) as assoc:
+        responses = find_on(assoc, identifier)
+    if not responses or responses[-1][0] != 0x0000:
+        code = responses[-1][0] if responses else None
+        raise DicomClientError(f"C-FIND failed with status {f'0x{code:04X}' if code is not None else 'none'}")
+    return [result for status, result in responses if status in (0xFF00, 0xFF01) and result is not None]
+
+
+def worklist_identifier(date: str = "", modality: str = "", station: str = "") -> Dataset:
+    """A typical modality query: the usual return keys, matching on date (or range), modality and station."""
+    identifier = Dataset()
+    for keyword in TOP_LEVEL_KEYS:
+        setattr(identifier, keyword, "")
+    step = Dataset()
+    for keyword in SPS_KEYS:
+        setattr(step, keyword, "")
+    step.ScheduledProcedureStepStartDate = date
+    step.Modality = modality
+    step.ScheduledStationAETitle = station
+    identifier.ScheduledProcedureStepSequence = Sequence([step])
+    return identifier

@@ -1,0 +1,260 @@
+"""C-FIND identifier -> one SQLAlchemy query (PS3.4 C.2.2.2 matching, Annex K keys).
+
+Every supported matching type becomes a SQL condition, so all matching happens in the (indexed) database:
+single value, universal (zero length or a lone ``*``), wild card ``*``/``?`` (LIKE or GLOB with escaping),
+list of UID, DA/TM ranges, the combined Scheduled Procedure Step Start Date + Time interval on
+``WorklistItem.scheduled_start`` and sequence matching inside the Scheduled Procedure Step Sequence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom import Dataset
+from pydicom.dataelem import DataElement
+from pydicom.multival import MultiValue
+from sqlalchemy import ColumnElement, Engine, Select, event, func, select
+
+from pylantir.dicom.attributes import (
+    NOT_MATCHED,
+    SPS_COLUMNS,
+    SPS_SEQUENCE,
+    START_DATE,
+    START_TIME,
+    TOP_LEVEL_COLUMNS,
+)
+from pylantir.store.models import WorklistItem
+
+# Attributes that describe the request and are never matched (PS3.4 K.2.2.2, C.2.2.2).
+NEVER_MATCHED = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC"})
+WILDCARD_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
+SQLITE_FOLD_FUNCTION = "pylantir_casefold"
+# Columns with few distinct values: their indexes must not drive the query (without statistics SQLite would
+# pick them over the scheduled_start range and scan most of the table), so they are compared as `col || ''`.
+LOW_SELECTIVITY = frozenset({"modality", "scheduled_station_aetitle", "performed_procedure_step_status"})
+
+_DATE = re.compile(r"^\d{8}$")
+_TIME = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$")
+
+
+class InvalidIdentifier(ValueError):
+    """The identifier cannot be processed (answered with A900). The message names keywords, never values."""
+
+    def __init__(self, message: str, keyword: str | None = None):
+        super().__init__(message)
+        self.keyword = keyword
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """How to match: worklist statuses offered, PN case handling and the database dialect."""
+
+    worklist_statuses: tuple[str, ...]
+    case_insensitive_names: bool = True
+    dialect: str = "sqlite"
+
+
+@dataclass
+class WorklistQuery:
+    """The SELECT for an identifier, and the keys that carried a value but were not used for matching."""
+
+    statement: Select[tuple[WorklistItem]]
+    unmatched_keys: list[str] = field(default_factory=list)
+
+
+def build_query(identifier: Dataset, settings: MatchSettings) -> WorklistQuery:
+    """Turn a C-FIND identifier into a query over ``WorklistItem``, ordered by start date-time."""
+    matcher = _Matcher(settings)
+    matcher.match_level(identifier, TOP_LEVEL_COLUMNS, skip={SPS_SEQUENCE})
+    if SPS_SEQUENCE in identifier:
+        sps = identifier[SPS_SEQUENCE]
+        if sps.VR != "SQ":
+            raise InvalidIdentifier("must be a sequence", SPS_SEQUENCE)
+        if len(sps.value) > 1:
+            raise InvalidIdentifier("must hold at most one item (PS3.4 C.2.2.2.6)", SPS_SEQUENCE)
+        if len(sps.value) == 1:
+            item = sps.value[0]
+            matcher.match_level(item, SPS_COLUMNS, skip={START_DATE, START_TIME})
+            matcher.match_start(_text(item.get(START_DATE), START_DATE), _text(item.get(START_TIME), START_TIME))
+    statement = (
+        select(WorklistItem)
+        .where(_unindexed(WorklistItem.performed_procedure_step_status).in_(settings.worklist_statuses),
+               *matcher.conditions)
+        .order_by(WorklistItem.scheduled_start, WorklistItem.id)
+    )
+    return WorklistQuery(statement, matcher.unmatched)
+
+
+class _Matcher:
+    def __init__(self, settings: MatchSettings):
+        self.settings = settings
+        self.conditions: list[ColumnElement[bool]] = []
+        self.unmatched: list[str] = []
+
+    def match_level(self, dataset: Dataset, columns: dict[str, str], skip: set[str]) -> None:
+        for element in dataset:
+            keyword = element.keyword
+            if keyword in skip or keyword in NEVER_MATCHED or element.VR == "SQ" or _is_universal(element.value):
+                continue
+            if keyword not in columns or keyword in NOT_MATCHED:
+                self.unmatched.append(keyword or str(element.tag))
+                continue
+            column = getattr(WorklistItem, columns[keyword])
+            if columns[keyword] in LOW_SELECTIVITY:
+                column = _unindexed(column)
+            self.conditions.append(self._element_condition(column, element))
+
+    def _element_condition(self, column: Any, element: DataElement) -> ColumnElement[bool]:
+        values = _values(element.value)
+        if element.VR == "DA":
+            if len(values) != 1:
+                raise InvalidIdentifier("a date key holds one value or one range", element.keyword)
+            return _between(column, *parse_date_range(str(values[0]), element.keyword))
+        if element.VR == "UI" or len(values) > 1:
+            return column.in_(values)
+        value = str(values[0])
+        if element.VR == "PN":
+            value = value.rstrip("^=")
+        fold = element.VR == "PN" and self.settings.case_insensitive_names
+        if element.VR in WILDCARD_VRS and ("*" in value or "?" in value):
+            return self._wildcard(column, value, fold)
+        if fold:
+            return self._fold(column) == self._fold(value)
+        return column == value
+
+    def _fold(self, expression: Any) -> Any:
+        if self.settings.dialect == "sqlite":
+            return getattr(func, SQLITE_FOLD_FUNCTION)(expression)
+        return func.lower(expression)
+
+    def _wildcard(self, column: Any, pattern: str, fold: bool) -> ColumnElement[bool]:
+        if self.settings.dialect == "sqlite":
+            # SQLite's LIKE ignores ASCII case; GLOB is case-sensitive and folding makes it insensitive.
+            glob = pattern.replace("[", "[[]")
+            return (self._fold(column) if fold else column).op("GLOB")(self._fold(glob) if fold else glob)
+        like = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = like.replace("*", "%").replace("?", "_")
+        target = self._fold(column) if fold else column
+        return target.like(self._fold(like) if fold else like, escape="\\")
+
+    def match_start(self, date_key: str, time_key: str) -> None:
+        """Combined Scheduled Procedure Step Start Date + Time (one date-time interval, PS3.4 C.2.2.2.5)."""
+        column = WorklistItem.scheduled_start
+        times = parse_time_range(time_key, START_TIME) if time_key and time_key != "*" else None
+        if date_key and date_key != "*":
+            low_date, high_date = parse_date_range(date_key, START_DATE)
+            low_time, high_time = times or (None, None)
+            low = low_date + (low_time or "000000") if low_date else None
+            high = high_date + (high_time or "235959") if high_date else None
+            self.conditions.append(_between(column, low, high))
+        elif times:
+            self.conditions.append(_between(func.substr(column, 9, 6), *times))
+
+
+def _unindexed(column: Any) -> Any:
+    """The column as an expression no index serves (the planner then uses a selective one)."""
+    return column.concat("")
+
+
+def _between(column: Any, low: str | None, high: str | None) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    if low is not None:
+        parts.append(column >= low)
+    if high is not None:
+        parts.append(column <= high)
+    if len(parts) == 1:
+        return parts[0]
+    return parts[0] & parts[1]
+
+
+def _is_universal(value: Any) -> bool:
+    values = _values(value)
+    return not values or values == ["*"]
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    items: Iterable[Any] = value if isinstance(value, (MultiValue, list, tuple)) else [value]
+    texts = [str(v) if not isinstance(v, (int, float)) else v for v in items]
+    return [v for v in texts if v != ""]
+
+
+def _text(value: Any, keyword: str) -> str:
+    values = _values(value)
+    if len(values) > 1:
+        raise InvalidIdentifier("a date or time key holds one value or one range", keyword)
+    return str(values[0]).strip() if values else ""
+
+
+def _split_range(value: str, keyword: str) -> tuple[str, str]:
+    if value.count("-") > 1:
+        raise InvalidIdentifier("a range is 'A-B', '-B' or 'A-'", keyword)
+    if "-" in value:
+        low, high = value.split("-")
+        if not low and not high:
+            raise InvalidIdentifier("a range needs at least one end", keyword)
+        return low.strip(), high.strip()
+    return value.strip(), value.strip()
+
+
+def parse_date_range(value: str, keyword: str = "date") -> tuple[str | None, str | None]:
+    """``YYYYMMDD``, ``A-B``, ``-B`` or ``A-`` -> (low, high) dates, inclusive; None for an open end."""
+    low, high = _split_range(value.replace(".", ""), keyword)
+    for date in (low, high):
+        if date and not _DATE.match(date):
+            raise InvalidIdentifier("dates are YYYYMMDD (ranges A-B, -B, A-)", keyword)
+    return low or None, high or None
+
+
+def parse_time_range(value: str, keyword: str = "time") -> tuple[str | None, str | None]:
+    """``HH[MM[SS[.f]]]``, ``A-B``, ``-B`` or ``A-`` -> (low, high) as HHMMSS; a partial time covers its span."""
+    low, high = _split_range(value.replace(":", ""), keyword)
+    return _time_bound(low, "00", keyword), _time_bound(high, "59", keyword)
+
+
+def _time_bound(value: str, fill: str, keyword: str) -> str | None:
+    if not value:
+        return None
+    parsed = _TIME.match(value)
+    if not parsed:
+        raise InvalidIdentifier("times are HHMMSS[.FFFFFF] (ranges A-B, -B, A-)", keyword)
+    hours, minutes, seconds, _fraction = parsed.groups()
+    if int(hours) > 23 or int(minutes or 0) > 59 or int(seconds or 0) > 60:
+        raise InvalidIdentifier("time out of range", keyword)
+    return hours + (minutes or fill) + (seconds or fill)
+
+
+def _casefold(value: str | None) -> str | None:
+    return value.casefold() if value is not None else None
+
+
+def register_sqlite_functions(engine: Engine) -> None:
+    """Give SQLite connections the Unicode case-folding function case-insensitive PN matching uses.
+
+    SQLite's own ``lower()`` folds ASCII only; this one folds ``Müller`` like ``MÜLLER``. Connections already
+    pooled are discarded so that every connection has the function.
+    """
+    if engine.dialect.name != "sqlite" or getattr(engine, "_pylantir_fold", False):
+        return
+
+    def _register(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function(SQLITE_FOLD_FUNCTION, 1, _casefold, deterministic=True)
+
+    event.listen(engine, "connect", _register)
+    engine._pylantir_fold = True  # type: ignore[attr-defined]
+    engine.dispose()
+
+
+__all__ = [
+    "InvalidIdentifier",
+    "MatchSettings",
+    "WorklistQuery",
+    "build_query",
+    "parse_date_range",
+    "parse_time_range",
+    "register_sqlite_functions",
+]

@@ -1,0 +1,249 @@
+"""Modality Performed Procedure Step SCP (PS3.4 Annex F.7): N-CREATE / N-SET, persisted in the database.
+
+State machine IN PROGRESS -> COMPLETED | DISCONTINUED (both final). Instances live in
+``PerformedProcedureStep`` (attributes as DICOM JSON, character set converted to UTF-8), so a restart between
+N-CREATE and N-SET loses nothing. Each instance is linked to the worklist items it performs through the
+Scheduled Step Attributes Sequence (Study Instance UID, Accession Number, Requested Procedure ID, SPS ID);
+linked items get the matching Scheduled Procedure Step Status and ``status_from_mpps``. An MPPS that links
+to no item (unscheduled) is recorded all the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydicom import Dataset
+from pydicom.uid import generate_uid
+from pynetdicom.events import Event
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pylantir.store import Database, PerformedProcedureStep, WorklistItem
+
+log = logging.getLogger(__name__)
+
+SUCCESS = 0x0000
+INVALID_ATTRIBUTE_VALUE = 0x0106
+PROCESSING_FAILURE = 0x0110
+DUPLICATE_SOP_INSTANCE = 0x0111
+NO_SUCH_OBJECT_INSTANCE = 0x0112
+MISSING_ATTRIBUTE = 0x0120
+MISSING_ATTRIBUTE_VALUE = 0x0121
+
+IN_PROGRESS, COMPLETED, DISCONTINUED = "IN PROGRESS", "COMPLETED", "DISCONTINUED"
+# PPS status -> Scheduled Procedure Step Status written to the linked worklist items
+WORKLIST_STATUS = {IN_PROGRESS: "STARTED", COMPLETED: "COMPLETED", DISCONTINUED: "DISCONTINUED"}
+SSA = "ScheduledStepAttributesSequence"
+SERIES = "PerformedSeriesSequence"
+
+# Table F.7.2-1, N-CREATE requirements (SCU/SCP): Type 1 must be present with a value, Type 2 present.
+CREATE_TYPE1 = (
+    SSA, "PerformedProcedureStepID", "PerformedStationAETitle", "PerformedProcedureStepStartDate",
+    "PerformedProcedureStepStartTime", "PerformedProcedureStepStatus", "Modality",
+)
+CREATE_TYPE2 = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "ReferencedPatientSequence",
+    "PerformedStationName", "PerformedLocation", "PerformedProcedureStepDescription",
+    "PerformedProcedureTypeDescription", "ProcedureCodeSequence", "PerformedProcedureStepEndDate",
+    "PerformedProcedureStepEndTime", "StudyID", "PerformedProtocolCodeSequence", SERIES,
+)
+SSA_TYPE1 = ("StudyInstanceUID",)
+SSA_TYPE2 = (
+    "AccessionNumber", "RequestedProcedureID", "RequestedProcedureDescription", "ScheduledProcedureStepID",
+    "ScheduledProcedureStepDescription", "ScheduledProtocolCodeSequence", "ReferencedStudySequence",
+)
+# Final state (COMPLETED / DISCONTINUED): Type 1 at the top level and in each Performed Series item.
+FINAL_TYPE1 = ("PerformedProcedureStepEndDate", "PerformedProcedureStepEndTime", SERIES)
+SERIES_TYPE1 = ("SeriesInstanceUID", "ProtocolName")
+SERIES_TYPE2 = ("ReferencedImageSequence", "ReferencedNonImageCompositeSOPInstanceSequence")
+# "Not allowed" in N-SET (Table F.7.2-1): ignored, the stored value is kept.
+NOT_SETTABLE = frozenset({
+    "SpecificCharacterSet", "PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+    "ReferencedPatientSequence", "IssuerOfPatientID", SSA, "PerformedProcedureStepID", "PerformedStationAETitle",
+    "PerformedStationName", "PerformedLocation", "PerformedProcedureStepStartDate",
+    "PerformedProcedureStepStartTime", "Modality", "StudyID",
+})
+
+Result = tuple[int | Dataset, Dataset | None]
+
+
+class MppsError(Exception):
+    """A refused request: the status code, a comment and, for N-SET, the offending attribute."""
+
+    def __init__(self, status: int, comment: str, keyword: str | None = None, error_id: int | None = None):
+        super().__init__(comment)
+        self.status, self.keyword, self.error_id = status, keyword, error_id
+
+    def as_status(self, with_attribute_list: bool) -> Dataset:
+        """The status dataset pynetdicom puts in the response (Error Comment, Error ID, attribute list)."""
+        status = Dataset()
+        status.Status = self.status
+        status.ErrorComment = str(self)[:64]
+        if self.error_id is not None:
+            status.ErrorID = self.error_id
+        if with_attribute_list and self.keyword:
+            from pydicom.datadict import tag_for_keyword
+
+            status.AttributeIdentifierList = [tag_for_keyword(self.keyword)]
+        return status
+
+
+def check_present(dataset: Dataset, type1: Iterable[str], type2: Iterable[str], where: str = "") -> None:
+    """Raise 0120 for a missing Type 1/2 attribute, 0121 for an empty Type 1 one."""
+    for keyword in (*type1, *type2):
+        if keyword not in dataset:
+            raise MppsError(MISSING_ATTRIBUTE, f"{where}{keyword} missing", keyword)
+    for keyword in type1:
+        value = dataset[keyword].value
+        if value is None or value == "" or (dataset[keyword].VR == "SQ" and len(value) == 0):
+            raise MppsError(MISSING_ATTRIBUTE_VALUE, f"{where}{keyword} empty", keyword)
+
+
+def check_final(dataset: Dataset) -> None:
+    """A COMPLETED / DISCONTINUED step needs its end date/time and at least one performed series."""
+    check_present(dataset, FINAL_TYPE1, ())
+    for index, series in enumerate(dataset[SERIES].value, start=1):
+        check_present(series, SERIES_TYPE1, SERIES_TYPE2, f"{SERIES} item {index}: ")
+
+
+def _status_of(dataset: Dataset) -> str:
+    return str(dataset.get("PerformedProcedureStepStatus", "") or "").strip().upper()
+
+
+def _to_json(dataset: Dataset) -> dict[str, Any]:
+    stored = Dataset()
+    stored.update(dataset)
+    if "SpecificCharacterSet" in stored:
+        del stored.SpecificCharacterSet
+    return stored.to_json_dict()
+
+
+def _from_json(attributes: dict[str, Any]) -> Dataset:
+    dataset = Dataset.from_json(attributes)
+    dataset.SpecificCharacterSet = "ISO_IR 192"
+    return dataset
+
+
+def linked_items(session: Session, dataset: Dataset) -> list[WorklistItem]:
+    """The worklist items an MPPS performs: one query per Scheduled Step Attributes item (group case)."""
+    found: dict[int, WorklistItem] = {}
+    for step in dataset.get(SSA) or []:
+        study_uid = str(step.get("StudyInstanceUID") or "")
+        accession = str(step.get("AccessionNumber") or "")
+        if not study_uid and not accession:
+            continue
+        statement = select(WorklistItem)
+        for keyword, column in (
+            ("StudyInstanceUID", WorklistItem.study_instance_uid),
+            ("AccessionNumber", WorklistItem.accession_number),
+            ("RequestedProcedureID", WorklistItem.requested_procedure_id),
+            ("ScheduledProcedureStepID", WorklistItem.scheduled_procedure_step_id),
+        ):
+            value = str(step.get(keyword) or "")
+            if value:
+                # An ID the item does not store was answered with a fallback: it does not exclude the item.
+                statement = statement.where(column == value if keyword == "StudyInstanceUID"
+                                            else or_(column == value, column.is_(None)))
+        for item in session.scalars(statement):
+            found[item.id] = item
+    return list(found.values())
+
+
+def _update_worklist(items: list[WorklistItem], pps_status: str) -> None:
+    for item in items:
+        item.performed_procedure_step_status = WORKLIST_STATUS[pps_status]
+        item.status_from_mpps = True
+        item.updated_at = datetime.now(UTC)
+
+
+class MppsHandlers:
+    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def handle_create(self, event: Event) -> Result:
+        """N-CREATE: validate, store the instance IN PROGRESS and mark the linked worklist items STARTED."""
+        try:
+            return self._create(event)
+        except MppsError as exc:
+            log.warning("MPPS N-CREATE from %s refused: 0x%04X %s", event.assoc.requestor.ae_title,
+                        exc.status, exc)
+            return exc.as_status(with_attribute_list=False), None
+
+    def handle_set(self, event: Event) -> Result:
+        """N-SET: update an IN PROGRESS instance; COMPLETED / DISCONTINUED are final and reach the worklist."""
+        try:
+            return self._set(event)
+        except MppsError as exc:
+            log.warning("MPPS N-SET from %s refused: 0x%04X %s", event.assoc.requestor.ae_title, exc.status, exc)
+            return exc.as_status(with_attribute_list=True), None
+
+    def _create(self, event: Event) -> Result:
+        try:
+            dataset = event.attribute_list
+        except Exception as exc:
+            raise MppsError(INVALID_ATTRIBUTE_VALUE, "attribute list cannot be decoded") from exc
+        uid = event.request.AffectedSOPInstanceUID or generate_uid()
+        check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
+        for index, step in enumerate(dataset[SSA].value, start=1):
+            check_present(step, SSA_TYPE1, SSA_TYPE2, f"{SSA} item {index}: ")
+        if _status_of(dataset) != IN_PROGRESS:
+            raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus must be IN PROGRESS",
+                            "PerformedProcedureStepStatus")
+        try:
+            with self.database.session() as session:
+                if session.get(PerformedProcedureStep, str(uid)) is not None:
+                    raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists")
+                items = linked_items(session, dataset)
+                session.add(PerformedProcedureStep(
+                    sop_instance_uid=str(uid), status=IN_PROGRESS, worklist_item_id=items[0].id if items else None,
+                    calling_ae_title=event.assoc.requestor.ae_title, attributes=_to_json(dataset),
+                ))
+                _update_worklist(items, IN_PROGRESS)
+        except IntegrityError as exc:
+            raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
+        log.info("MPPS %s created IN PROGRESS (%s)", uid,
+                 f"{len(items)} worklist item(s)" if items else "unscheduled")
+        response = Dataset()
+        response.update(dataset)
+        if not event.request.AffectedSOPInstanceUID:
+            response.AffectedSOPInstanceUID = uid
+        return SUCCESS, response
+
+    def _set(self, event: Event) -> Result:
+        uid = str(event.request.RequestedSOPInstanceUID)
+        try:
+            modifications = event.modification_list
+        except Exception as exc:
+            raise MppsError(INVALID_ATTRIBUTE_VALUE, "modification list cannot be decoded") from exc
+        with self.database.session() as session:
+            instance = session.get(PerformedProcedureStep, uid, with_for_update=True)
+            if instance is None:
+                raise MppsError(NO_SUCH_OBJECT_INSTANCE, "no such MPPS instance")
+            if instance.status != IN_PROGRESS:
+                raise MppsError(PROCESSING_FAILURE, "Performed Procedure Step Object may no longer be updated",
+                                error_id=0xA710)
+            stored = _from_json(instance.attributes)
+            applied = Dataset()
+            for element in modifications:
+                if element.keyword in NOT_SETTABLE:
+                    continue
+                stored[element.tag] = element
+                applied[element.tag] = element
+            new_status = _status_of(stored)
+            if new_status not in WORKLIST_STATUS:
+                raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus is not a known status",
+                                "PerformedProcedureStepStatus")
+            if new_status != IN_PROGRESS:
+                check_final(stored)
+                _update_worklist(linked_items(session, stored), new_status)
+            instance.status = new_status
+            instance.attributes = _to_json(stored)
+            instance.updated_at = datetime.now(UTC)
+        log.info("MPPS %s set %s", uid, new_status)
+        return SUCCESS, applied

@@ -1,0 +1,174 @@
+"""The pynetdicom server: presentation contexts, access control, TLS, limits and latency settings.
+
+``start_server(config, database)`` listens in background threads and returns a :class:`RunningServer`
+(``.port``, ``.shutdown()``); port 0 picks a free port, which is what tests and the plugin kit use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+
+from pynetdicom import AE, _config, evt
+from pynetdicom.events import Event
+from pynetdicom.sop_class import (
+    ModalityPerformedProcedureStep,
+    ModalityWorklistInformationFind,
+    Verification,
+)
+from pynetdicom.transport import ThreadedAssociationServer
+
+from pylantir.config import PylantirConfig, ServerSettings, TlsSettings
+from pylantir.dicom.echo import handle_echo
+from pylantir.dicom.find import make_find_handler
+from pylantir.dicom.matching import MatchSettings, register_sqlite_functions
+from pylantir.dicom.mpps import MppsHandlers
+from pylantir.store import Database
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SOP_CLASSES = (ModalityWorklistInformationFind, ModalityPerformedProcedureStep, Verification)
+
+
+class ServerStartError(Exception):
+    """The server cannot start (bad TLS files, port in use); the message names the setting."""
+
+
+def tune_pynetdicom() -> None:
+    """Process-wide pynetdicom switches, set before any AE is built.
+
+    No identifier formatting (costly, and it logs patient data at INFO), and pynetdicom's standard
+    per-PDU/per-DIMSE logging handlers only when its logger shows DEBUG (``pylantir -vv``).
+    """
+    _config.LOG_REQUEST_IDENTIFIERS = False
+    _config.LOG_RESPONSE_IDENTIFIERS = False
+    _config.LOG_HANDLER_LEVEL = "standard" if logging.getLogger("pynetdicom").isEnabledFor(logging.DEBUG) else "none"
+
+
+def set_tcp_nodelay(event: Event) -> None:
+    """``EVT_CONN_OPEN`` handler: disable Nagle, so a response PDU is not held back by a delayed ACK."""
+    connection = event.assoc.dul.socket
+    raw = getattr(connection, "socket", None) if connection is not None else None
+    if raw is not None:
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            log.debug("cannot set TCP_NODELAY on %s", event.address)
+
+
+def handle_sop_extended(event: Event) -> dict[str, bytes]:
+    """SOP Class Extended Negotiation (PS3.4 K.5.1): answer each MWL sub-item with every sub-field 0.
+
+    Neither fuzzy semantic matching of person names nor timezone query adjustment is supported; SOP classes
+    without a sub-item in the request get none in the response.
+    """
+    return {
+        uid: bytes(len(info))
+        for uid, info in event.app_info.items()
+        if uid == ModalityWorklistInformationFind and info
+    }
+
+
+def tls_context(tls: TlsSettings) -> ssl.SSLContext:
+    """The server's TLS context from ``server.tls``; raises :class:`ServerStartError` naming the bad file."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(tls.certificate, tls.private_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServerStartError(
+            f"server.tls.certificate / server.tls.private_key: cannot load {tls.certificate} with "
+            f"{tls.private_key}: {exc}"
+        ) from exc
+    if tls.ca_certificates:
+        try:
+            context.load_verify_locations(cafile=tls.ca_certificates)
+        except (OSError, ssl.SSLError) as exc:
+            raise ServerStartError(f"server.tls.ca_certificates: cannot load {tls.ca_certificates}: {exc}") from exc
+        context.verify_mode = ssl.CERT_REQUIRED if tls.require_client_certificate else ssl.CERT_OPTIONAL
+    elif tls.require_client_certificate:
+        raise ServerStartError("server.tls.require_client_certificate needs server.tls.ca_certificates")
+    return context
+
+
+def build_ae(settings: ServerSettings) -> AE:
+    """An application entity accepting MWL FIND, MPPS and Verification, with the configured limits."""
+    ae = AE(ae_title=settings.ae_title)
+    for sop_class in SUPPORTED_SOP_CLASSES:
+        ae.add_supported_context(sop_class)
+    ae.maximum_associations = settings.max_associations
+    ae.maximum_pdu_size = settings.maximum_pdu_size
+    ae.require_called_aet = settings.check_called_ae_title
+    if settings.allowed_aets:
+        ae.require_calling_aet = list(settings.allowed_aets)
+    return ae
+
+
+@dataclass
+class RunningServer:
+    """A server listening in background threads."""
+
+    ae: AE
+    server: ThreadedAssociationServer
+    host: str
+    port: int
+    ae_title: str
+    _stopped: bool = field(default=False, init=False, repr=False)
+
+    def shutdown(self) -> None:
+        """Stop listening, then abort the associations still open. Calling it again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
+        stopper = threading.Thread(target=self.server.shutdown, name="pylantir-server-shutdown")
+        stopper.start()
+        # Wake the accept loop now instead of at its next 0.5 s poll: it sees the shutdown request first.
+        with contextlib.suppress(OSError):
+            self.server.socket.shutdown(socket.SHUT_RDWR)
+        stopper.join()
+        for assoc in self.ae.active_associations:
+            assoc.abort()
+
+
+def start_server(
+    config: PylantirConfig,
+    database: Database,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    ae_title: str | None = None,
+) -> RunningServer:
+    """Start the DICOM server for ``config.server`` (arguments override it; ``port=0`` picks a free port)."""
+    updates = {k: v for k, v in {"host": host, "port": port, "ae_title": ae_title}.items() if v is not None}
+    settings = config.server.model_copy(update=updates)
+    tune_pynetdicom()
+    register_sqlite_functions(database.engine)
+    ae = build_ae(settings)
+    match = MatchSettings(
+        worklist_statuses=tuple(settings.worklist_statuses),
+        case_insensitive_names=settings.case_insensitive_names,
+        dialect=database.engine.dialect.name,
+    )
+    mpps = MppsHandlers(database)
+    handlers = [
+        (evt.EVT_CONN_OPEN, set_tcp_nodelay),
+        (evt.EVT_SOP_EXTENDED, handle_sop_extended),
+        (evt.EVT_C_ECHO, handle_echo),
+        (evt.EVT_C_FIND, make_find_handler(database, match)),
+        (evt.EVT_N_CREATE, mpps.handle_create),
+        (evt.EVT_N_SET, mpps.handle_set),
+    ]
+    context = tls_context(settings.tls) if settings.tls else None
+    try:
+        server = ae.start_server(
+            (settings.host, settings.port), block=False, evt_handlers=handlers, ssl_context=context
+        )
+    except OSError as exc:
+        raise ServerStartError(f"server.host/server.port: cannot listen on {settings.host}:{settings.port}: "
+                               f"{exc.strerror or exc}") from exc
+    bound_port = server.server_address[1]
+    return RunningServer(ae, server, settings.host, bound_port, settings.ae_title)

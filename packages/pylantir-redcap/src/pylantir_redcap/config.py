@@ -1,0 +1,116 @@
+"""The ``config`` object of a ``redcap`` source: a pydantic model plus the checks that span several keys.
+
+Credentials are never in the file: ``api_url_env`` and ``api_token_env`` *name* the environment
+variables that hold the API URL and token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from pylantir import ConfigProblem
+from pylantir.validation import problems_from_model
+
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+SiteId = Annotated[str, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)]
+
+_LOOKS_LIKE_TOKEN = re.compile(r"^[0-9A-Fa-f]{32}$")
+_ENV_KEYS = ("api_url_env", "api_token_env")
+_PASTED_TOKEN = (
+    "looks like an API token, not the name of an environment variable: never put the token in the "
+    "file; put it in a variable and name the variable here"
+)
+
+
+class RedcapConfig(BaseModel):
+    """The ``config`` object of a ``redcap`` source (every key optional; see docs/sources-redcap.md)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    api_url_env: EnvName = "REDCAP_API_URL"
+    api_token_env: EnvName = "REDCAP_API_TOKEN"
+    fields: list[FieldName] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=list)
+    arms: list[int] = Field(default_factory=list)
+    repeat_instrument: FieldName | None = None
+    require_fields: list[FieldName] = Field(default_factory=list)
+    filter_logic: str | None = None
+    site_id: SiteId | None = Field(None, validation_alias=AliasChoices("site_id", "site"))
+    site_field: FieldName | None = None
+    protocol: str | dict[str, str] | None = None
+    unknown_fields: Literal["error", "warn"] = "error"
+    incremental: bool = True
+    full_export_interval: float = Field(3600.0, gt=0)
+    server_timezone: str | None = None
+    timeout: float = Field(30.0, gt=0)
+
+    def protocol_name(self) -> str | None:
+        """The protocol for this source's site: ``protocol`` itself, or its entry for ``site_id``."""
+        if isinstance(self.protocol, dict):
+            return self.protocol.get(self.site_id) if self.site_id is not None else None
+        return self.protocol
+
+    def env_label(self, key: Literal["api_url_env", "api_token_env"]) -> str:
+        """How to name the variable in messages: its name, unless the name looks like a token itself."""
+        name = getattr(self, key)
+        return f"config.{key}" if looks_like_token(name) else name
+
+
+def looks_like_token(value: str) -> bool:
+    """Whether ``value`` has the shape of a REDCap API token (32 hexadecimal characters)."""
+    return bool(_LOOKS_LIKE_TOKEN.match(value))
+
+
+def check_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Every problem in a ``redcap`` source's ``config``: the model's, then those spanning keys."""
+    pasted = [
+        ConfigProblem(key, _PASTED_TOKEN)
+        for key in _ENV_KEYS
+        if isinstance(config.get(key), str) and looks_like_token(config[key])
+    ]
+    problems = [p for p in problems_from_model(RedcapConfig, config) if p.path not in {q.path for q in pasted}]
+    if pasted or problems:
+        return pasted + problems
+    return _cross_checks(RedcapConfig.model_validate(dict(config)))
+
+
+def _cross_checks(cfg: RedcapConfig) -> list[ConfigProblem]:
+    problems = []
+    for key in _ENV_KEYS:
+        if getattr(cfg, key) not in os.environ:
+            problems.append(
+                ConfigProblem(key, f"environment variable {getattr(cfg, key)} is not set here", "warning")
+            )
+    if isinstance(cfg.protocol, dict):
+        if cfg.site_id is None:
+            problems.append(ConfigProblem("protocol", "a per-site protocol map needs site_id (or site)"))
+        elif cfg.site_id not in cfg.protocol:
+            problems.append(
+                ConfigProblem(
+                    "protocol", f"has no entry for site '{cfg.site_id}'; entries get no protocol", "warning"
+                )
+            )
+    if cfg.site_field is not None and cfg.site_id is None:
+        problems.append(ConfigProblem("site_field", "filtering on a site field needs site_id (or site)"))
+    if cfg.server_timezone is not None:
+        try:
+            zoneinfo.ZoneInfo(cfg.server_timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems.append(
+                ConfigProblem("server_timezone", "unknown time zone; use an IANA name like 'America/Edmonton'")
+            )
+    return problems

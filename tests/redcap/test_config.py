@@ -1,0 +1,59 @@
+"""validate_config: every problem with its path, the legacy spelling, and no token in the output."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _problems(registry, config):
+    return {(p.path, p.severity): p.message for p in registry.validate_config("redcap", config)}
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch, token):
+    monkeypatch.setenv("REDCAP_API_URL", "https://redcap.example.org/api/")
+    monkeypatch.setenv("REDCAP_API_TOKEN", token)
+
+
+def test_full_config_is_valid(registry):
+    config = {
+        "api_url_env": "REDCAP_API_URL", "api_token_env": "REDCAP_API_TOKEN", "fields": ["study_id"],
+        "events": ["t1_arm_1"], "arms": [1], "repeat_instrument": "mri", "require_fields": ["mri_date"],
+        "filter_logic": "[consent] = '1'", "site_id": "792", "site_field": "site",
+        "protocol": {"792": "BRAIN_MRI_3T"}, "unknown_fields": "warn", "incremental": True,
+        "full_export_interval": 86400, "server_timezone": "America/Edmonton", "timeout": 30,
+    }
+    assert _problems(registry, config) == {}
+    assert _problems(registry, {"site": "792", "protocol": "BRAIN_MRI_3T"}) == {}
+
+
+def test_every_problem_is_reported_with_its_path(registry):
+    problems = _problems(registry, {
+        "fields": ["Study ID"], "timeout": 0, "incremental": "yes", "sight_id": "1", "events": "t1",
+    })
+    assert set(problems) == {
+        ("fields.0", "error"), ("timeout", "error"), ("incremental", "error"), ("sight_id", "error"),
+        ("events", "error"),
+    }
+    assert problems[("sight_id", "error")] == "unknown key; did you mean 'site_id'?"
+
+
+def test_cross_key_problems(registry, monkeypatch):
+    monkeypatch.delenv("REDCAP_API_URL")
+    assert _problems(registry, {"protocol": {"792": "X"}, "site_field": "site", "server_timezone": "Mars/Base"}) == {
+        ("api_url_env", "warning"): "environment variable REDCAP_API_URL is not set here",
+        ("protocol", "error"): "a per-site protocol map needs site_id (or site)",
+        ("site_field", "error"): "filtering on a site field needs site_id (or site)",
+        ("server_timezone", "error"): "unknown time zone; use an IANA name like 'America/Edmonton'",
+    }
+    assert _problems(registry, {"site": "793", "protocol": {"792": "X"}})[("protocol", "warning")] == (
+        "has no entry for site '793'; entries get no protocol"
+    )
+
+
+def test_a_token_pasted_into_the_config_is_never_echoed(registry, token):
+    problems = _problems(registry, {"api_token_env": token, "api_url_env": token.lower()})
+    assert set(problems) == {("api_token_env", "error"), ("api_url_env", "error")}
+    assert problems[("api_token_env", "error")].startswith("looks like an API token, not the name of")
+    assert all(token not in message for message in problems.values())
+    assert all(token not in message for message in _problems(registry, {"api_token_env": token + "!"}).values())
