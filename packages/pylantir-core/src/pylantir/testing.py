@@ -1,12 +1,84 @@
 """Helpers for testing source plugins, opt-in for a plugin's own test suite.
 
-``from pylantir.testing import load_distribution`` in a test module; nothing here is loaded into a
-pytest run unless a test imports it.
+Import what a test needs (``from pylantir.testing import registered, check_source_contract``);
+nothing here is loaded into a pytest run unless a test imports it, and nothing is global: every
+helper works on its own :class:`~pylantir.plugins.PluginRegistry`.
+
+- :func:`fresh_registry`, :func:`registered`, :func:`load_distribution`: a registry with exactly the
+  plugin under test, from its module or through its real installed entry point;
+- :func:`check_source_contract`: the checks every source plugin should pass;
+- :func:`no_io`: fail when a block reads files, opens sockets or starts processes;
+- :func:`sync_to_sqlite` and :func:`query_worklist`: a full sync into a SQLite file, and a real C-FIND
+  against it.
 """
 
 from __future__ import annotations
 
-from pylantir.plugins import PluginInfo, PluginRegistry, PluginStatus
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from os import PathLike
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from pylantir.contract import FetchState, SourceError
+from pylantir.plugins import PluginBugError, PluginInfo, PluginRegistry, PluginStatus
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+    from pylantir.config import DataSourceSettings
+
+__all__ = [
+    "check_source_contract",
+    "fresh_registry",
+    "load_distribution",
+    "no_io",
+    "query_worklist",
+    "registered",
+    "sync_to_sqlite",
+]
+
+CONTRACT_SOURCE_NAME = "contract-check"
+
+#: Audit events (``sys.addaudithook``) that count as I/O; prefixes end with a dot. Reading file-system
+#: metadata (``os.stat``, listing a directory, matching a glob) is not I/O here: ``validate_config`` may
+#: warn that a configured file does not exist yet.
+IO_EVENTS = (
+    "open", "shutil.", "socket.", "sqlite3.connect", "subprocess.", "urllib.", "http.client.", "ftplib.",
+    "smtplib.", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.remove", "os.rename", "os.mkdir",
+    "os.rmdir", "os.truncate", "os.chmod",
+)
+
+
+def fresh_registry() -> PluginRegistry:
+    """A registry with no plugin loaded: no entry points, no plugin directory, no environment filter."""
+    return PluginRegistry()
+
+
+def _require_ok(info: PluginInfo) -> PluginInfo:
+    if info.status is not PluginStatus.OK:
+        raise AssertionError(f"{info.label} is {info.status.value} ({info.phase}): {info.detail}")
+    return info
+
+
+@contextmanager
+def registered(
+    module: ModuleType, registry: PluginRegistry | None = None, *, name: str | None = None
+) -> Iterator[tuple[PluginRegistry, PluginInfo]]:
+    """Register one plugin module for the duration of a ``with`` block.
+
+    Yields ``(registry, info)``; the registry is a :func:`fresh_registry` unless one is given. Fails
+    with the plugin's status and detail when the module does not register cleanly (forgotten
+    ``@hookimpl``, hook name typo, bad declaration). The module is unregistered when the block ends.
+    """
+    registry = registry if registry is not None else fresh_registry()
+    info = registry.register_module(module, name)
+    try:
+        yield registry, _require_ok(info)
+    finally:
+        registry.unregister(info)
 
 
 def load_distribution(entry_point_name: str) -> tuple[PluginRegistry, PluginInfo]:
@@ -15,12 +87,246 @@ def load_distribution(entry_point_name: str) -> tuple[PluginRegistry, PluginInfo
     Proves the packaging: the distribution is installed, its entry point resolves, and the module
     registers. Fails with the plugin's own status and detail when it does not load cleanly.
     """
-    registry = PluginRegistry()
+    registry = fresh_registry()
     registry.load_entry_points(only=entry_point_name)
     found = [info for info in registry.plugins if info.name == entry_point_name]
     if not found:
         raise AssertionError(f"no installed entry point named {entry_point_name!r} in group 'pylantir'")
-    info = found[0]
-    if info.status is not PluginStatus.OK:
-        raise AssertionError(f"{info.label} is {info.status.value} ({info.phase}): {info.detail}")
-    return registry, info
+    return registry, _require_ok(found[0])
+
+
+# -- I/O audit -----------------------------------------------------------------------------------
+
+
+class _IoAudit:
+    """One process-wide audit hook (they cannot be removed) that records I/O while a thread asks."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._installed = False
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        with self._lock:
+            if not self._installed:
+                sys.addaudithook(self._hook)
+                self._installed = True
+
+    @contextmanager
+    def recording(self) -> Iterator[list[str]]:
+        self.install()
+        previous = getattr(self._local, "events", None)
+        self._local.events = events = []
+        try:
+            yield events
+        finally:
+            self._local.events = previous
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        events = getattr(self._local, "events", None)
+        if events is None or not event.startswith(IO_EVENTS) or _inside_import_system():
+            return
+        if event == "open":
+            events.append(f"open {args[0]!r}")
+        else:
+            events.append(event)
+
+
+def _inside_import_system() -> bool:
+    """Importing a module reads files too; that is not the plugin doing I/O."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+_AUDIT = _IoAudit()
+
+
+@contextmanager
+def no_io(what: str) -> Iterator[None]:
+    """Fail with an :class:`AssertionError` naming the events when the block does I/O in this thread.
+
+    I/O is what Python's audit events report: opening a file, any socket operation, connecting to
+    SQLite, starting a process, an HTTP request, changing the file system. Imports, ``os.stat``, directory
+    listings and globs are not counted (a config check may warn that a file does not exist yet).
+    :param what: the call being checked, for the message (``"validate_config({...})"``).
+    """
+    with _AUDIT.recording() as events:
+        try:
+            yield
+        except Exception as exc:
+            if events:  # the I/O is the likelier cause of the failure: say so first
+                raise AssertionError(_io_message(what, events)) from exc
+            raise
+    if events:
+        raise AssertionError(_io_message(what, events))
+
+
+def _io_message(what: str, events: list[str]) -> str:
+    return f"{what} did I/O, which it must not: {'; '.join(dict.fromkeys(events))}"
+
+
+# -- the contract --------------------------------------------------------------------------------
+
+
+def check_source_contract(
+    registry: PluginRegistry,
+    source_type: str,
+    *,
+    good_config: Mapping[str, Any],
+    bad_configs: Mapping[str, Mapping[str, Any]] | None = None,
+    field_mapping: Mapping[str, Any] | None = None,
+    failing_config: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the checks every source plugin should pass; raise :class:`AssertionError` on the first failure.
+
+    :param registry: a registry holding the plugin (from :func:`registered` or :func:`load_distribution`).
+    :param source_type: the type to check; its declaration must be valid and owned by an ``ok`` plugin.
+    :param good_config: a ``config`` that ``validate_config`` must accept (warnings allowed), without I/O.
+    :param bad_configs: expected problem path -> a ``config`` that must give an error at that path,
+        without I/O (``{"file_path": {"file_path": 3}}``).
+    :param field_mapping: when given, ``fetch_entries`` runs with ``good_config`` and every item it
+        yields must map, through the core's field mapping and quality checks, to a valid worklist
+        entry (at least one).
+    :param failing_config: when given, fetching with it must raise :class:`pylantir.SourceError`
+        (e.g. a missing file or an unreachable server), not any other exception.
+    :return: the mapped worklist entries (empty when no ``field_mapping`` is given).
+    """
+    owner = _require_ok(registry.owner(source_type))
+    declared = next(t for t in owner.source_types if t.name == source_type)
+    if not declared.summary.strip():
+        raise AssertionError(f"{owner.label}: source type {source_type!r} has an empty summary")
+    _check_validation(registry, source_type, good_config, bad_configs or {})
+    entries: list[dict[str, Any]] = []
+    if field_mapping is not None:
+        entries = _check_fetch(registry, source_type, good_config, field_mapping)
+    if failing_config is not None:
+        _check_failure(registry, source_type, failing_config)
+    return entries
+
+
+def _check_validation(
+    registry: PluginRegistry,
+    source_type: str,
+    good_config: Mapping[str, Any],
+    bad_configs: Mapping[str, Mapping[str, Any]],
+) -> None:
+    with no_io(f"validate_config({dict(good_config)!r})"):
+        problems = registry.validate_config(source_type, good_config)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise AssertionError(f"validate_config rejects the good config {dict(good_config)!r}: {errors}")
+    for path, config in bad_configs.items():
+        with no_io(f"validate_config({dict(config)!r})"):
+            problems = registry.validate_config(source_type, config)
+        if not any(p.path == path and p.severity == "error" for p in problems):
+            raise AssertionError(
+                f"validate_config({dict(config)!r}) gives no error at path {path!r}; it gives {problems}"
+            )
+
+
+def _check_fetch(
+    registry: PluginRegistry, source_type: str, config: Mapping[str, Any], field_mapping: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    from pylantir.config import DataSourceSettings
+    from pylantir.preview import preview_source
+
+    source = DataSourceSettings(
+        name=CONTRACT_SOURCE_NAME, type=source_type, config=dict(config), field_mapping=dict(field_mapping)
+    )
+    preview = preview_source(registry, source)
+    if preview.rejected:
+        reasons = "\n".join(f"  {r.location}: {r.reason}" for r in preview.rejected)
+        raise AssertionError(f"fetch_entries yielded items that are not valid worklist entries:\n{reasons}")
+    if not preview.entries and not preview.unchanged:
+        raise AssertionError("fetch_entries yielded nothing for the good config; the check needs sample entries")
+    return preview.entries
+
+
+def _check_failure(registry: PluginRegistry, source_type: str, config: Mapping[str, Any]) -> None:
+    try:
+        for _ in registry.fetch_entries(source_type, CONTRACT_SOURCE_NAME, config, frozenset(), FetchState()):
+            pass
+    except SourceError:
+        return
+    except Exception as exc:
+        cause = exc.__cause__ if isinstance(exc, PluginBugError) and exc.__cause__ is not None else exc
+        raise AssertionError(
+            f"fetching with {dict(config)!r} raised {type(cause).__name__}: {cause}; operational failures must "
+            "raise pylantir.SourceError (or TransientSourceError) with a message naming what failed"
+        ) from exc
+    raise AssertionError(f"fetching with {dict(config)!r} succeeded; it was expected to raise pylantir.SourceError")
+
+
+# -- sync and C-FIND -----------------------------------------------------------------------------
+
+
+def _sqlite_url(path: str | PathLike[str]) -> str:
+    return f"sqlite:///{path}"
+
+
+def sync_to_sqlite(
+    registry: PluginRegistry,
+    source: DataSourceSettings | Mapping[str, Any],
+    database_path: str | PathLike[str],
+) -> list[dict[str, Any]]:
+    """Run one full sync of ``source`` into the SQLite file ``database_path``; return its worklist rows.
+
+    :param source: a configured data source, as the config file's ``data_sources`` item (a mapping)
+        or a :class:`pylantir.config.DataSourceSettings`.
+    :return: every worklist row of that source, as column -> value, in insertion order.
+    Fails with the sync run's error when the sync does not succeed.
+    """
+    from sqlalchemy import select
+
+    from pylantir.config import DataSourceSettings
+    from pylantir.store import Database, WorklistItem
+    from pylantir.sync.runner import sync_source
+
+    settings = source if isinstance(source, DataSourceSettings) else DataSourceSettings.model_validate(source)
+    database = Database.open(_sqlite_url(database_path))
+    try:
+        result = sync_source(database, registry, settings)
+        if result.outcome not in ("success", "unchanged"):
+            raise AssertionError(f"sync of source {settings.name!r} ended {result.outcome}: {result.error}")
+        with database.session() as session:
+            items = session.scalars(
+                select(WorklistItem).where(WorklistItem.source_name == settings.name).order_by(WorklistItem.id)
+            )
+            columns = [column.key for column in WorklistItem.__table__.columns]
+            return [{key: getattr(item, key) for key in columns} for item in items]
+    finally:
+        database.close()
+
+
+def query_worklist(
+    database_path: str | PathLike[str], query: Mapping[str, Any] | None = None
+) -> list[Dataset]:
+    """Start the DICOM server on the SQLite file ``database_path`` and C-FIND its worklist over loopback.
+
+    :param query: matching keys by DICOM keyword (``{"Modality": "MR", "PatientID": "P1"}``) on top
+        of the usual return keys; Scheduled Procedure Step keys go into the step's sequence item.
+    :return: the identifiers of the pending responses (one per matching worklist entry).
+    """
+    from pylantir.config import PylantirConfig
+    from pylantir.dicom.client import SPS_KEYS, Peer, find, worklist_identifier
+    from pylantir.dicom.server import start_server
+    from pylantir.store import Database
+
+    identifier = worklist_identifier()
+    for keyword, value in (query or {}).items():
+        in_step = keyword in SPS_KEYS or keyword.startswith("ScheduledProcedureStep")
+        setattr(identifier.ScheduledProcedureStepSequence[0] if in_step else identifier, keyword, value)
+    config = PylantirConfig(database_url=_sqlite_url(database_path))
+    database = Database.open(config.database_url)
+    try:
+        server = start_server(config, database, host="127.0.0.1", port=0)
+        try:
+            return find(Peer("127.0.0.1", server.port, called_ae=config.server.ae_title), identifier)
+        finally:
+            server.shutdown()
+    finally:
+        database.close()

@@ -8,6 +8,8 @@ import click
 
 from pylantir.cli.context import CliContext, pass_cli
 from pylantir.cli.output import print_table
+from pylantir.cli.scaffold import new_source
+from pylantir.cli.sources_check import check_sources
 from pylantir.cli.sources_status import sources_status
 from pylantir.plugins import PluginInfo, PluginStatus
 
@@ -48,4 +50,6 @@ def _rows(info: PluginInfo) -> list[list[str]]:
     return [[types, name, version, status, info.detail]]
 
 
+sources.add_command(new_source)
+sources.add_command(check_sources)
 sources.add_command(sources_status)
