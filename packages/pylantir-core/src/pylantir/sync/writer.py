@@ -90,7 +90,8 @@ class _BulkInsert:
         if not self._raw:
             self._session.execute(insert(TABLE), [self._params(row) | self._constants for row in rows])
             return
-        given = zip(*((*row.values, row.identity, row.content_hash, row.location[:128]) for row in rows), strict=True)
+        identities, locations, hashes, values = zip(*rows, strict=True)  # the PreparedRow fields, as columns
+        given = [*zip(*values, strict=True), identities, hashes, [location[:128] for location in locations]]
         columns: dict[str, Sequence[Any]] = {}
         for name, column in zip(self._columns, given, strict=True):
             if name in self._processors:
