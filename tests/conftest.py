@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pylantir.store import Database
+
 POSTGRES_ENV = "PYLANTIR_TEST_POSTGRES_URL"
 
 
@@ -49,6 +51,14 @@ def postgres_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using it runs once on SQLite and once on PostgreSQL (skipped when unavailable)."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A fresh, migrated worklist database at ``database_url`` (SQLite, and PostgreSQL when available)."""
+    db = Database.open(database_url)
+    yield db
+    db.close()
 
 
 def _dcmtk_tool(name: str) -> str | None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from pylantir.config import PylantirConfig
@@ -34,12 +32,6 @@ def today() -> str:
 def write_export(path: Path, rows: list[str]) -> None:
     path.write_text("mrn;name;dob;modality;exam_date;exam_time;accession\n" + "".join(f"{row}\n" for row in rows))
 
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database.open(database_url)
-    yield db
-    db.close()
 
 
 def service_for(database: Database, source_config: dict) -> SyncService:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from pylantir.config import PylantirConfig
 from pylantir.dicom import start_server
@@ -35,12 +32,6 @@ def booking(number: int, given: str, day: str) -> dict:
         "exam": {"modality": "MR", "study": "NEURO7", "visit": number},
     }
 
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database.open(database_url)
-    yield db
-    db.close()
 
 
 def sync_and_query(database: Database, source_config: dict) -> tuple[str, list[tuple[str, str]]]:

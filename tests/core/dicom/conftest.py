@@ -45,13 +45,6 @@ def _item(**values: Any) -> WorklistItem:
     return WorklistItem(**fields)
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """An empty worklist database: a SQLite file, and PostgreSQL when configured."""
-    db = Database.open(database_url)
-    yield db
-    db.close()
-
 
 @pytest.fixture
 def add_items(database: Database) -> Callable[..., list[WorklistItem]]:

@@ -120,13 +120,6 @@ def config_of(*sources: DataSourceSettings, database_url: str = "sqlite://") -> 
     return PylantirConfig(data_sources=list(sources), database_url=database_url)
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    """A fresh database (SQLite file, and PostgreSQL when available)."""
-    db = Database.open(database_url)
-    yield db
-    db.close()
-
 
 @pytest.fixture
 def sqlite_database(sqlite_url: str) -> Iterator[Database]:

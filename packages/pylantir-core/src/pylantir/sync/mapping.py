@@ -249,7 +249,7 @@ class _Builder:
         read = self._path(key, key)
         found = target(target_name)
         if found is None and target_name != key:
-            self.fail(key, _unknown_plain_target(target_name))
+            self.fail(key, _unknown_target(target_name, "to only fetch the source field, map it to itself"))
         elif found is not None and read is not None:
             field = None if "." in key else key
             self._add_entry(_Entry(key, found, read, None, None, _steps(found, None, {}), field))
@@ -400,20 +400,12 @@ def _bind(function: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[[Any
     return partial(function, **kwargs) if kwargs else function
 
 
-def _unknown_target(name: str) -> str:
+def _unknown_target(name: str, otherwise: str = "the rich form is keyed by the worklist field") -> str:
+    """Why ``name`` is no target: a did-you-mean when a worklist field is close, else ``otherwise``."""
     if name.startswith(EXTRA_PREFIX):
         return _unknown_extra(name)
     guess = difflib.get_close_matches(name, target_names(), n=1)
-    hint = f"; did you mean '{guess[0]}'?" if guess else " (the rich form is keyed by the worklist field)"
-    return f"'{name}' is not a worklist field{hint}"
-
-
-def _unknown_plain_target(name: str) -> str:
-    if name.startswith(EXTRA_PREFIX):
-        return _unknown_extra(name)
-    guess = difflib.get_close_matches(name, target_names(), n=1)
-    hint = f"did you mean '{guess[0]}'?" if guess else "to only fetch the source field, map it to itself"
-    return f"'{name}' is not a worklist field; {hint}"
+    return f"'{name}' is not a worklist field; " + (f"did you mean '{guess[0]}'?" if guess else otherwise)
 
 
 def _unknown_extra(name: str) -> str:
