@@ -21,7 +21,7 @@ from pylantir.store.schema import SchemaError, current_revision, head_revision, 
 def test_new_database_gets_the_whole_schema(database_url):
     database = Database.open(database_url)
     try:
-        assert database.revision() == head_revision() == "0002"
+        assert database.revision() == head_revision() == "0003"
         assert set(Base.metadata.tables) <= set(inspect(database.engine).get_table_names())
         with database.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -51,8 +51,11 @@ def test_previous_revision_is_upgraded_with_rows_kept(database_url, worklist_val
 
     database = Database.open(database_url)
     try:
-        assert database.revision() == "0002"
+        assert database.revision() == "0003"
         assert "ix_sync_runs_source_started" in {i["name"] for i in inspect(database.engine).get_indexes("sync_runs")}
+        worklist_indexes = {i["name"] for i in inspect(database.engine).get_indexes("worklist_items")}
+        assert "ix_worklist_items_scheduled_start" in worklist_indexes
+        assert "ix_worklist_items_modality" not in worklist_indexes
         with database.session() as session:
             assert sorted(session.scalars(select(WorklistItem.patient_id))) == ["P0", "P1", "P2"]
             assert session.scalars(select(SyncRun.source_name)).all() == ["site_a"]

@@ -89,3 +89,14 @@ def test_every_problem_names_its_key() -> None:
 def test_not_an_object() -> None:
     with pytest.raises(MappingError, match="must be an object"):
         FieldMapping.parse(["patient_id"])  # type: ignore[arg-type]
+
+
+def test_repeated_values_map_alike_and_bad_ones_keep_failing() -> None:
+    mapping = FieldMapping.parse({"dob": "patient_birth_date", "sex": "patient_sex"})
+    for _ in range(3):  # plain renames remember the normalised form of texts they have seen
+        assert mapping.apply({"dob": "31/01/1990", "sex": "female"}) == {
+            "patient_birth_date": "19900131", "patient_sex": "F"}
+        with pytest.raises(RowError) as error:
+            mapping.apply({"dob": "31/02/1990", "sex": "female"})
+        assert [field for field, _ in error.value.problems] == ["patient_birth_date"]
+        assert mapping.apply({"dob": "  ", "sex": None}) == {"patient_birth_date": None, "patient_sex": None}

@@ -39,3 +39,11 @@ def test_invalid_values_are_named(field: str, value: object) -> None:
 def test_extra_attributes_are_checked_by_their_vr() -> None:
     extras = {"PatientState": "fine", "StudyDate": "x", "PregnancyStatus": "7"}
     assert _fields(extra_attributes=extras) == ["extra.StudyDate"]
+
+
+def test_verdicts_stay_the_same_when_values_repeat() -> None:
+    gate = QualityGate(TODAY)  # remembers texts that passed, per column
+    for _ in range(3):
+        assert gate.check(VALID | {"patient_birth_date": "19800203"}) == []
+        problems = gate.check(VALID | {"modality": "m r!", "patient_birth_date": "20300101"})
+        assert [field for field, _ in problems] == ["modality", "patient_birth_date"]

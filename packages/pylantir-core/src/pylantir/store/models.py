@@ -76,8 +76,9 @@ class WorklistItem(Base):
 
     # Scheduled procedure step
     scheduled_procedure_step_id: Mapped[str | None] = mapped_column(String(16))
-    modality: Mapped[str] = mapped_column(String(16), index=True)
-    scheduled_station_aetitle: Mapped[str | None] = mapped_column(String(16), index=True)
+    # modality, station and status have few distinct values: unindexed (C-FIND narrows by date first)
+    modality: Mapped[str] = mapped_column(String(16))
+    scheduled_station_aetitle: Mapped[str | None] = mapped_column(String(16))
     station_name: Mapped[str | None] = mapped_column(String(16))
     scheduled_procedure_step_location: Mapped[str | None] = mapped_column(String(16))
     scheduled_start_date: Mapped[str] = mapped_column(String(8))
@@ -89,9 +90,7 @@ class WorklistItem(Base):
     protocol_name: Mapped[str | None] = mapped_column(String(64))
     hisris_coding_designator: Mapped[str | None] = mapped_column(String(16))
     # Scheduled Procedure Step Status (0040,0020): SCHEDULED, ARRIVED, READY, STARTED, COMPLETED...
-    performed_procedure_step_status: Mapped[str] = mapped_column(
-        String(16), default="SCHEDULED", index=True
-    )
+    performed_procedure_step_status: Mapped[str] = mapped_column(String(16), default="SCHEDULED")
     # True once MPPS has taken over the step's status: syncs never overwrite it again.
     status_from_mpps: Mapped[bool] = mapped_column(default=False)
 
@@ -99,10 +98,6 @@ class WorklistItem(Base):
     extra_attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     mpps: Mapped[list[PerformedProcedureStep]] = relationship(back_populates="worklist_item")
-
-    __table_args__ = (
-        Index("ix_worklist_start_modality_station", "scheduled_start", "modality", "scheduled_station_aetitle"),
-    )
 
 
 class PerformedProcedureStep(Base):
@@ -130,7 +125,7 @@ class SyncRun(Base):
     __tablename__ = "sync_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source_name: Mapped[str] = mapped_column(String(64), index=True)
+    source_name: Mapped[str] = mapped_column(String(64))  # indexed with started_at, below
     source_type: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -51,6 +51,7 @@ def identity_of(row: Mapping[str, Any]) -> str | None:
 
 _UUID5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
 _UUID5_SET = (0x8000 << 48) | (5 << 76)
+_UID_NAMESPACE_BYTES = UID_NAMESPACE.bytes  # UUID.bytes is computed on every access
 
 
 def generated_uid(identity: str) -> str:
@@ -58,7 +59,7 @@ def generated_uid(identity: str) -> str:
 
     Computed as :func:`uuid.uuid5` does (SHA-1, version and variant bits), without building UUID objects.
     """
-    digest = hashlib.sha1(UID_NAMESPACE.bytes + identity.encode(), usedforsecurity=False).digest()
+    digest = hashlib.sha1(_UID_NAMESPACE_BYTES + identity.encode(), usedforsecurity=False).digest()
     return f"2.25.{(int.from_bytes(digest[:16]) & _UUID5_CLEAR) | _UUID5_SET}"
 
 

@@ -39,6 +39,8 @@ Reader = Callable[[Mapping[str, Any]], Any]
 _SOURCES = ("from", "template", "value")
 _OPTIONS = frozenset({"regex", "extract", "map", "default", "format", "input_formats", "name_order"})
 _PARSED_FORMATS = frozenset({"date", "time", "datetime"})
+#: Distinct texts whose normalised form a plain rename remembers (codes, dates, times repeat across rows).
+KNOWN_VALUES = 512
 
 
 class MappingError(ValueError):
@@ -114,17 +116,23 @@ class _Entry:
         if self.field is None or self.translate is not None or self.default is not None or len(self.steps) != 1:
             return self.value
         field, ((name, step),) = self.field, self.steps
+        known: dict[str, Any] = {}  # text -> its normalised form (normalisers are pure functions)
 
         def plain(record: Mapping[str, Any]) -> Any:
             value = record.get(field)
+            if value.__class__ is str and (found := known.get(value)) is not None:
+                return found
             if value is None or (value.__class__ is str and not value.strip()):
                 return None
             try:
-                return step(value)
+                normalised = step(value)
             except ValueProblem:
                 raise
             except (ValueError, TypeError, OverflowError, OSError):
                 raise ValueProblem(f"not a valid {name}") from None
+            if value.__class__ is str and len(known) < KNOWN_VALUES:
+                known[value] = normalised
+            return normalised
 
         return plain
 
@@ -152,6 +160,8 @@ class FieldMapping:
     def __init__(self, entries: list[_Entry], source_fields: frozenset[str], fingerprint: str = ""):
         self._plan = [(entry.compiled(), entry.target.name, entry.target.column, entry.target.extra_keyword)
                       for entry in entries]
+        self._columns = [(compute, column) for compute, _, column, keyword in self._plan if keyword is None]
+        self._extras = [(compute, keyword) for compute, _, _, keyword in self._plan if keyword is not None]
         self.source_fields = source_fields
         self.targets = frozenset(entry.target.name for entry in entries)
         #: A digest of the mapping as configured: part of every content hash.
@@ -176,6 +186,17 @@ class FieldMapping:
         Targets whose value is missing are ``None``. Raises :class:`RowError` naming every field whose
         value cannot be normalised (the reasons never quote the values).
         """
+        try:  # the common case in one pass; a record with a problem is mapped again, field by field
+            row = {column: compute(record) for compute, column in self._columns}
+            extras = {keyword: value for compute, keyword in self._extras if (value := compute(record)) is not None}
+        except ValueProblem:
+            return self._apply_reporting(record)
+        if extras:
+            row["extra_attributes"] = extras
+        return row
+
+    def _apply_reporting(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`apply` for a record with a problem: raises :class:`RowError` listing all of them."""
         row: dict[str, Any] = {}
         extras: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []

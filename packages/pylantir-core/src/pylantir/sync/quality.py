@@ -28,6 +28,9 @@ EARLIEST_BIRTH_DATE = "19000101"
 #: Plausible ranges of numeric columns (exclusive lower bound, inclusive upper bound).
 NUMBER_RANGES = {"patient_weight_kg": (0.0, 700.0), "patient_size_m": (0.0, 3.0)}
 
+#: Distinct valid texts per column whose verdict a gate remembers.
+KNOWN_VALID = 512
+
 _TEXT = r"[^\\\x00-\x1f\x7f]"
 _PN_GROUP = r"(?=[^=]{0,64}(?:=|$))[^\\^=\x00-\x1f\x7f]*(?:\^[^\\^=\x00-\x1f\x7f]*){0,4}"
 
@@ -90,29 +93,48 @@ class QualityGate:
             ),
         }
 
+        #: column -> (full match of its VR's pattern, reason when it fails, whether plausibility is checked,
+        #: texts that already passed both: up to KNOWN_VALID per column, as codes and dates repeat)
+        self._rules = {name: (pattern.fullmatch, reason, name in _PLAUSIBLE, set[str]())
+                       for name, (pattern, reason) in _COLUMN_RULES.items()}
+
     def check(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Every problem of one mapped row, as ``(field, reason)``."""
-        problems = [(name, "required, but missing or empty") for name in REQUIRED if not row.get(name)]
+        get = row.get
+        if all(map(get, REQUIRED)):
+            problems = []
+        else:
+            problems = [(name, "required, but missing or empty") for name in REQUIRED if not get(name)]
+        rules = self._rules
         for name, value in row.items():
             if value is None or value == "":
                 continue
-            if name == "extra_attributes":
-                problems.extend(
-                    (f"extra.{keyword}", reason)
-                    for keyword, extra in value.items()
-                    if (reason := _vr_problem(_extra_vr(keyword), extra))
-                )
-                continue
-            rule = _COLUMN_RULES.get(name)
+            rule = rules.get(name)
             if rule is None:
-                reason = _vr_problem(COLUMN_VRS[name], value)
-            else:
-                reason = None if rule[0].fullmatch(value if value.__class__ is str else str(value)) else rule[1]
-            if reason is None and name in _PLAUSIBLE:
-                reason = self._implausible(name, value)
-            if reason:
+                problems.extend(self._other_problems(name, value))
+                continue
+            matches, reason, plausible, valid = rule
+            text = value.__class__ is str
+            if text and value in valid:
+                continue
+            if not matches(value if text else str(value)):
                 problems.append((name, reason))
+            elif plausible and (reason := self._implausible(name, value)):
+                problems.append((name, reason))
+            elif text and len(valid) < KNOWN_VALID:
+                valid.add(value)
         return problems
+
+    def _other_problems(self, name: str, value: Any) -> list[tuple[str, str]]:
+        """Problems of ``extra_attributes`` (by each keyword's VR) and of the numeric (DS) columns."""
+        if name == "extra_attributes":
+            return [
+                (f"extra.{keyword}", reason)
+                for keyword, extra in value.items()
+                if (reason := _vr_problem(_extra_vr(keyword), extra))
+            ]
+        reason = _vr_problem(COLUMN_VRS[name], value) or self._implausible(name, value)
+        return [(name, reason)] if reason else []
 
     def _implausible(self, name: str, value: Any) -> str | None:
         if name in self._ranges:

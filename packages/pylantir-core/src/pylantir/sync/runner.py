@@ -17,6 +17,8 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,17 +38,17 @@ from pylantir.sync.mapping import FieldMapping, MappingError
 from pylantir.sync.pump import POLL_SECONDS, Pump, SyncStopped
 from pylantir.sync.rows import PreparedRow, Rejection, RowPreparer
 from pylantir.sync.spool import Spool
-from pylantir.sync.writer import Writer, stored_hashes
+from pylantir.sync.writer import Writer, stored_hashes, write_cache
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000  # rows per write batch (one hash query, one executemany)
-CHUNK_SIZE = 500  # raw records per hand-over from the fetch thread (the queue holds a few chunks)
+CHUNK_SIZE = 100  # raw records per hand-over from the fetch thread (the queue holds a few chunks)
 RETRY_ATTEMPTS = 3
 RETRY_WAIT = 2.0  # seconds before the first retry; doubles each time
 OK_OUTCOMES = ("success", "unchanged")
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITE_LOCKS_GUARD = threading.Lock()
+_WRITERS: weakref.WeakKeyDictionary[Engine, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
 Progress = Callable[[str, int], None]
 
 
@@ -270,26 +272,29 @@ def _take(fetched: _Fetched, preparer: RowPreparer, item: object) -> None:
     fetched.rejections.append(outcome)
 
 
-def _write_lock(database: Database) -> threading.Lock:
-    """One lock per database engine: write transactions of concurrent syncs take turns.
+def _writer(database: Database) -> ThreadPoolExecutor:
+    """One writing thread per database engine: write transactions of concurrent syncs take turns.
 
     SQLite allows one writer anyway; on PostgreSQL it keeps two sources that provide the same new entry
-    from inserting it at the same time.
+    from inserting it at the same time. One thread also keeps the memory of the writes (SQLite's page
+    cache, the batches) in one allocator arena, reused by every sync, instead of one arena per sync thread.
     """
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(database.engine, threading.Lock())
+    with _WRITERS_GUARD:
+        if database.engine not in _WRITERS:
+            _WRITERS[database.engine] = ThreadPoolExecutor(1, thread_name_prefix="pylantir-write")
+        return _WRITERS[database.engine]
 
 
 def _commit(sync: _Sync, fetched: _Fetched) -> None:
     """Write the fetch, its rejections, the run and the source state in one transaction."""
-    lock = _write_lock(sync.database)
-    while not lock.acquire(timeout=POLL_SECONDS):
-        if sync.cancel.is_set():
-            raise SyncStopped("abandoned", "stopped while waiting to write")
-    try:
-        _write(sync, fetched)
-    finally:
-        lock.release()
+    written = _writer(sync.database).submit(_write, sync, fetched)
+    while True:
+        try:
+            return written.result(timeout=POLL_SECONDS)
+        except FutureTimeout:
+            # once it runs, the write checks for cancellation itself (between batches)
+            if sync.cancel.is_set() and written.cancel():
+                raise SyncStopped("abandoned", "stopped while waiting to write") from None
 
 
 def _write(sync: _Sync, fetched: _Fetched) -> None:
@@ -299,10 +304,11 @@ def _write(sync: _Sync, fetched: _Fetched) -> None:
         session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(outcome="writing"))
         writer = Writer(session, source.name, sync.ranks, sync.now)
         if not fetched.state.unchanged:
-            for batch in fetched.spool.batches():
-                if sync.cancel.is_set():
-                    raise SyncStopped("abandoned", "stopped before the sync committed")
-                writer.write_batch(batch)
+            with write_cache(session):
+                for batch in fetched.spool.batches():
+                    if sync.cancel.is_set():
+                        raise SyncStopped("abandoned", "stopped before the sync committed")
+                    writer.write_batch(batch)
             # When every row the source owned was seen unchanged, there is nothing to remove.
             if fetched.state.complete and fetched.unchanged < len(fetched.known):
                 warning = writer.remove_missing(fetched.seen, source.removal_guard_fraction)

@@ -1,7 +1,8 @@
 """A temporary file holding a fetch's prepared rows until the write transaction reads them back.
 
 Fetching never holds a database lock: rows go to the spool while the source is read, and the single
-write transaction starts only once the fetch is complete. Memory stays at one batch.
+write transaction starts only once the fetch is complete. Memory stays at :data:`BUFFER_ROWS` rows
+while fetching, and at one batch while writing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import tempfile
 from collections.abc import Iterator
 
 from pylantir.sync.rows import PreparedRow
+
+#: Rows held in memory before they go to the file (small: every syncing source holds this many).
+BUFFER_ROWS = 200
 
 
 class Spool:
@@ -26,7 +30,7 @@ class Spool:
         """Keep one row."""
         self._pending.append(tuple(row))
         self.count += 1
-        if len(self._pending) >= self._batch_size:
+        if len(self._pending) >= BUFFER_ROWS:
             self._dump()
 
     def _dump(self) -> None:
@@ -38,12 +42,17 @@ class Spool:
         """Every row kept, in order, in lists of at most ``batch_size``."""
         self._dump()
         self._file.seek(0)
+        batch: list[PreparedRow] = []
         while True:
             try:
-                batch = pickle.load(self._file)
+                batch.extend(map(PreparedRow._make, pickle.load(self._file)))
             except EOFError:
-                return
-            yield [PreparedRow._make(row) for row in batch]
+                break
+            if len(batch) >= self._batch_size:
+                yield batch[: self._batch_size]
+                batch = batch[self._batch_size :]
+        if batch:
+            yield batch
 
     def close(self) -> None:
         """Delete the file."""

@@ -45,6 +45,13 @@ def _dicom_date(year: int, month: int, day: int) -> str:
     return f"{year:04d}{month:02d}{day:02d}"
 
 
+def _iso_date(match: re.Match[str]) -> str:
+    """``YYYYMMDD`` from an :data:`_ISO_DATE` match (its groups are digits of the right width already)."""
+    digits = match[1] + match[2] + match[3]
+    date.fromisoformat(digits)  # raises ValueError for 31/02
+    return digits
+
+
 def _strptime(text: str, input_formats: Sequence[str]) -> datetime:
     for pattern in input_formats:
         try:
@@ -61,7 +68,7 @@ def _from_timestamp(value: float) -> datetime:
 def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:
     """A date as DICOM DA ``YYYYMMDD``."""
     if value.__class__ is str and not input_formats and (match := _ISO_DATE.fullmatch(value)):
-        return _dicom_date(int(match[1]), int(match[2]), int(match[3]))
+        return _iso_date(match)
     if isinstance(value, datetime):
         return value.strftime("%Y%m%d")
     if isinstance(value, date):
@@ -74,7 +81,7 @@ def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:
     if input_formats:
         return _strptime(text, input_formats).strftime("%Y%m%d")
     if match := _ISO_DATE.fullmatch(text):
-        return _dicom_date(int(match[1]), int(match[2]), int(match[3]))
+        return _iso_date(match)
     for pattern, order in ((_SLASH_YMD, (1, 2, 3)), (_DAY_FIRST, (3, 2, 1))):
         if match := pattern.fullmatch(text):
             return _dicom_date(*(int(match[i]) for i in order))
@@ -85,9 +92,11 @@ def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:
     raise ValueProblem("not a recognised date (use YYYY-MM-DD, DD/MM/YYYY, or set input_formats)")
 
 
-def _dicom_time(hour: int, minute: int, second: int, fraction: str | None) -> str:
-    time(hour, minute, second)  # raises ValueError for 25:00
-    return f"{hour:02d}{minute:02d}{second:02d}{fraction or ''}"
+def _dicom_time(match: re.Match[str]) -> str:
+    """``HHMMSS[.ffffff]`` from a :data:`_DICOM_TIME` or :data:`_COLON_TIME` match (digit groups)."""
+    hour, minute, second, fraction = match.groups("")
+    time(int(hour), int(minute), int(second or 0))  # raises ValueError for 25:00
+    return hour.zfill(2) + minute + (second or "00") + fraction
 
 
 def to_time(value: Any, input_formats: Sequence[str] = ()) -> str:
@@ -99,7 +108,7 @@ def to_time(value: Any, input_formats: Sequence[str] = ()) -> str:
         return _strptime(text, input_formats).strftime("%H%M%S")
     for pattern in (_DICOM_TIME, _COLON_TIME):
         if match := pattern.fullmatch(text):
-            return _dicom_time(int(match[1]), int(match[2]), int(match[3] or 0), match[4])
+            return _dicom_time(match)
     if _ISO_DATETIME.match(text):
         return datetime.fromisoformat(text).strftime("%H%M%S")
     raise ValueProblem("not a recognised time (use HH:MM[:SS], HHMMSS, or set input_formats)")
