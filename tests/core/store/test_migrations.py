@@ -54,7 +54,7 @@ def test_previous_revision_is_upgraded_with_rows_kept(database_url, worklist_val
         assert database.revision() == "0003"
         assert "ix_sync_runs_source_started" in {i["name"] for i in inspect(database.engine).get_indexes("sync_runs")}
         worklist_indexes = {i["name"] for i in inspect(database.engine).get_indexes("worklist_items")}
-        assert "ix_worklist_items_scheduled_start" in worklist_indexes
+        assert "ix_worklist_start_modality_station_status" in worklist_indexes
         assert "ix_worklist_items_modality" not in worklist_indexes
         with database.session() as session:
             assert sorted(session.scalars(select(WorklistItem.patient_id))) == ["P0", "P1", "P2"]

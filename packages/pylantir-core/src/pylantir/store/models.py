@@ -84,7 +84,7 @@ class WorklistItem(Base):
     scheduled_start_date: Mapped[str] = mapped_column(String(8))
     scheduled_start_time: Mapped[str | None] = mapped_column(String(16))
     # date + time as one sortable "YYYYMMDDHHMMSS" string, for combined date-time range matching
-    scheduled_start: Mapped[str] = mapped_column(String(14), index=True)
+    scheduled_start: Mapped[str] = mapped_column(String(14))
     performing_physician: Mapped[str | None] = mapped_column(String(324))
     procedure_description: Mapped[str | None] = mapped_column(String(64))
     protocol_name: Mapped[str | None] = mapped_column(String(64))
@@ -99,6 +99,19 @@ class WorklistItem(Base):
 
     mpps: Mapped[list[PerformedProcedureStep]] = relationship(back_populates="worklist_item")
 
+
+    # The broad query every modality makes (start date-time range + modality + station AE title, in the
+    # configured statuses): the range drives the index, the other three are checked in the index entries
+    # before any table row is read. Patient ID, accession number and UID queries have their own indexes.
+    __table_args__ = (
+        Index(
+            "ix_worklist_start_modality_station_status",
+            "scheduled_start",
+            "modality",
+            "scheduled_station_aetitle",
+            "performed_procedure_step_status",
+        ),
+    )
 
 class PerformedProcedureStep(Base):
     """A Modality Performed Procedure Step instance received by N-CREATE and updated by N-SET."""

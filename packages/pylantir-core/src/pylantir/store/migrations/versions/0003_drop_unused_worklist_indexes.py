@@ -1,10 +1,10 @@
-"""Drop indexes no query uses; every sync pays for them on each inserted row.
+"""One index for the modalities' broad query instead of five; every sync pays for each index on each row.
 
 - ``worklist_items`` ``modality``, ``scheduled_station_aetitle``, ``performed_procedure_step_status``: few
-  distinct values, so C-FIND deliberately matches them without an index (it narrows by the indexed
-  ``scheduled_start`` or an ID first) and ``pylantir worklist list`` gains nothing from them;
-- ``ix_worklist_start_modality_station``: its useful prefix is ``ix_worklist_items_scheduled_start``, which
-  also gives the ``ORDER BY scheduled_start, id`` of both readers;
+  distinct values, so an index on one of them alone would drive a query into scanning most of the table;
+- ``ix_worklist_start_modality_station`` and ``ix_worklist_items_scheduled_start`` are replaced by
+  ``ix_worklist_start_modality_station_status``: the start date-time range drives it, and modality,
+  station AE title and status are checked in the index entries before a table row is read;
 - ``ix_sync_runs_source_name``: ``ix_sync_runs_source_started`` (source, start time) serves the same lookups.
 
 Revision ID: 0003
@@ -28,17 +28,26 @@ DROPPED = (
     ("ix_worklist_items_performed_procedure_step_status", "worklist_items", ["performed_procedure_step_status"]),
     ("ix_worklist_start_modality_station", "worklist_items",
      ["scheduled_start", "modality", "scheduled_station_aetitle"]),
+    ("ix_worklist_items_scheduled_start", "worklist_items", ["scheduled_start"]),
     ("ix_sync_runs_source_name", "sync_runs", ["source_name"]),
+)
+#: (index, table, columns) of the index that replaces them.
+CREATED = (
+    "ix_worklist_start_modality_station_status",
+    "worklist_items",
+    ["scheduled_start", "modality", "scheduled_station_aetitle", "performed_procedure_step_status"],
 )
 
 
 def upgrade() -> None:
-    """Drop the unused indexes (no rows change)."""
+    """Drop the single-purpose indexes, create the broad-query one (no rows change)."""
     for name, table, _columns in DROPPED:
         op.drop_index(name, table_name=table)
+    op.create_index(*CREATED)
 
 
 def downgrade() -> None:
     """Recreate them."""
+    op.drop_index(CREATED[0], table_name=CREATED[1])
     for name, table, columns in reversed(DROPPED):
         op.create_index(name, table, columns)
