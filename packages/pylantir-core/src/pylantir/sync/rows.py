@@ -15,6 +15,10 @@ from pylantir.sync.quality import QualityGate
 #: The worklist columns a sync writes from a row, in the order of :attr:`PreparedRow.values`.
 COLUMNS: tuple[str, ...] = (*COLUMN_VRS, "scheduled_start", "extra_attributes")
 DEFAULT_STATUS = "SCHEDULED"
+#: The columns of a row in insert form (:meth:`PreparedRow.insert_form`), in order.
+INSERT_COLUMNS: tuple[str, ...] = ("identity", "content_hash", "source_key", *COLUMNS)
+#: Stored length of ``source_key`` (the row's location in the source).
+SOURCE_KEY_LENGTH = 128
 
 
 class PreparedRow(NamedTuple):
@@ -24,6 +28,10 @@ class PreparedRow(NamedTuple):
     location: str
     content_hash: str
     values: tuple[Any, ...]
+
+    def insert_form(self) -> tuple[Any, ...]:
+        """The row as one flat tuple of the :data:`INSERT_COLUMNS` (how the spool keeps it for the writer)."""
+        return (self.identity, self.content_hash, self.location[:SOURCE_KEY_LENGTH], *self.values)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Fetching never holds a database lock: rows go to the spool while the source is read, and the single
 write transaction starts only once the fetch is complete. Memory stays at :data:`BUFFER_ROWS` rows
-while fetching, and at one batch while writing.
+while fetching, and at one batch while writing. Rows are kept in insert form (flat tuples of
+:data:`~pylantir.sync.rows.INSERT_COLUMNS`), so reading them back builds no object per row.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Spool:
 
     def add(self, row: PreparedRow) -> None:
         """Keep one row."""
-        self._pending.append(tuple(row))
+        self._pending.append(row.insert_form())
         self.count += 1
         if len(self._pending) >= BUFFER_ROWS:
             self._dump()
@@ -38,14 +39,14 @@ class Spool:
             pickle.dump(self._pending, self._file, protocol=pickle.HIGHEST_PROTOCOL)
             self._pending = []
 
-    def batches(self) -> Iterator[list[PreparedRow]]:
-        """Every row kept, in order, in lists of at most ``batch_size``."""
+    def batches(self) -> Iterator[list[tuple[object, ...]]]:
+        """Every row kept, in order and in insert form, in lists of at most ``batch_size``."""
         self._dump()
         self._file.seek(0)
-        batch: list[PreparedRow] = []
+        batch: list[tuple[object, ...]] = []
         while True:
             try:
-                batch.extend(map(PreparedRow._make, pickle.load(self._file)))
+                batch.extend(pickle.load(self._file))
             except EOFError:
                 break
             if len(batch) >= self._batch_size:

@@ -1,8 +1,11 @@
 """Writing one source's prepared rows inside the sync's single transaction.
 
-Per batch, one indexed query fetches the identity, content hash, owner and MPPS flag of the rows
-already stored; then new rows are inserted and changed rows updated with one ``executemany`` each.
-Unchanged rows are not written at all.
+Rows come in insert form (flat tuples of :data:`~pylantir.sync.rows.INSERT_COLUMNS`, see
+:class:`pylantir.sync.spool.Spool`). Per batch, one indexed query fetches the identity, content hash,
+owner and MPPS flag of the rows already stored; then new rows are inserted and changed rows updated
+with one ``executemany`` each. Unchanged rows are not written at all. On SQLite, when the table is
+empty as the write transaction starts (a first sync), the query is skipped: the transaction holds the
+database's write lock, and the rows of one sync have distinct identities, so every row is new.
 
 Cross-source dedup: an entry stored by another source is taken over only when this source ranks
 higher. Ranks come from :func:`source_ranks`: sources with an explicit ``priority`` first (a lower
@@ -31,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from pylantir.config import PylantirConfig
 from pylantir.store.models import WorklistItem
-from pylantir.sync.rows import COLUMNS, DEFAULT_STATUS, PreparedRow
+from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,13 @@ def source_ranks(config: PylantirConfig) -> dict[str, int]:
     return {source.name: rank for rank, (_, source) in enumerate(order)}
 
 
+def column_values(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row in insert form as column name -> value."""
+    return dict(zip(INSERT_COLUMNS, row, strict=True))
+
+
 class _BulkInsert:
-    """Inserts prepared rows with one ``executemany``, with the same ``constants`` in every row.
+    """Inserts rows in insert form with one ``executemany``, with the same ``constants`` in every row.
 
     On SQLite the rows go to the driver's ``executemany`` as tuples, built column by column with
     SQLAlchemy's own bind processors applied to the columns that need one; this skips SQLAlchemy's per-row
@@ -66,34 +74,31 @@ class _BulkInsert:
     def __init__(self, session: Session, constants: dict[str, Any]):
         self._session = session
         self._constants = constants
-        self._columns = [*COLUMNS, "identity", "content_hash", "source_key"]
         self._dialect = session.connection().dialect
         self._raw = self._dialect.name == "sqlite"
         self._statements: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {}
         if not self._raw:
             return
-        processors = {name: self._processor(name) for name in [*self._columns, *constants]}
+        processors = {name: self._processor(name) for name in [*INSERT_COLUMNS, *constants]}
         # processor and what it makes of None (JSON turns None into 'null': computed once)
         self._processors = {name: (process, process(None)) for name, process in processors.items() if process}
         self._fixed = {
             name: process(value) if (process := processors[name]) else value for name, value in constants.items()
         }
         self._omissible = frozenset(
-            name for name in self._columns if TABLE.c[name].default is None and TABLE.c[name].server_default is None
+            name for name in INSERT_COLUMNS if TABLE.c[name].default is None and TABLE.c[name].server_default is None
         )
 
     def _processor(self, name: str) -> Callable[[Any], Any] | None:
         return TABLE.c[name].type.dialect_impl(self._dialect).bind_processor(self._dialect)
 
-    def execute(self, rows: Sequence[PreparedRow]) -> None:
+    def execute(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert ``rows``."""
         if not self._raw:
-            self._session.execute(insert(TABLE), [self._params(row) | self._constants for row in rows])
+            self._session.execute(insert(TABLE), [column_values(row) | self._constants for row in rows])
             return
-        identities, locations, hashes, values = zip(*rows, strict=True)  # the PreparedRow fields, as columns
-        given = [*zip(*values, strict=True), identities, hashes, [location[:128] for location in locations]]
         columns: dict[str, Sequence[Any]] = {}
-        for name, column in zip(self._columns, given, strict=True):
+        for name, column in zip(INSERT_COLUMNS, zip(*rows, strict=True), strict=True):
             if name in self._processors:
                 process, null = self._processors[name]
                 column = [null if value is None else process(value) for value in column]
@@ -109,10 +114,6 @@ class _BulkInsert:
             compiled = insert(TABLE).compile(dialect=self._dialect, column_keys=list(names))
             self._statements[names] = (str(compiled), tuple(compiled.positiontup or ()))
         return self._statements[names]
-
-    def _params(self, row: PreparedRow) -> dict[str, Any]:
-        values = (*row.values, row.identity, row.content_hash, row.location[:128])
-        return dict(zip(self._columns, values, strict=True))
 
 
 @contextmanager
@@ -166,25 +167,42 @@ class Writer:
         self._lookup = select(
             TABLE.c.identity, TABLE.c.id, TABLE.c.content_hash, TABLE.c.source_name, TABLE.c.status_from_mpps
         ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
+        self._all_new = self._insert_only(session)
         self._insert = _BulkInsert(session, {"source_name": source_name, "created_at": now, "updated_at": now,
                                              "last_seen_at": now, "status_from_mpps": False})
 
-    def write_batch(self, rows: Sequence[PreparedRow]) -> None:
-        """Insert new rows, update changed ones, skip unchanged ones and ones a higher source owns."""
+    @staticmethod
+    def _insert_only(session: Session) -> bool:
+        """Whether every row written will be new: SQLite with an empty table (its write lock is held)."""
+        if session.connection().dialect.name != "sqlite":
+            return False
+        return session.execute(select(TABLE.c.id).limit(1)).first() is None
+
+    def write_batch(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert new rows, update changed ones, skip unchanged ones and ones a higher source owns.
+
+        ``rows`` are in insert form (:data:`~pylantir.sync.rows.INSERT_COLUMNS`): identity first, then the
+        content hash.
+        """
+        if self._all_new:
+            self._insert.execute(rows)
+            self.counts.inserted += len(rows)
+            return
         stored = {
             row.identity: row
-            for row in self.session.execute(self._lookup, {"identities": [r.identity for r in rows]})
+            for row in self.session.execute(self._lookup, {"identities": [row[0] for row in rows]})
         }
-        inserts: list[PreparedRow] = []
+        inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         mpps_updates: list[dict[str, Any]] = []
         for row in rows:
-            old = stored.get(row.identity)
+            identity, content_hash = row[0], row[1]
+            old = stored.get(identity)
             if old is None:
                 inserts.append(row)
-            elif old.source_name != self.source_name and not self._takes_over(old.source_name, row.identity):
+            elif old.source_name != self.source_name and not self._takes_over(old.source_name, identity):
                 continue
-            elif old.source_name == self.source_name and old.content_hash == row.content_hash:
+            elif old.source_name == self.source_name and old.content_hash == content_hash:
                 self.counts.unchanged += 1
             elif old.status_from_mpps:
                 params = self._params(row) | {"_id": old.id}
@@ -200,10 +218,10 @@ class Writer:
         self.counts.inserted += len(inserts)
         self.counts.updated += len(updates) + len(mpps_updates)
 
-    def _params(self, row: PreparedRow) -> dict[str, Any]:
-        params = dict(zip(COLUMNS, row.values, strict=True))
-        params.update(source_name=self.source_name, source_key=row.location[:128],
-                      content_hash=row.content_hash, updated_at=self.now, last_seen_at=self.now)
+    def _params(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        params = column_values(row)
+        del params["identity"]
+        params.update(source_name=self.source_name, updated_at=self.now, last_seen_at=self.now)
         return params
 
     def _takes_over(self, owner: str, identity: str) -> bool:
