@@ -97,6 +97,8 @@ class QualityGate:
         #: texts that already passed both: up to KNOWN_VALID per column, as codes and dates repeat)
         self._rules = {name: (pattern.fullmatch, reason, name in _PLAUSIBLE, set[str]())
                        for name, (pattern, reason) in _COLUMN_RULES.items()}
+        #: column -> its texts that passed (the sets of ``_rules``), looked up first: most values repeat
+        self._valid = {name: rule[3] for name, rule in self._rules.items()}
 
     def check(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Every problem of one mapped row, as ``(field, reason)``."""
@@ -105,9 +107,12 @@ class QualityGate:
             problems = []
         else:
             problems = [(name, "required, but missing or empty") for name in REQUIRED if not get(name)]
-        rules = self._rules
+        rules, passed = self._rules, self._valid
         for name, value in row.items():
-            if value is None or value == "":
+            if value.__class__ is str:
+                if not value or value in passed.get(name, ()):
+                    continue
+            elif value is None:
                 continue
             rule = rules.get(name)
             if rule is None:
@@ -115,8 +120,6 @@ class QualityGate:
                 continue
             matches, reason, plausible, valid = rule
             text = value.__class__ is str
-            if text and value in valid:
-                continue
             if not matches(value if text else str(value)):
                 problems.append((name, reason))
             elif plausible and (reason := self._implausible(name, value)):
