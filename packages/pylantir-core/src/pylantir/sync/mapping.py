@@ -120,9 +120,13 @@ class _Entry:
 
         def plain(record: Mapping[str, Any]) -> Any:
             value = record.get(field)
-            if value.__class__ is str and (found := known.get(value)) is not None:
-                return found
-            if value is None or (value.__class__ is str and not value.strip()):
+            text = value.__class__ is str
+            if text:
+                if (found := known.get(value)) is not None:
+                    return found
+                if not value.strip():
+                    return None
+            elif value is None:
                 return None
             try:
                 normalised = step(value)
@@ -130,7 +134,7 @@ class _Entry:
                 raise
             except (ValueError, TypeError, OverflowError, OSError):
                 raise ValueProblem(f"not a valid {name}") from None
-            if value.__class__ is str and len(known) < KNOWN_VALUES:
+            if text and len(known) < KNOWN_VALUES:
                 known[value] = normalised
             return normalised
 
@@ -188,11 +192,12 @@ class FieldMapping:
         """
         try:  # the common case in one pass; a record with a problem is mapped again, field by field
             row = {column: compute(record) for compute, column in self._columns}
-            extras = {keyword: value for compute, keyword in self._extras if (value := compute(record)) is not None}
+            if self._extras:
+                extras = {keyword: value for compute, keyword in self._extras if (value := compute(record)) is not None}
+                if extras:
+                    row["extra_attributes"] = extras
         except ValueProblem:
             return self._apply_reporting(record)
-        if extras:
-            row["extra_attributes"] = extras
         return row
 
     def _apply_reporting(self, record: Mapping[str, Any]) -> dict[str, Any]:
