@@ -73,9 +73,10 @@ def validate_config(source_type: str, config: Mapping[str, Any]) -> Sequence[Con
     :param config: the source's ``config`` object exactly as parsed from the configuration file.
 
     Called by ``pylantir config check``, ``pylantir sources check`` and at the start of ``pylantir
-    run`` / ``pylantir sync``, before any port is opened. Must not do I/O (no file, network or database
-    access): configuration is checked on machines where the data is not reachable. Raising is treated
-    as a plugin bug and reported as such.
+    run`` / ``pylantir sync``, before any port is opened. Must not do I/O (no reading or writing files,
+    no network or database access): configuration is checked on machines where the data is not
+    reachable. Looking whether a path exists (``os.stat``, a glob), to warn, is the one exception.
+    Raising is treated as a plugin bug and reported as such.
 
     Since 0.1.
 
