@@ -8,45 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pylantir.store.catalogue import SPS, TOP, columns_at
 from pylantir.store.models import WorklistItem
 
 SPS_SEQUENCE = "ScheduledProcedureStepSequence"
 START_DATE = "ScheduledProcedureStepStartDate"
 START_TIME = "ScheduledProcedureStepStartTime"
 
-# keyword -> WorklistItem attribute, top level of the identifier
-TOP_LEVEL_COLUMNS: dict[str, str] = {
-    "PatientName": "patient_name",
-    "PatientID": "patient_id",
-    "IssuerOfPatientID": "issuer_of_patient_id",
-    "PatientBirthDate": "patient_birth_date",
-    "PatientSex": "patient_sex",
-    "PatientWeight": "patient_weight_kg",
-    "PatientSize": "patient_size_m",
-    "MedicalAlerts": "medical_alerts",
-    "Allergies": "allergies",
-    "AccessionNumber": "accession_number",
-    "StudyInstanceUID": "study_instance_uid",
-    "RequestedProcedureID": "requested_procedure_id",
-    "RequestedProcedureDescription": "study_description",
-    "RequestedProcedurePriority": "requested_procedure_priority",
-    "ReferringPhysicianName": "referring_physician_name",
-    "RequestingPhysician": "requesting_physician",
-}
-
-# keyword -> WorklistItem attribute, inside the Scheduled Procedure Step Sequence item
-SPS_COLUMNS: dict[str, str] = {
-    "ScheduledStationAETitle": "scheduled_station_aetitle",
-    START_DATE: "scheduled_start_date",
-    START_TIME: "scheduled_start_time",
-    "Modality": "modality",
-    "ScheduledPerformingPhysicianName": "performing_physician",
-    "ScheduledProcedureStepDescription": "procedure_description",
-    "ScheduledStationName": "station_name",
-    "ScheduledProcedureStepLocation": "scheduled_procedure_step_location",
-    "ScheduledProcedureStepID": "scheduled_procedure_step_id",
-    "ScheduledProcedureStepStatus": "performed_procedure_step_status",
-}
+# keyword -> WorklistItem attribute, at the top level of the identifier and inside the SPS item
+TOP_LEVEL_COLUMNS: dict[str, str] = columns_at(TOP)
+SPS_COLUMNS: dict[str, str] = columns_at(SPS)
 
 # Numeric columns are returned, never matched (DS matching is not defined by Annex K).
 NOT_MATCHED = frozenset({"PatientWeight", "PatientSize"})

@@ -12,42 +12,12 @@ from functools import cache
 
 from pydicom.datadict import dictionary_VR, keyword_dict
 
+from pylantir.store.catalogue import WORKLIST_COLUMNS
+
 EXTRA_PREFIX = "extra."
 
-#: Worklist column -> DICOM VR of the attribute it feeds.
-COLUMN_VRS: dict[str, str] = {
-    "patient_id": "LO",
-    "issuer_of_patient_id": "LO",
-    "patient_name": "PN",
-    "patient_birth_date": "DA",
-    "patient_sex": "CS",
-    "patient_weight_kg": "DS",
-    "patient_size_m": "DS",
-    "medical_alerts": "LO",
-    "allergies": "LO",
-    "accession_number": "SH",
-    "study_instance_uid": "UI",
-    "requested_procedure_id": "SH",
-    "study_description": "LO",
-    "requested_procedure_code_value": "SH",
-    "requested_procedure_code_scheme": "SH",
-    "requested_procedure_code_meaning": "LO",
-    "requested_procedure_priority": "SH",
-    "referring_physician_name": "PN",
-    "requesting_physician": "PN",
-    "scheduled_procedure_step_id": "SH",
-    "modality": "CS",
-    "scheduled_station_aetitle": "AE",
-    "station_name": "SH",
-    "scheduled_procedure_step_location": "SH",
-    "scheduled_start_date": "DA",
-    "scheduled_start_time": "TM",
-    "performing_physician": "PN",
-    "procedure_description": "LO",
-    "protocol_name": "LO",
-    "hisris_coding_designator": "SH",
-    "performed_procedure_step_status": "CS",
-}
+#: Worklist column -> DICOM VR of the attribute it feeds (from the store's catalogue of columns).
+COLUMN_VRS: dict[str, str] = {entry.column: dictionary_VR(entry.keyword) for entry in WORKLIST_COLUMNS}
 
 #: The automatic ``format`` of each VR (see :data:`pylantir.sync.values.FORMATS`).
 VR_FORMATS: dict[str, str] = {"DA": "date", "TM": "time", "DT": "datetime", "PN": "name", "CS": "upper", "DS": "number"}
