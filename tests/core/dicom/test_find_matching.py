@@ -185,11 +185,22 @@ print(json.dumps(statuses))
 
 
 def test_c_cancel_answers_fe00(add_items: Callable[..., list[WorklistItem]], peer: Peer) -> None:
-    """After a C-CANCEL the server stops matching and answers Cancel (FE00)."""
-    add_items(*({"date": "20260110"} for _ in range(1500)))
-    result = subprocess.run([sys.executable, "-c", CANCELLING_CLIENT, str(peer.port)], check=True,
-                            capture_output=True, text=True, timeout=120)
-    statuses = json.loads(result.stdout)
-    assert statuses[-1] == 0xFE00
-    assert len(statuses) < 1500
-    assert set(statuses[:-1]) == {0xFF00}
+    """After a C-CANCEL the server stops matching and answers Cancel (FE00).
+
+    The client cancels on its first Pending response. On a loaded machine the server may have sent every
+    response before the cancel arrives (then a plain Success is the right answer), so the query is repeated
+    until a cancel lands in time; every attempt must be one of the two correct outcomes.
+    """
+    items = 3000
+    add_items(*({"date": "20260110"} for _ in range(items)))
+    outcomes = []
+    for _attempt in range(3):
+        result = subprocess.run([sys.executable, "-c", CANCELLING_CLIENT, str(peer.port)], check=True,
+                                capture_output=True, text=True, timeout=120)
+        statuses = json.loads(result.stdout)
+        assert set(statuses[:-1]) == {0xFF00}
+        assert (statuses[-1], len(statuses) < items + 1) in {(0xFE00, True), (0x0000, False)}
+        outcomes.append(statuses[-1])
+        if statuses[-1] == 0xFE00:
+            break
+    assert outcomes[-1] == 0xFE00, f"no C-CANCEL was honoured in {len(outcomes)} attempts"
