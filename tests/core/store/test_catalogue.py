@@ -11,9 +11,9 @@ from pylantir.store.catalogue import ATTRIBUTES, BY_COLUMN, CODE_SEQUENCES, Leve
 from pylantir.store.models import VR_LENGTHS, WorklistItem
 from pylantir.sync.fields import REQUIRED, target
 
-#: WorklistItem columns that hold no DICOM attribute: lineage, identity, the matcher's start column, MPPS flag.
+#: WorklistItem columns that hold no DICOM attribute: identity, lineage, the matcher's start column, the MPPS flag.
 BOOKKEEPING = {"id", "identity", "source_name", "source_key", "content_hash", "created_at", "updated_at",
-               "scheduled_start", "status_from_mpps", "extra_attributes"}
+               "scheduled_start", "status_from_mpps", "extra_attributes", "created_run_id", "updated_run_id"}
 TEXT_VRS = {"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"}
 
 

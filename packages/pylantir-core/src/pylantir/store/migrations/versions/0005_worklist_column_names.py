@@ -8,20 +8,22 @@
   all), so it equalled ``updated_at``, and nothing read it;
 - ``ix_worklist_start_modality_station_status`` is recreated on the renamed status column.
 
-On SQLite the table is rebuilt (Alembic batch mode); on PostgreSQL the columns are renamed in place.
+Both engines rename and drop in place (``ALTER TABLE ... RENAME COLUMN`` / ``DROP COLUMN``: SQLite 3.35 or
+newer), so the table is not copied and the MPPS instances' links to worklist rows stay as they are.
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-25
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-01
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import sqlite3
+
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -32,26 +34,32 @@ RENAMED = (
     ("study_description", "requested_procedure_description"),
 )
 INDEXED = ["scheduled_start", "modality", "scheduled_station_aetitle"]
+SQLITE_DROP_COLUMN = (3, 35, 0)
+
+
+def _check_sqlite() -> None:
+    if op.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < SQLITE_DROP_COLUMN:
+        raise RuntimeError(
+            f"this schema upgrade needs SQLite 3.35 or newer (ALTER TABLE ... DROP COLUMN); this Python has "
+            f"SQLite {sqlite3.sqlite_version}: use a Python built with a newer SQLite"
+        )
 
 
 def upgrade() -> None:
     """Rename the two columns, drop ``last_seen_at``, recreate the broad-query index."""
+    _check_sqlite()
     op.drop_index(INDEX, table_name="worklist_items")
-    with op.batch_alter_table("worklist_items") as batch:
-        for old, new in RENAMED:
-            batch.alter_column(old, new_column_name=new)
-        batch.drop_column("last_seen_at")
+    for old, new in RENAMED:
+        op.execute(f"ALTER TABLE worklist_items RENAME COLUMN {old} TO {new}")
+    op.execute("ALTER TABLE worklist_items DROP COLUMN last_seen_at")
     op.create_index(INDEX, "worklist_items", [*INDEXED, "scheduled_procedure_step_status"])
 
 
 def downgrade() -> None:
-    """The previous names, and ``last_seen_at`` again (filled from ``updated_at``)."""
+    """The previous names, and ``last_seen_at`` again, filled from ``updated_at`` (left nullable: no copy)."""
     op.drop_index(INDEX, table_name="worklist_items")
-    with op.batch_alter_table("worklist_items") as batch:
-        for old, new in RENAMED:
-            batch.alter_column(new, new_column_name=old)
-        batch.add_column(sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True))
+    for old, new in RENAMED:
+        op.execute(f"ALTER TABLE worklist_items RENAME COLUMN {new} TO {old}")
+    op.execute("ALTER TABLE worklist_items ADD COLUMN last_seen_at TIMESTAMP WITH TIME ZONE")
     op.execute("UPDATE worklist_items SET last_seen_at = updated_at")
-    with op.batch_alter_table("worklist_items") as batch:
-        batch.alter_column("last_seen_at", existing_type=sa.DateTime(timezone=True), nullable=False)
     op.create_index(INDEX, "worklist_items", [*INDEXED, "performed_procedure_step_status"])
