@@ -286,7 +286,7 @@ def _write(sync: _Sync, fetched: _Fetched) -> None:
     with sync.database.session() as session:
         # A write first, so that SQLite takes its write lock before any read of this transaction.
         session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(outcome="writing"))
-        writer = Writer(session, source.name, sync.ranks, sync.now)
+        writer = Writer(session, source.name, sync.ranks, sync.now, result.run_id)
         if not fetched.state.unchanged:
             with write_cache(session):
                 for batch in fetched.spool.batches():
