@@ -2,7 +2,8 @@
 
 Statuses: FF00 per match (FF01 when a key carrying a value was not used for matching), FE00 after a
 C-CANCEL, A900 for an identifier that cannot be processed, C001 when the database fails. Failures carry no
-identifier; pynetdicom sends the final Success itself.
+identifier; pynetdicom sends the final Success itself. A match whose stored values cannot be encoded is
+left out with a WARNING naming the item's id and the attribute (docs/conformance.md 2.5).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydicom.datadict import tag_for_keyword
 from pynetdicom.events import Event
 
 from pylantir.dicom.matching import InvalidIdentifier, MatchSettings, build_query
-from pylantir.dicom.responses import build_response
+from pylantir.dicom.responses import UnencodableValue, build_response
 from pylantir.store import Database
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,13 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
                     if event.is_cancelled:
                         yield CANCEL, None
                         return
-                    yield status, build_response(item, identifier)
+                    try:
+                        response = build_response(item, identifier)
+                    except UnencodableValue as exc:  # one bad row never ends the answer: leave it out, say so
+                        log.warning("C-FIND from %s: worklist item id %s (source %s) left out: %s",
+                                    requestor, item.id, item.source_name, exc)
+                        continue
+                    yield status, response
         except Exception:
             log.exception("C-FIND from %s failed while reading the worklist", requestor)
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")
