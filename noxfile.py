@@ -17,7 +17,13 @@ PLUGINS = {
     "pylantir-json": "packages/pylantir-json",
     "pylantir-redcap": "packages/pylantir-redcap",
 }
-BUILTIN_TYPES = {"csv", "json", "redcap"}
+# the source types each plugin provides (`sources list` must show exactly these as ok)
+PLUGIN_TYPES = {
+    "pylantir-csv": {"csv"},
+    "pylantir-json": {"json"},
+    "pylantir-redcap": {"redcap", "redcap_concussion"},
+}
+BUILTIN_TYPES = set().union(*PLUGIN_TYPES.values())
 # setuptools with bdist_wheel: the kit tests build plugins without build isolation (and without an index)
 TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42", "setuptools>=70.1"]
 
@@ -51,7 +57,7 @@ def isolation(session: nox.Session) -> None:
         # core and plugin in one pip call, from local paths, so pip never asks the index for pylantir-core
         session.install(CORE, path)
         listed = session.run("pylantir", "sources", "list", "--json", silent=True)
-        _assert_types(session, listed, {name.removeprefix("pylantir-")})
+        _assert_types(session, listed, PLUGIN_TYPES[name])
         session.run("pytest", f"tests/{name.removeprefix('pylantir-')}")
 
 
