@@ -1,0 +1,55 @@
+"""A booking keeps its worklist entry and Study Instance UID when it is renamed, moved or rescheduled."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from pylantir.config import DataSourceSettings
+from pylantir.store import WorklistItem
+from pylantir.sync.runner import sync_source
+from pylantir_calpendo.bookings import booking_uid
+
+MAPPING = {
+    "patient_id": {"from": "title", "regex": "^([A-Z0-9]+)_"},
+    "patient_name": {"from": "title", "regex": "^[A-Z0-9]+_(.+)$"},
+    "accession_number": {"from": "_source.booking_id"},
+    "study_instance_uid": {"from": "_source.study_instance_uid"},
+    "scheduled_start_date": {"from": "_source.start_date"},
+    "scheduled_start_time": {"from": "_source.start_time"},
+    "modality": {"from": "_source.modality"},
+    "study_description": {"from": "project.formattedName", "regex": "^([^(]+?)\\s*\\("},
+}
+
+
+def _rows(database):
+    with database.session() as session:
+        return {row.accession_number: (row.id, row.study_instance_uid, row.patient_id, row.patient_name,
+                                       row.scheduled_start_time, row.modality, row.study_description)
+                for row in session.scalars(select(WorklistItem))}
+
+
+def test_renamed_and_rescheduled_bookings_keep_their_row_and_uid(serve, registry, config_for, database):
+    server = serve()
+    start = datetime.now(ZoneInfo("America/Edmonton")).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    first = server.add("SUB001_Jane", start)
+    second = server.add("SUB002_John", start + timedelta(hours=1), resource="3T Research")
+    config = config_for(server, resources=["3T Diagnostic", "3T Research"],
+                        resource_modality_mapping={"3T Diagnostic": "MR", "3T Research": "OT"})
+    source = DataSourceSettings(name="scanners", type="calpendo", config=config, field_mapping=MAPPING)
+    assert sync_source(database, registry, source).inserted == 2
+    before = _rows(database)
+    assert before[str(first.id)][1:] == (booking_uid(server.url, str(first.id)), "SUB001", "Jane",
+                                         f"{start:%H%M%S}", "MR", "BRISKP")
+
+    first.title, first.start, first.end = "SUB001_Janet", start + timedelta(minutes=30), start + timedelta(minutes=90)
+    second.resource = "3T Diagnostic"
+    result = sync_source(database, registry, source)
+    assert (result.outcome, result.inserted, result.updated) == ("success", 0, 2), result.error
+    after = _rows(database)
+    assert after[str(first.id)] == (*before[str(first.id)][:3], "Janet", f"{start + timedelta(minutes=30):%H%M%S}",
+                                    "MR", "BRISKP")
+    assert after[str(second.id)][:2] == before[str(second.id)][:2] and after[str(second.id)][5] == "MR"
+    assert sync_source(database, registry, source).unchanged == 2
