@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, insert, inspect, select, text
 
-from pylantir.store import Base, Database, SyncRun, WorklistItem
+from pylantir.store import Base, Database, PerformedProcedureStep, SyncRun, WorklistItem
 from pylantir.store.queries import row_counts
 from pylantir.store.schema import SchemaError, current_revision, head_revision, upgrade_schema
 
@@ -21,7 +21,7 @@ from pylantir.store.schema import SchemaError, current_revision, head_revision, 
 def test_new_database_gets_the_whole_schema(database_url):
     database = Database.open(database_url)
     try:
-        assert database.revision() == head_revision() == "0003"
+        assert database.revision() == head_revision() == "0004"
         assert set(Base.metadata.tables) <= set(inspect(database.engine).get_table_names())
         with database.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -51,7 +51,7 @@ def test_previous_revision_is_upgraded_with_rows_kept(database_url, worklist_val
 
     database = Database.open(database_url)
     try:
-        assert database.revision() == "0003"
+        assert database.revision() == head_revision()
         assert "ix_sync_runs_source_started" in {i["name"] for i in inspect(database.engine).get_indexes("sync_runs")}
         worklist_indexes = {i["name"] for i in inspect(database.engine).get_indexes("worklist_items")}
         assert "ix_worklist_start_modality_station_status" in worklist_indexes
@@ -59,6 +59,35 @@ def test_previous_revision_is_upgraded_with_rows_kept(database_url, worklist_val
         with database.session() as session:
             assert sorted(session.scalars(select(WorklistItem.patient_id))) == ["P0", "P1", "P2"]
             assert session.scalars(select(SyncRun.source_name)).all() == ["site_a"]
+    finally:
+        database.close()
+
+
+def test_lineage_columns_keep_rows_and_mpps_links(database_url, worklist_values):
+    """0004 copies the worklist table on SQLite: rows, ids and the MPPS instances' links survive it."""
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0003")
+    with engine.begin() as connection:
+        connection.execute(insert(WorklistItem.__table__), [worklist_values(id=7, patient_id="P7")])
+        connection.execute(insert(PerformedProcedureStep.__table__), {
+            "sop_instance_uid": "1.2.3.4", "status": "COMPLETED", "worklist_item_id": 7, "attributes": {},
+        })
+    engine.dispose()
+
+    database = Database.open(database_url)
+    try:
+        with database.session() as session:
+            item = session.get(WorklistItem, 7)
+            assert (item.patient_id, item.created_run_id, item.updated_run_id) == ("P7", None, None)
+            assert session.get(PerformedProcedureStep, "1.2.3.4").worklist_item_id == 7
+            run = SyncRun(source_name="site_a", source_type="csv", host="h", pid=1)
+            session.add(run)
+            session.flush()
+            item.created_run_id = item.updated_run_id = run.id
+        with database.session() as session:  # deleting a run keeps the rows it wrote (ON DELETE SET NULL)
+            session.delete(session.get(SyncRun, run.id))
+        with database.session() as session:
+            assert session.get(WorklistItem, 7).created_run_id is None
     finally:
         database.close()
 

@@ -44,6 +44,19 @@ def test_insert_then_unchanged_without_writes_then_update(memory, database, kit:
     assert memory.fields["alpha"] == frozenset(kit.MAPPING)
 
 
+def test_lineage_names_the_runs_that_inserted_and_last_changed_a_row(memory, database, kit) -> None:
+    memory.rows["alpha"] = [kit.record(1), kit.record(2)]
+    src = kit.source()
+    first = sync_source(database, memory.registry, src)
+    unchanged = sync_source(database, memory.registry, src)
+    memory.rows["alpha"] = [kit.record(1, desc="Knee MRI"), kit.record(2)]
+    changed = sync_source(database, memory.registry, src)
+    assert len({first.run_id, unchanged.run_id, changed.run_id}) == 3
+    stored = _items(database)
+    assert (stored["P00001"].created_run_id, stored["P00001"].updated_run_id) == (first.run_id, changed.run_id)
+    assert (stored["P00002"].created_run_id, stored["P00002"].updated_run_id) == (first.run_id, first.run_id)
+
+
 def test_identity_without_uid_or_accession_uses_the_documented_key(memory, database, kit) -> None:
     mapping = {k: v for k, v in kit.MAPPING.items() if k != "acc"}
     memory.rows["alpha"] = [kit.record(1)]

@@ -50,6 +50,10 @@ class WorklistItem(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The sync runs that inserted the row and last really changed it (unchanged rows keep theirs); NULL for
+    # rows written outside a sync, and once the run is deleted. Unindexed: read through the item.
+    created_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    updated_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
 
     # Patient
     patient_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -142,8 +146,13 @@ class SyncRun(Base):
     source_type: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # running, success, unchanged, failed, timeout, abandoned
+    # running, writing, success, unchanged, failed, timeout, abandoned, interrupted (its process died)
     outcome: Mapped[str] = mapped_column(String(16), default="running")
+    # Who runs the sync: the host, process ID and process start time, so that a run left "running" by a
+    # process that died is told from one of a live process (pid reuse gives another start time).
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    process_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fetched: Mapped[int] = mapped_column(default=0)
     inserted: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)

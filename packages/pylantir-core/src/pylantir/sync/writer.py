@@ -156,8 +156,11 @@ class WriteCounts:
 class Writer:
     """Writes one source's rows in an open session; the caller commits or rolls back."""
 
-    def __init__(self, session: Session, source_name: str, ranks: Mapping[str, int], now: datetime):
+    def __init__(
+        self, session: Session, source_name: str, ranks: Mapping[str, int], now: datetime, run_id: int | None = None
+    ):
         self.session = session
+        self.run_id = run_id
         self.source_name = source_name
         self.ranks = ranks
         self.now = now
@@ -169,7 +172,8 @@ class Writer:
         ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
         self._all_new = self._insert_only(session)
         self._insert = _BulkInsert(session, {"source_name": source_name, "created_at": now, "updated_at": now,
-                                             "last_seen_at": now, "status_from_mpps": False})
+                                             "last_seen_at": now, "status_from_mpps": False,
+                                             "created_run_id": run_id, "updated_run_id": run_id})
 
     @staticmethod
     def _insert_only(session: Session) -> bool:
@@ -221,7 +225,9 @@ class Writer:
     def _params(self, row: tuple[Any, ...]) -> dict[str, Any]:
         params = column_values(row)
         del params["identity"]
-        params.update(source_name=self.source_name, updated_at=self.now, last_seen_at=self.now)
+        params.update(
+            source_name=self.source_name, updated_at=self.now, last_seen_at=self.now, updated_run_id=self.run_id
+        )
         return params
 
     def _takes_over(self, owner: str, identity: str) -> bool:
