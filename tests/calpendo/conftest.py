@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -235,25 +234,33 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FakeCalpendo]]:
+def serve(http_servers: Callable[[FakeCalpendo], FakeCalpendo],
+          monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeCalpendo]:
     """``serve(flavour="api", timezone=...)``: start a fake Calpendo and set the credential variables."""
-    servers: list[tuple[FakeCalpendo, threading.Thread]] = []
 
     def start(flavour: str = "api", timezone: str = "America/Edmonton") -> FakeCalpendo:
-        server = FakeCalpendo(flavour, timezone)
-        thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-        thread.start()
-        servers.append((server, thread))
+        server = http_servers(FakeCalpendo(flavour, timezone))
         monkeypatch.setenv("CALPENDO_USERNAME", USER)
         monkeypatch.setenv("CALPENDO_PASSWORD", PASSWORD)
         return server
 
-    yield start
-    for server, thread in servers:
-        server.delay = 0
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return start
+
+
+@pytest.fixture
+def mapping() -> dict[str, Any]:
+    """A ``field_mapping`` for the fake's bookings: ``SUB001_Jane^Doe`` is patient ``SUB001``, ``Jane^Doe``."""
+    return {
+        "patient_id": {"from": "title", "regex": "^([A-Z0-9]+)_"},
+        "patient_name": {"from": "title", "regex": "^[A-Z0-9]+_(.+)$"},
+        "accession_number": {"from": "_source.booking_id"},
+        "study_instance_uid": {"from": "_source.study_instance_uid"},
+        "scheduled_start_date": {"from": "_source.start_date"},
+        "scheduled_start_time": {"from": "_source.start_time"},
+        "modality": {"from": "_source.modality"},
+        "performing_physician": {"from": "_source.operator"},
+        "study_description": {"from": "project.formattedName", "regex": "^([^(]+?)\\s*\\("},
+    }
 
 
 @pytest.fixture

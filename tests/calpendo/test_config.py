@@ -49,7 +49,7 @@ def test_every_problem_is_reported_with_its_path(registry):
         ("api_path", "error"): "must be the API's path on the server: '/api' (Calpendo 11+) or '/webdav' (older)",
         ("resources", "error"): "required",
         ("resurces", "error"): "unknown key; did you mean 'resources'?",
-        ("timezone", "error"): "unknown time zone; use an IANA name like 'America/Edmonton'",
+        ("timezone", "error"): "unknown time zone 'Mars/Base'; use an IANA name such as 'America/Edmonton' or 'UTC'",
         ("status_filter", "error"): "Input should be a valid list",
         ("window_mode", "error"): "Input should be 'rolling' or 'today'",
         ("daily_window.start_time", "error"): "must be [hour, minute] with hour 0-23 and minute 0-59",

@@ -22,16 +22,6 @@ from pylantir.dicom.client import DicomClientError, Peer, find, worklist_identif
 USER, PASSWORD = "mwl-reader", "Pw-9f3c1e77aa-never-logged"
 ZONE = ZoneInfo("America/Edmonton")
 PYLANTIR = str(Path(sys.executable).with_name("pylantir"))
-MAPPING = {
-    "patient_id": {"from": "title", "regex": "^([A-Z0-9]+)_"},
-    "patient_name": {"from": "title", "regex": "^[A-Z0-9]+_(.+)$"},
-    "accession_number": {"from": "_source.booking_id"},
-    "study_instance_uid": {"from": "_source.study_instance_uid"},
-    "scheduled_start_date": {"from": "_source.start_date"},
-    "scheduled_start_time": {"from": "_source.start_time"},
-    "modality": {"from": "_source.modality"},
-    "performing_physician": {"from": "_source.operator"},
-}
 SECRETS = (PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
 
 
@@ -42,7 +32,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def site(serve, config_for, tmp_path):
+def site(serve, config_for, mapping, tmp_path):
     """A fake Calpendo with three bookings (one cancelled), and a config file reading it."""
     server = serve()
     soon = datetime.now(ZONE).replace(second=0, microsecond=0) + timedelta(minutes=30)
@@ -54,7 +44,7 @@ def site(serve, config_for, tmp_path):
         "database_url": f"sqlite:///{tmp_path / 'worklist.sqlite'}",
         "timezone": "America/Edmonton",
         "data_sources": [{
-            "name": "scanners", "type": "calpendo", "field_mapping": MAPPING,
+            "name": "scanners", "type": "calpendo", "field_mapping": mapping,
             "config": config_for(server, resources=["3T Diagnostic", "EEG Lab"], status_filter="Approved",
                                  resource_modality_mapping={"3T": "MR", "EEG": "EEG"}),
         }],

@@ -15,17 +15,6 @@ from pylantir.store import WorklistItem
 from pylantir.sync.runner import sync_source
 from pylantir_calpendo.bookings import booking_uid
 
-MAPPING = {
-    "patient_id": {"from": "title", "regex": "^([A-Z0-9]+)_"},
-    "patient_name": {"from": "title", "regex": "^[A-Z0-9]+_(.+)$"},
-    "accession_number": {"from": "_source.booking_id"},
-    "study_instance_uid": {"from": "_source.study_instance_uid"},
-    "scheduled_start_date": {"from": "_source.start_date"},
-    "scheduled_start_time": {"from": "_source.start_time"},
-    "modality": {"from": "_source.modality"},
-    "study_description": {"from": "project.formattedName", "regex": "^([^(]+?)\\s*\\("},
-}
-
 
 def _rows(database):
     with database.session() as session:
@@ -34,14 +23,14 @@ def _rows(database):
                 for row in session.scalars(select(WorklistItem))}
 
 
-def test_renamed_and_rescheduled_bookings_keep_their_row_and_uid(serve, registry, config_for, database):
+def test_renamed_and_rescheduled_bookings_keep_their_row_and_uid(serve, registry, config_for, mapping, database):
     server = serve()
     start = datetime.now(ZoneInfo("America/Edmonton")).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
     first = server.add("SUB001_Jane", start)
     second = server.add("SUB002_John", start + timedelta(hours=1), resource="3T Research")
     config = config_for(server, resources=["3T Diagnostic", "3T Research"],
                         resource_modality_mapping={"3T Diagnostic": "MR", "3T Research": "OT"})
-    source = DataSourceSettings(name="scanners", type="calpendo", config=config, field_mapping=MAPPING)
+    source = DataSourceSettings(name="scanners", type="calpendo", config=config, field_mapping=mapping)
     assert sync_source(database, registry, source).inserted == 2
     before = _rows(database)
     assert before[str(first.id)][1:] == (booking_uid(server.url, str(first.id)), "SUB001", "Jane",
@@ -58,14 +47,16 @@ def test_renamed_and_rescheduled_bookings_keep_their_row_and_uid(serve, registry
     assert sync_source(database, registry, source).unchanged == 2
 
 
-def test_a_cancelled_booking_leaves_the_worklist_when_its_status_is_fetched(serve, registry, config_for, database):
+def test_a_cancelled_booking_leaves_the_worklist_when_its_status_is_fetched(
+    serve, registry, config_for, mapping, database
+):
     server = serve()
     start = datetime.now(ZoneInfo("America/Edmonton")).replace(second=0, microsecond=0) + timedelta(hours=1)
     kept, cancelled = server.add("SUB001_Jane", start), server.add("SUB002_John", start + timedelta(hours=1))
     status = {"performed_procedure_step_status": {
         "from": "status", "map": {"Approved": "SCHEDULED", "Cancelled": "DISCONTINUED"}}}
     config = config_for(server, status_filter=["Approved", "Cancelled"], resource_modality_mapping={"3T": "MR"})
-    source = DataSourceSettings(name="scanners", type="calpendo", config=config, field_mapping={**MAPPING, **status})
+    source = DataSourceSettings(name="scanners", type="calpendo", config=config, field_mapping={**mapping, **status})
     assert sync_source(database, registry, source).inserted == 2
     cancelled.status = "Cancelled"
     assert sync_source(database, registry, source).updated == 1

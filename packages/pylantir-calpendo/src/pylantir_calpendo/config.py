@@ -9,7 +9,6 @@ environment variables that hold them.
 from __future__ import annotations
 
 import os
-import zoneinfo
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from pylantir import ConfigProblem
 from pylantir.config import OperationInterval
-from pylantir.validation import problems_from_model
+from pylantir.validation import known_time_zone, problems_from_model
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -90,14 +89,7 @@ class CalpendoConfig(BaseModel):
             raise ValueError("must be the API's path on the server: '/api' (Calpendo 11+) or '/webdav' (older)")
         return path
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("unknown time zone; use an IANA name like 'America/Edmonton'") from None
-        return value
+    _known_zone = field_validator("timezone")(known_time_zone)
 
     def modality_of(self, resource: str) -> str | None:
         """The modality ``resource_modality_mapping`` gives a resource: its exact entry, else the longest prefix."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import zoneinfo
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -23,7 +22,7 @@ from pydantic import (
 )
 
 from pylantir import ConfigProblem
-from pylantir.validation import problems_from_model
+from pylantir.validation import known_time_zone, problems_from_model
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -124,9 +123,7 @@ def _cross_checks(cfg: RedcapConfig) -> list[ConfigProblem]:
         problems.append(ConfigProblem("site_field", "filtering on a site field needs site_id (or site)"))
     if cfg.server_timezone is not None:
         try:
-            zoneinfo.ZoneInfo(cfg.server_timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            problems.append(
-                ConfigProblem("server_timezone", "unknown time zone; use an IANA name like 'America/Edmonton'")
-            )
+            known_time_zone(cfg.server_timezone)
+        except ValueError as exc:
+            problems.append(ConfigProblem("server_timezone", str(exc)))
     return problems
