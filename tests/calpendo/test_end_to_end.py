@@ -44,7 +44,7 @@ def site(serve, config_for, mapping, tmp_path):
         "database_url": f"sqlite:///{tmp_path / 'worklist.sqlite'}",
         "timezone": "America/Edmonton",
         "data_sources": [{
-            "name": "scanners", "type": "calpendo", "field_mapping": mapping,
+            "name": "scanners", "type": "calpendo", "field_mapping": mapping, "sync_interval": 1,
             "config": config_for(server, resources=["3T Diagnostic", "EEG Lab"], status_filter="Approved",
                                  resource_modality_mapping={"3T": "MR", "EEG": "EEG"}),
         }],
