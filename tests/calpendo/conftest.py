@@ -259,7 +259,7 @@ def mapping() -> dict[str, Any]:
         "scheduled_start_time": {"from": "_source.start_time"},
         "modality": {"from": "_source.modality"},
         "performing_physician": {"from": "_source.operator"},
-        "study_description": {"from": "project.formattedName", "regex": "^([^(]+?)\\s*\\("},
+        "requested_procedure_description": {"from": "project.formattedName", "regex": "^([^(]+?)\\s*\\("},
     }
 
 

@@ -40,4 +40,4 @@ def test_documented_example_syncs_what_the_page_says(serve, tmp_path):
     (item,) = json.loads(listed.output)
     assert (item["patient_id"], item["patient_name"], item["modality"], item["accession_number"]) == (
         "SUB001", "Jane^Doe", "MR", str(booking.id))
-    assert (item["study_description"], item["performing_physician"]) == ("BRISKP", "Smith^Tech")
+    assert (item["requested_procedure_description"], item["performing_physician"]) == ("BRISKP", "Smith^Tech")

@@ -19,7 +19,7 @@ from pylantir_calpendo.bookings import booking_uid
 def _rows(database):
     with database.session() as session:
         return {row.accession_number: (row.id, row.study_instance_uid, row.patient_id, row.patient_name,
-                                       row.scheduled_start_time, row.modality, row.study_description)
+                                       row.scheduled_start_time, row.modality, row.requested_procedure_description)
                 for row in session.scalars(select(WorklistItem))}
 
 
@@ -53,7 +53,7 @@ def test_a_cancelled_booking_leaves_the_worklist_when_its_status_is_fetched(
     server = serve()
     start = datetime.now(ZoneInfo("America/Edmonton")).replace(second=0, microsecond=0) + timedelta(hours=1)
     kept, cancelled = server.add("SUB001_Jane", start), server.add("SUB002_John", start + timedelta(hours=1))
-    status = {"performed_procedure_step_status": {
+    status = {"scheduled_procedure_step_status": {
         "from": "status", "map": {"Approved": "SCHEDULED", "Cancelled": "DISCONTINUED"}}}
     config = config_for(server, status_filter=["Approved", "Cancelled"], resource_modality_mapping={"3T": "MR"})
     source = DataSourceSettings(name="scanners", type="calpendo", config=config, field_mapping={**mapping, **status})
