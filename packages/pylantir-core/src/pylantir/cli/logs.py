@@ -23,11 +23,27 @@ QUIET_LIBRARIES = {
 }
 
 
+class QuietLibraries(logging.Filter):
+    """Drops the :data:`QUIET_LIBRARIES`' records below their level (a library may reset its logger's level
+    when imported, as pydicom does, so the handler filters too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether ``record`` is shown."""
+        threshold = QUIET_LIBRARIES.get(record.name.partition(".")[0])
+        return threshold is None or record.levelno >= threshold
+
+
+_QUIET = QuietLibraries()
+
+
 def configure_logging(verbosity: int) -> None:
     """Set up logging for one command run with ``verbosity`` ``-v`` flags."""
     level = LEVELS[min(verbosity, len(LEVELS) - 1)]
     logging.basicConfig(level=level, format=FORMAT)
-    if level > logging.DEBUG:
+    quiet = level > logging.DEBUG
+    for handler in logging.getLogger().handlers:
+        (handler.addFilter if quiet else handler.removeFilter)(_QUIET)
+    if quiet:
         for name, library_level in QUIET_LIBRARIES.items():
             logging.getLogger(name).setLevel(library_level)
         warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")

@@ -86,6 +86,7 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")
             return
         unmatched = f" (not used for matching: {', '.join(query.unmatched_keys)})" if query.unmatched_keys else ""
-        log.info("C-FIND from %s: %d matches in %.1f ms%s", requestor, matches, _milliseconds(started), unmatched)
+        log.info("C-FIND from %s: %d match%s in %.1f ms%s", requestor, matches, "" if matches == 1 else "es",
+                 _milliseconds(started), unmatched)
 
     return handle_find
