@@ -97,9 +97,16 @@ def mpps(peer: Peer, item: Dataset) -> None:
         assert assoc.send_n_set(final, ModalityPerformedProcedureStep, MPPS_UID)[0].Status == 0
 
 
-def refused(peer: Peer) -> None:
-    with pytest.raises(DicomClientError, match="rejected"):
+def refused(peer: Peer, reason: str) -> None:
+    """An echo from ``peer`` is rejected for ``reason`` (a limit rejection is raised, for :func:`patiently`)."""
+    try:
         echo(peer)
+    except DicomClientError as exc:
+        if "Local limit exceeded" in str(exc) and "Local limit" not in reason:
+            raise
+        assert f"rejected: {reason}" in str(exc)
+    else:
+        pytest.fail(f"{peer} was not rejected")
 
 
 def patiently(operation: Callable[..., T], *args: Any) -> T:
@@ -130,14 +137,16 @@ def test_run_logs_what_happens_without_patient_data(tmp_path: Path, verbosity: l
         assert len(patiently(find, modality, query(PatientID="MRN-993301"))) == 1
         with pytest.raises(DicomClientError, match="0xA900"):
             patiently(find, modality, query(PatientName="Quixote^Zebulon" + "x" * 100))
-        patiently(refused, Peer("127.0.0.1", port, calling_ae="INTRUDER", called_ae="PYLANTIR"))
-        patiently(refused, Peer("127.0.0.1", port, calling_ae="MR1", called_ae="SOMEONE"))
+        patiently(refused, Peer("127.0.0.1", port, calling_ae="INTRUDER", called_ae="PYLANTIR"),
+                  "Calling AE title not recognised")
+        patiently(refused, Peer("127.0.0.1", port, calling_ae="MR1", called_ae="SOMEONE"),
+                  "Called AE title not recognised")
         patiently(mpps, modality, zebulon)
         with ExitStack() as held:
             for calling in ("MR1", "CT1"):
                 patiently(lambda ae=calling: held.enter_context(
                     association(Peer("127.0.0.1", port, ae, "PYLANTIR"), Verification)))
-            refused(modality)
+            refused(modality, "Local limit exceeded")
     assert server.returncode == 0, server.stderr
     log = server.stderr
     lines = log.splitlines()
