@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pydicom.uid import UID
 from pynetdicom import evt
 from pynetdicom._handlers import (
     standard_dimse_recv_handler,
@@ -142,7 +143,7 @@ class SetupDeadline:
 
 
 # A-ASSOCIATE-RJ (result, source, diagnostic) -> the reason in the log (PS3.8 9.3.4)
-_REFUSALS = {
+_REFUSALS: dict[tuple[int | None, int | None, int | None], str] = {
     (0x01, 0x01, 0x03): "calling AE title {calling} is not in server.allowed_aets",
     (0x01, 0x01, 0x07): "called AE title {called} is not {ae_title} (server.check_called_ae_title)",
     (0x02, 0x03, 0x02): "limit reached (server.max_associations = {limit})",
@@ -158,7 +159,7 @@ class ConnectionGuard:
         self._refusals = 0
         self._lock = threading.Lock()
 
-    def handlers(self) -> list[tuple[EventType, Callable[[Event], Any]]]:
+    def handlers(self) -> list[tuple[EventType, Callable[..., Any]]]:
         """The ``(event, handler)`` pairs to bind on the server."""
         return [
             (evt.EVT_CONN_OPEN, self._opened),
@@ -179,8 +180,7 @@ class ConnectionGuard:
         connection = raw_socket(assoc)
         if connection is None:
             return
-        peer = f"{event.address[0]}:{event.address[1]}"
-        if isinstance(connection, ssl.SSLSocket) and not self._handshake(connection, peer):
+        if isinstance(connection, ssl.SSLSocket) and not self._handshake(connection, peer_of(assoc)):
             return
         connection.settimeout(self.settings.network_timeout)
         self.deadline.watch(assoc, opened + self.settings.association_timeout)
@@ -209,7 +209,7 @@ class ConnectionGuard:
 
     def _accepted(self, event: Event) -> None:
         assoc = event.assoc
-        services = sorted({str(context.abstract_syntax.name) for context in assoc.accepted_contexts})
+        services = sorted({UID(context.abstract_syntax or "").name for context in assoc.accepted_contexts})
         log.info("association from %s: %s -> %s accepted (%s)", peer_of(assoc), assoc.requestor.ae_title,
                  _called(assoc), ", ".join(services) or "no presentation context accepted")
 

@@ -185,9 +185,11 @@ def start_server(
     except OSError as exc:
         raise ServerStartError(f"server.host/server.port: cannot listen on {settings.host}:{settings.port}: "
                                f"{exc.strerror or exc}") from exc
+    assert server is not None  # start_server(block=False) returns the server
     # socketserver listens with a backlog of 5: a burst of connections would have SYNs dropped and retried
     # a second later. A second listen() on the bound socket only raises the backlog.
-    server.socket.listen(socket.SOMAXCONN)
+    if server.socket is not None:
+        server.socket.listen(socket.SOMAXCONN)
     guard.deadline.start()
     bound_port = server.server_address[1]
     return RunningServer(ae, server, settings.host, bound_port, settings.ae_title, guard)
