@@ -28,7 +28,6 @@ COLUMNS = (
     ("Description", "ScheduledProcedureStepDescription"), ("Status", "ScheduledProcedureStepStatus"),
 )
 RELATIVE_DAYS = {"today": 0, "tomorrow": 1}
-DEFAULT_TIMEZONE = "UTC"  # the configuration's default `timezone`
 
 _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 peer_options = [
@@ -94,7 +93,9 @@ def site_timezone(timezone: str | None, config_path: Path | None) -> str:
         from pylantir.cli.context import load_config_or_exit
 
         return load_config_or_exit(config_path).timezone
-    return DEFAULT_TIMEZONE
+    from pylantir.config import PylantirConfig
+
+    return str(PylantirConfig.model_fields["timezone"].default)
 
 
 def date_key(value: str | None, timezone: str | None, config_path: Path | None) -> str:
