@@ -81,14 +81,12 @@ def _peer(host: str, port: int, calling_ae: str, called_ae: str, timeout: float,
 def site_timezone(timezone: str | None, config_path: Path | None) -> str:
     """``--timezone``, else the configuration's ``timezone`` (``--config`` / ``PYLANTIR_CONFIG``), else UTC."""
     if timezone:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from pylantir.validation import known_time_zone
 
         try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise click.BadParameter(f"unknown time zone {timezone!r}; use an IANA name such as "
-                                     "'America/Edmonton'", param_hint="--timezone") from None
-        return timezone
+            return known_time_zone(timezone)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--timezone") from None
     if config_path is not None:
         from pylantir.cli.context import load_config_or_exit
 
