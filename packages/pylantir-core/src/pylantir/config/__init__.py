@@ -7,20 +7,26 @@ silently ignored. Secrets are never in the file: sources name the environment va
 from pylantir.config.loader import ConfigError, load_config
 from pylantir.config.models import (
     DEFAULT_WORKLIST_STATUSES,
+    DailyWindow,
     DataSourceSettings,
+    Housekeeping,
     OperationInterval,
     PylantirConfig,
     ServerSettings,
     TlsSettings,
+    Visibility,
 )
 
 __all__ = [
     "DEFAULT_WORKLIST_STATUSES",
     "ConfigError",
+    "DailyWindow",
     "DataSourceSettings",
+    "Housekeeping",
     "OperationInterval",
     "PylantirConfig",
     "ServerSettings",
     "TlsSettings",
+    "Visibility",
     "load_config",
 ]

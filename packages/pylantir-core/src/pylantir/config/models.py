@@ -6,9 +6,9 @@ name the environment variables that hold them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from pylantir.validation import known_time_zone
 
@@ -42,6 +42,59 @@ class TlsSettings(_Strict):
     require_client_certificate: bool = False
 
 
+class OperationInterval(_Strict):
+    """Daily window in which a source may sync, in the site timezone; may cross midnight."""
+
+    start_time: tuple[int, int] = (0, 0)
+    end_time: tuple[int, int] = (23, 59)
+
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _valid_clock_time(cls, value: tuple[int, int]) -> tuple[int, int]:
+        hour, minute = value
+        if not (0 <= hour <= 23 and 0 <= minute <= 59):
+            raise ValueError("must be [hour, minute] with hour 0-23 and minute 0-59")
+        return value
+
+
+class DailyWindow(OperationInterval):
+    """``[start_time, end_time)`` every day; an end at or before the start is the next day's (overnight)."""
+
+    start_time: tuple[int, int]
+    end_time: tuple[int, int]
+
+
+#: The largest ``days_ahead`` (ten years): what a scanner could be shown is bounded anyway.
+MAX_DAYS_AHEAD = 3660
+
+
+class Visibility(_Strict):
+    """What a scanner sees of a source's items over C-FIND (``server.visibility``: of every other item).
+
+    Exactly one of: ``"all": true`` (everything, the default); ``"days_ahead": N`` (items scheduled today up
+    to today + N; 0 is today only); ``"daily_window"`` (items starting in today's ``[start, end)``, and in
+    yesterday's while it still runs after midnight). Days and times are judged in ``timezone``, else the
+    site's ``timezone``, on the wall clock (as the scheduled times are stored).
+    """
+
+    all: Literal[True] | None = None
+    days_ahead: StrictInt | None = Field(None, ge=0, le=MAX_DAYS_AHEAD)
+    daily_window: DailyWindow | None = None
+    timezone: str | None = None
+
+    _known_timezone = field_validator("timezone")(known_time_zone)
+
+    @model_validator(mode="after")
+    def _one_window(self) -> Visibility:
+        chosen = [key for key in ("all", "days_ahead", "daily_window") if getattr(self, key) is not None]
+        if len(chosen) != 1:
+            given = f" (not {' and '.join(chosen)})" if chosen else ""
+            raise ValueError(f"give exactly one of \"all\": true, \"days_ahead\": N or \"daily_window\"{given}")
+        if self.all and self.timezone is not None:
+            raise ValueError("\"timezone\" applies to days_ahead and daily_window only; leave it out with \"all\"")
+        return self
+
+
 class ServerSettings(_Strict):
     """The DICOM side: who we are, where we listen, whom we answer."""
 
@@ -59,21 +112,8 @@ class ServerSettings(_Strict):
     #: Seconds an established association may stay silent, or a PDU's bytes may stop coming, before it is closed.
     network_timeout: float = Field(30.0, gt=0)
     case_insensitive_names: bool = True
-
-
-class OperationInterval(_Strict):
-    """Daily window in which a source may sync, in the site timezone; may cross midnight."""
-
-    start_time: tuple[int, int] = (0, 0)
-    end_time: tuple[int, int] = (23, 59)
-
-    @field_validator("start_time", "end_time")
-    @classmethod
-    def _valid_clock_time(cls, value: tuple[int, int]) -> tuple[int, int]:
-        hour, minute = value
-        if not (0 <= hour <= 23 and 0 <= minute <= 59):
-            raise ValueError("must be [hour, minute] with hour 0-23 and minute 0-59")
-        return value
+    #: What scanners see of items whose source has no ``visibility`` of its own (or is no longer configured).
+    visibility: Visibility = Field(default_factory=lambda: Visibility(all=True))
 
 
 class DataSourceSettings(_Strict):
@@ -89,6 +129,29 @@ class DataSourceSettings(_Strict):
     priority: int | None = None
     timeout: float = Field(300.0, gt=0)
     removal_guard_fraction: float = Field(0.5, ge=0, le=1)
+    #: What scanners see of this source's items; ``None``: ``server.visibility``.
+    visibility: Visibility | None = None
+
+
+class Housekeeping(_Strict):
+    """How long what left the worklist is kept, and how ``pylantir run`` prunes (``pylantir db prune`` too).
+
+    A ``*_days`` of ``null`` keeps those rows for ever.
+    """
+
+    #: Whether ``pylantir run`` prunes on its own, every ``interval_minutes`` (the first time one interval after start).
+    enabled: bool = True
+    interval_minutes: float = Field(60.0, gt=0)
+    #: Rows removed per transaction (SQLite holds its write lock for one batch at a time).
+    batch_size: int = Field(500, ge=1, le=10_000)
+    #: COMPLETED, DISCONTINUED and CANCELED items, with their MPPS instances: days after their last change.
+    finished_items_days: int | None = Field(30, ge=0)
+    #: SCHEDULED, ARRIVED and READY items: days after their scheduled date (never a STARTED one).
+    expired_items_days: int | None = Field(7, ge=0)
+    #: Sync runs (the latest of each source is always kept), with their rejected rows: days after they ended.
+    sync_runs_days: int | None = Field(90, ge=0)
+    #: Rejected-row records of sync runs: days after their run ended.
+    rejected_rows_days: int | None = Field(14, ge=0)
 
 
 class PylantirConfig(_Strict):
@@ -100,6 +163,7 @@ class PylantirConfig(_Strict):
     plugins_dir: str | None = None
     timezone: str = "UTC"
     data_sources: list[DataSourceSettings] = Field(default_factory=list)
+    housekeeping: Housekeeping = Field(default_factory=Housekeeping)
 
     @field_validator("database_url")
     @classmethod

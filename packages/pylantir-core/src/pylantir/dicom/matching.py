@@ -4,6 +4,7 @@ Every supported matching type becomes a SQL condition, so all matching happens i
 single value, universal (zero length or a lone ``*``), wild card ``*``/``?`` (LIKE or GLOB with escaping),
 list of UID, DA/TM ranges, the combined Scheduled Procedure Step Start Date + Time interval on
 ``WorklistItem.scheduled_start`` and sequence matching inside the Scheduled Procedure Step Sequence.
+The sources' visibility windows (:mod:`pylantir.dicom.visibility`) are conditions of the same query.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
+from pylantir.config import PylantirConfig
 from pylantir.dicom.attributes import SPS_SEQUENCE, START_DATE, START_TIME, STEP_LEVEL, TOP_LEVEL, IdentifierLevel
+from pylantir.dicom.visibility import VisibilityRules
 from pylantir.store.catalogue import STATUS, Attribute, Matching
 from pylantir.store.dialect import SqlOperations
 from pylantir.store.models import WorklistItem
+from pylantir.sync.clock import Clock, SystemClock
 
 # Attributes that describe the request and are never matched (PS3.4 K.2.2.2, C.2.2.2).
 NEVER_MATCHED = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC"})
@@ -47,11 +51,22 @@ class InvalidIdentifier(ValueError):
 
 @dataclass(frozen=True)
 class MatchSettings:
-    """How to match: worklist statuses offered, the database's SQL (``Database.sql``), PN case handling."""
+    """How to match: worklist statuses offered, the database's SQL (``Database.sql``), PN case handling,
+    what scanners see of each source (judged at ``clock.now()``)."""
 
     worklist_statuses: tuple[str, ...]
     sql: SqlOperations
     case_insensitive_names: bool = True
+    visibility: VisibilityRules = field(default_factory=VisibilityRules)
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def for_config(cls, config: PylantirConfig, sql: SqlOperations, clock: Clock | None = None) -> MatchSettings:
+        """How the DICOM server configured by ``config`` matches: every front end that shows what a scanner
+        sees (C-FIND, the HTTP service's scanner view) builds its settings here."""
+        server = config.server
+        return cls(tuple(server.worklist_statuses), sql, server.case_insensitive_names,
+                   VisibilityRules.from_config(config), clock or SystemClock())
 
 
 @dataclass
@@ -63,7 +78,8 @@ class WorklistQuery:
 
 
 def build_query(identifier: Dataset, settings: MatchSettings) -> WorklistQuery:
-    """Turn a C-FIND identifier into a query over ``WorklistItem``, ordered by start date-time."""
+    """Turn a C-FIND identifier into a query over ``WorklistItem``, ordered by start date-time, of the items
+    scanners see now (``settings.visibility``)."""
     matcher = _Matcher(settings)
     matcher.match_level(identifier, TOP_LEVEL, skip={SPS_SEQUENCE})
     if SPS_SEQUENCE in identifier:
@@ -76,10 +92,11 @@ def build_query(identifier: Dataset, settings: MatchSettings) -> WorklistQuery:
             item = sps.value[0]
             matcher.match_level(item, STEP_LEVEL, skip={START_DATE, START_TIME})
             matcher.match_start(_text(item.get(START_DATE), START_DATE), _text(item.get(START_TIME), START_TIME))
+    visible = settings.visibility.condition(settings.clock.now(), settings.sql)
     statement = (
         select(WorklistItem)
         .where(settings.sql.unindexed(getattr(WorklistItem, STATUS)).in_(settings.worklist_statuses),
-               *matcher.conditions)
+               *matcher.conditions, *([] if visible is None else [visible]))
         .order_by(WorklistItem.scheduled_start, WorklistItem.id)
     )
     return WorklistQuery(statement, matcher.unmatched)

@@ -32,6 +32,7 @@ from pylantir.dicom.find import make_find_handler
 from pylantir.dicom.matching import MatchSettings
 from pylantir.dicom.mpps import MppsHandlers
 from pylantir.store import Database
+from pylantir.sync.clock import Clock
 
 SUPPORTED_SOP_CLASSES = (ModalityWorklistInformationFind, ModalityPerformedProcedureStep, Verification)
 #: Seconds pynetdicom's ARTIM timer waits beyond ``server.association_timeout``.
@@ -156,17 +157,17 @@ def start_server(
     host: str | None = None,
     port: int | None = None,
     ae_title: str | None = None,
+    clock: Clock | None = None,
 ) -> RunningServer:
-    """Start the DICOM server for ``config.server`` (arguments override it; ``port=0`` picks a free port)."""
+    """Start the DICOM server for ``config.server`` (arguments override it; ``port=0`` picks a free port).
+
+    ``clock`` (the system clock by default) is when the visibility windows are judged.
+    """
     updates = {k: v for k, v in {"host": host, "port": port, "ae_title": ae_title}.items() if v is not None}
     settings = config.server.model_copy(update=updates)
     quiet_identifier_logging()
     ae = build_ae(settings)
-    match = MatchSettings(
-        worklist_statuses=tuple(settings.worklist_statuses),
-        sql=database.sql,
-        case_insensitive_names=settings.case_insensitive_names,
-    )
+    match = MatchSettings.for_config(config, database.sql, clock)
     mpps = MppsHandlers(database)
     guard = ConnectionGuard(settings)
     handlers = [
