@@ -33,13 +33,13 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pylantir.config import PylantirConfig
+from pylantir.store.catalogue import STATUS
 from pylantir.store.models import WorklistItem
 from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 
 log = logging.getLogger(__name__)
 
 TABLE = WorklistItem.__table__
-STATUS = "performed_procedure_step_status"
 CONFLICTS_LOGGED = 10
 DELETE_CHUNK = 500
 #: SQLite page cache of a sync's write transaction (KiB; the default is 2 MiB): the B-trees of a large
@@ -172,7 +172,7 @@ class Writer:
         ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
         self._all_new = self._insert_only(session)
         self._insert = _BulkInsert(session, {"source_name": source_name, "created_at": now, "updated_at": now,
-                                             "last_seen_at": now, "status_from_mpps": False,
+                                             "status_from_mpps": False,
                                              "created_run_id": run_id, "updated_run_id": run_id})
 
     @staticmethod
@@ -226,7 +226,7 @@ class Writer:
         params = column_values(row)
         del params["identity"]
         params.update(
-            source_name=self.source_name, updated_at=self.now, last_seen_at=self.now, updated_run_id=self.run_id
+            source_name=self.source_name, updated_at=self.now, updated_run_id=self.run_id
         )
         return params
 
