@@ -25,11 +25,20 @@ def items(text: str, prefix: str = "item") -> list:
     return list(JsonText(io.StringIO(text)).items(prefix))
 
 
-def test_values_are_what_json_loads_gives_across_chunks():
-    text = json.dumps(TRICKY * 1000, ensure_ascii=False, indent=1)  # about 0.5 MB: many 64 KiB chunks
-    values = items(text)
-    assert values == json.loads(text)
-    assert json.dumps(values) == json.dumps(json.loads(text))  # floats, not Decimals; big integers kept
+@pytest.mark.parametrize(
+    "values",
+    [
+        TRICKY * 1000,  # a 100-bit integer in the first record: the exact pass from the start
+        TRICKY[1:3] * 2000 + TRICKY,  # ... in the last ones: the exact pass goes on after the records given
+        TRICKY[1:2] * 3000 + [12.5, -0.0, 1e-300, 2**63 - 1],  # within 64 bits and doubles: the fast pass only
+    ],
+    ids=["exact", "fast-then-exact", "fast"],
+)
+def test_values_are_what_json_loads_gives_across_chunks(values: list):
+    text = json.dumps(values, ensure_ascii=False, indent=1)  # about 0.5 MB: many 64 KiB chunks
+    parsed = items(text)
+    assert parsed == json.loads(text)
+    assert json.dumps(parsed) == json.dumps(json.loads(text))  # floats, not Decimals; big integers kept
 
 
 def test_values_below_a_prefix():

@@ -8,12 +8,16 @@ feeds it the file's text (any encoding, re-encoded to UTF-8) and adds what ijson
 - the line and column of a syntax error. ijson names no position, so after a failure the text is read
   once more, quickly up to the chunk that failed and then character by character, and the place where the
   parser stops is the error's place;
-- numbers as :func:`json.loads` gives them: ijson makes every non-integer number a :class:`~decimal.Decimal`
-  (its ``use_float`` option refuses integers beyond 64 bits), which :func:`as_floats` turns into floats.
+- numbers as :func:`json.loads` gives them. The records pass asks ijson for floats (``use_float``), which
+  is as fast as the standard library but refuses integers beyond 64 bits and doubles beyond their range.
+  Any error of that fast pass hands over to an exact pass that reads every number as an int or a
+  :class:`~decimal.Decimal` (turned into floats by :func:`as_floats`) and goes on after the records
+  already given; only the exact pass's error, if any, is reported.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -75,7 +79,16 @@ class JsonText:
 
     def items(self, prefix: str) -> Iterator[Any]:
         """The values at ijson ``prefix`` (``"item"``: the top-level array's), numbers as json.loads gives."""
-        return map(as_floats, self._located(ijson.items(self._restart(), prefix)))
+        given = 0
+        try:
+            for value in ijson.items(self._restart(), prefix, use_float=True):
+                yield value
+                given += 1
+        except _SYNTAX_ERRORS:  # perhaps a number out of the fast pass's range: the exact pass decides
+            exact = map(as_floats, self._located(ijson.items(self._restart(), prefix)))
+            yield from itertools.islice(exact, given, None)
+        else:
+            self._raise_decode_error()
 
     def _restart(self) -> _Utf8Feed:
         self._text.seek(0)
