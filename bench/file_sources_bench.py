@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -101,18 +100,26 @@ def measure(fetch: Callable[[], Any]) -> tuple[int, float, float, float]:
     return count, count / elapsed, count / cpu, peak / 2**20
 
 
+# A small process that starts the command and reports its figures: a child's peak RSS counts what it
+# held before exec, so the command must not be forked from this (by then large) benchmark process.
+_LAUNCHER = """
+import os, sys, time
+started = time.perf_counter()
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_utime + usage.ru_stime,
+      usage.ru_maxrss / 1024)
+"""
+
+
 def sync_process(config: Path) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak RSS MiB) of one ``pylantir sync`` process, which must succeed."""
-    started = time.perf_counter()
-    process = subprocess.Popen([PYLANTIR, "sync", "--config", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    errors = process.stderr.read().decode() if process.stderr else ""
-    if process.returncode != 0:
-        raise SystemExit(f"pylantir sync failed ({process.returncode}): {errors}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    launched = subprocess.run([sys.executable, "-c", _LAUNCHER, PYLANTIR, "sync", "--config", str(config)],
+                              capture_output=True, text=True, check=True)
+    code, wall, cpu, rss = launched.stdout.split()[-4:]
+    if code != "0":
+        raise SystemExit(f"pylantir sync failed ({code}): {launched.stderr}")
+    return float(wall), float(cpu), float(rss)
 
 
 def bench_sync(directory: Path, paths: dict[str, Path], runs: int) -> None:
