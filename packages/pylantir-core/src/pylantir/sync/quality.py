@@ -122,8 +122,8 @@ class QualityGate:
             text = value.__class__ is str
             if not matches(value if text else str(value)):
                 problems.append((name, reason))
-            elif plausible and (reason := self._implausible(name, value)):
-                problems.append((name, reason))
+            elif plausible and (implausible := self._implausible(name, value)):
+                problems.append((name, implausible))
             elif text and len(valid) < KNOWN_VALID:
                 valid.add(value)
         return problems
