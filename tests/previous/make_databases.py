@@ -9,7 +9,8 @@ fake REDCap (and Calpendo) of the test tree, then sent a scanner's MPPS for some
 - ``pylantir-0.3.6-legacy.sqlite``: 0.3.6, the ``redcap2wl`` format; one exam COMPLETED, one DISCONTINUED;
 - ``pylantir-0.3.6-data_sources.sqlite``: 0.3.6, ``data_sources`` with the REDCap source ``cpip``.
 
-Next to each, ``<name>.json`` is its configuration (``db_path`` left as ``{db_path}``) and
+``shipped-0.4.6/`` holds the example configurations inside the 0.4.6 wheel. Next to each database,
+``<name>.json`` is its configuration (``db_path`` left as ``{db_path}``) and
 ``manifest.json`` records the day the fake data was made for, so a test can serve the same data again.
 Run from the repository root: ``python tests/previous/make_databases.py`` (a few minutes the first time,
 while the previous versions install).
@@ -72,10 +73,21 @@ def make(name: str, version: str, config: dict[str, Any], env: dict[str, str], e
     return {"version": version, "rows": len(previous.rows(target)), "mpps": finals}
 
 
+def copy_shipped_examples(version: str) -> None:
+    """The example configurations inside the previous wheel, as ``data/shipped-<version>/``."""
+    venv = previous.previous_venv(version)
+    [package] = venv.glob("lib/python*/site-packages/pylantir/config")
+    target = previous.DATA / f"shipped-{version}"
+    target.mkdir(exist_ok=True)
+    for example in sorted(package.glob("*.json")):
+        shutil.copyfile(example, target / example.name)
+
+
 def main() -> int:
     for version in ("0.4.6", "0.3.6"):
         print(f"pylantir {version}: {previous.previous_venv(version)}")
     previous.DATA.mkdir(exist_ok=True)
+    copy_shipped_examples("0.4.6")
     # naive server wall-clock time, as the previous Pylantir (run with TZ=UTC) asks REDCap for it
     now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
     redcap = _serve(previous.fake_redcap.FakeRedcap(previous.cpip_project(now)))

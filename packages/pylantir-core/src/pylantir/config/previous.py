@@ -1,8 +1,8 @@
 """Configuration files of the previous Pylantir (PyPI ``pylantir`` 0.3.x-0.4.6), converted when loaded.
 
 A file is in the previous format when it has one of the previous top-level keys
-(:data:`PREVIOUS_TOP_LEVEL_KEYS`: ``db_path``, ``redcap2wl``, ``allowed_aet``, ``legacy_mode``...) or a
-data source without a ``name``. It is converted as the previous Pylantir read it:
+(:data:`PREVIOUS_TOP_LEVEL_KEYS`: ``db_path``, ``redcap2wl``, ``allowed_aet``, ``legacy_mode``...).
+It is converted as the previous Pylantir read it:
 
 - ``redcap2wl`` without ``data_sources`` becomes one source of type ``redcap`` named ``redcap_legacy``
   (the previous Pylantir converted it so itself), with ``site``, ``protocol``, ``db_update_interval`` and
@@ -107,10 +107,7 @@ class PreviousConfig(BaseModel):
 
 def is_previous(raw: Mapping[str, Any]) -> bool:
     """Whether a parsed configuration file is in the previous Pylantir's format."""
-    if any(key in raw for key in PREVIOUS_TOP_LEVEL_KEYS):
-        return True
-    sources = raw.get("data_sources")
-    return isinstance(sources, list) and any(isinstance(s, Mapping) and "name" not in s for s in sources)
+    return any(key in raw for key in PREVIOUS_TOP_LEVEL_KEYS)
 
 
 def previous_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
@@ -119,7 +116,7 @@ def previous_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     if mixed:
         previous = [key for key in PREVIOUS_TOP_LEVEL_KEYS if key in raw]
         return [ConfigProblem(key, f"belongs to the current format, but the file also has the previous "
-                                   f"Pylantir's {', '.join(repr(p) for p in previous) or 'unnamed sources'}; "
+                                   f"Pylantir's {', '.join(repr(p) for p in previous)}; "
                                    "use one format (run 'pylantir config example')") for key in mixed]
     return problems_from_model(PreviousConfig, without_comments(raw))
 
