@@ -291,3 +291,10 @@ def previous(tmp_path: Path) -> Iterator[Callable[..., PreviousServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def kit() -> ModuleType:
+    """This module: the fakes, the previous Pylantir's data and configurations (test modules cannot import
+    a conftest under ``--import-mode=importlib``)."""
+    return sys.modules[__name__]
