@@ -22,7 +22,8 @@ def test_a_0_4_6_redcap_config_gives_the_same_worklist_as_0_4_6(previous, kit, h
     theirs.stop()
 
     ours_config = tmp_path / "same.json"
-    ours_config.write_text(json.dumps(kit.data_sources_config(tmp_path / "ours.db", redcap.url, None)), encoding="utf-8")
+    ours = kit.data_sources_config(tmp_path / "ours.db", redcap.url, None)
+    ours_config.write_text(json.dumps(ours), encoding="utf-8")
     environment = {**{k: v for k, v in os.environ.items() if not k.startswith("PYLANTIR_")}, **env}
     for command in (["sync"], ["worklist", "list", "--json"]):
         done = subprocess.run([PYLANTIR, *command, "--config", str(ours_config)], capture_output=True, text=True,

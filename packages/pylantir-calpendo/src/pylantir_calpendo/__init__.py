@@ -15,7 +15,9 @@ from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, ho
 from pylantir_calpendo.bookings import SOURCE_KEY
 from pylantir_calpendo.config import CalpendoConfig, check_config
 
-__all__ = ["SOURCE_KEY", "CalpendoConfig", "convert_previous_config", "fetch_entries", "source_types", "validate_config"]
+__all__ = [
+    "SOURCE_KEY", "CalpendoConfig", "convert_previous_config", "fetch_entries", "source_types", "validate_config",
+]
 
 
 @hookimpl

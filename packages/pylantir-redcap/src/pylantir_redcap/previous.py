@@ -85,7 +85,8 @@ def convert(previous: Mapping[str, Any]) -> dict[str, Any]:
     if days_ahead is not None:
         notes.append(f"config.mwl_days_ahead ({days_ahead}): what scanners see is the core's visibility setting now")
     if old:
-        notes.append(f"config.{', config.'.join(sorted(old))}: not used by the previous Pylantir's REDCap source; left out")
+        unused = ", ".join(f"config.{key}" for key in sorted(old))
+        notes.append(f"{unused}: not used by the previous Pylantir's REDCap source; left out")
     computed = _computed_fields(_protocol_name(protocol, None if site is None else str(site)))
     mapping, left_out = _user_entries(previous.get("field_mapping") or {}, computed)
     if left_out:
