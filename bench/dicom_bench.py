@@ -7,9 +7,13 @@ processes. Items are spread ~50 per day, so result sizes are the same at every s
 Each is measured on an open association, 1 client and 8 concurrent clients (p50/p95, ms), plus the typical
 query with association setup and release around it (what a modality does). ``--untuned`` runs with
 pynetdicom's defaults (Nagle on at both ends, identifier formatting and standard logging handlers on in the
-server), to show what those settings buy.
+server), to show what those settings buy. ``--visibility`` spreads the items over three sources with
+visibility windows (a daily window 06:00-20:00, today + 3 days, and a default of today + 1 day: every item
+a dated query asks for is inside them, so both servers return the same matches) and serves the same file
+twice, without and with the windows, measuring each query on both in turn; the broad query (no date,
+modality and station only) is measured with the windows.
 
-    python bench/dicom_bench.py [--sizes 1000,10000,100000] [--queries 200] [--untuned]
+    python bench/dicom_bench.py [--sizes 1000,10000,100000] [--queries 200] [--untuned] [--visibility]
 """
 
 from __future__ import annotations
@@ -35,6 +39,15 @@ from pylantir.store import Database, WorklistItem
 PER_DAY = 50
 MODALITIES = ("MR", "CT", "US", "XR", "NM")
 STATIONS = 2  # per modality: MR1, MR2, CT1...
+SOURCES = ("calpendo", "redcap", "other")
+VISIBILITY = {
+    "server": {"visibility": {"days_ahead": 1}},
+    "data_sources": [
+        {"name": "calpendo", "type": "calpendo", "visibility": {"daily_window": {"start_time": [6, 0],
+                                                                                 "end_time": [20, 0]}}},
+        {"name": "redcap", "type": "redcap", "visibility": {"days_ahead": 3}},
+    ],
+}
 
 
 def fill(url: str, count: int) -> str:
@@ -49,7 +62,8 @@ def fill(url: str, count: int) -> str:
         modality = MODALITIES[slot % len(MODALITIES)]
         start_time = f"{8 + slot // 5:02d}{(slot % 5) * 10:02d}00"
         rows.append({
-            "identity": f"bench:{n}", "source_name": "bench", "content_hash": "x", "patient_id": f"P{n:07d}",
+            "identity": f"bench:{n}", "source_name": SOURCES[n % len(SOURCES)], "content_hash": "x",
+            "patient_id": f"P{n:07d}",
             "patient_name": f"Bench^Patient{n}", "patient_birth_date": "19700101", "patient_sex": "O",
             "study_instance_uid": f"1.2.826.0.1.3680043.10.999.{n}", "accession_number": f"A{n:07d}",
             "requested_procedure_id": f"RP{n}", "scheduled_procedure_step_id": f"SPS{n}", "modality": modality,
@@ -87,13 +101,14 @@ def untune(event: Any) -> None:
         event.assoc.bind(getattr(evt, name), handler)
 
 
-def serve(url: str, untuned: bool, ports: Any) -> None:
+def serve(url: str, untuned: bool, visibility: bool, ports: Any) -> None:
     """Server process: serve ``url`` on a free port until terminated."""
     from pynetdicom import _config, evt
 
     from pylantir.dicom import start_server
 
-    server = start_server(PylantirConfig(), Database.open(url), port=0)
+    config = PylantirConfig.model_validate(VISIBILITY if visibility else {})
+    server = start_server(config, Database.open(url), port=0)
     if untuned:
         server.server.bind(evt.EVT_CONN_OPEN, untune)  # runs after the server's own handler
         _config.LOG_REQUEST_IDENTIFIERS = _config.LOG_RESPONSE_IDENTIFIERS = True
@@ -150,12 +165,21 @@ def matches(port: int, identifier: Dataset) -> int:
         return sum(1 for status, _ in find_on(assoc, identifier) if status in (0xFF00, 0xFF01))
 
 
+def start(context: Any, url: str, untuned: bool, visibility: bool) -> tuple[Any, int]:
+    """A server process for ``url`` and its port."""
+    ports = context.Queue()
+    server = context.Process(target=serve, args=(url, untuned, visibility, ports), daemon=True)
+    server.start()
+    return server, ports.get(timeout=60)
+
+
 def main() -> None:
     """Run the benchmark and print a table of figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--untuned", action="store_true")
+    parser.add_argument("--visibility", action="store_true")
     options = parser.parse_args()
     context = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp, context.Pool(8) as pool:
@@ -165,28 +189,35 @@ def main() -> None:
             today = fill(url, size)
             print(f"\n{size} items (inserted in {time.perf_counter() - started:.1f} s)"
                   f"{' - UNTUNED' if options.untuned else ''}")
-            ports = context.Queue()
-            server = context.Process(target=serve, args=(url, options.untuned, ports), daemon=True)
-            server.start()
-            port = ports.get(timeout=60)
+            servers = {"": start(context, url, options.untuned, False)}
+            if options.visibility:  # the same file served with the windows, measured in turn
+                servers["with windows"] = start(context, url, options.untuned, True)
             try:
                 typical = worklist_identifier(today, "MR", "MR1")
                 universal = universal_identifier(today)
+                broad = worklist_identifier("", "MR", "MR1")
                 nodelay = not options.untuned
-                print(f"  typical query ({matches(port, typical)} matches), universal query "
-                      f"({matches(port, universal)} matches)")
+                for name, (_, port) in servers.items():
+                    print(f"  {name or 'plain'}: typical query ({matches(port, typical)} matches), universal query "
+                          f"({matches(port, universal)} matches)"
+                          + (f", broad query ({matches(port, broad)} matches)" if name else ""))
                 for label, identifier, clients, per_association in (
                     ("typical,   1 client ", typical, 1, False),
                     ("typical,   8 clients", typical, 8, False),
                     ("universal, 1 client ", universal, 1, False),
                     ("universal, 8 clients", universal, 8, False),
+                    ("broad (no date), 1 client", broad, 1, False),
                     ("typical + association setup/release, 1 client", typical, 1, True),
                 ):
-                    result = measure(pool, port, identifier, options.queries, clients, per_association, nodelay)
-                    print(f"  {label:48s} {result}")
+                    for name, (_, port) in servers.items():
+                        if identifier is broad and not name:
+                            continue  # without windows a broad query returns a tenth of the worklist
+                        result = measure(pool, port, identifier, options.queries, clients, per_association, nodelay)
+                        print(f"  {label:48s} {name:12s} {result}")
             finally:
-                server.terminate()
-                server.join()
+                for server, _ in servers.values():
+                    server.terminate()
+                    server.join()
 
 
 if __name__ == "__main__":

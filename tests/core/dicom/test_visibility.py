@@ -126,6 +126,18 @@ def test_visibility_keys_are_checked_with_their_paths(tmp_path: Path) -> None:
     assert config.server.visibility.all is True and config.data_sources[0].visibility is None
 
 
+def test_the_documented_example_is_valid() -> None:
+    """docs/configuration.md's visibility example passes the configuration's checks and means what it says."""
+    text = (Path(__file__).parents[3] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    section = text[text.index("### What scanners see: `visibility`"):]
+    start = section.index("```json\n") + len("```json\n")
+    config = PylantirConfig.model_validate(json.loads(section[start:section.index("```", start)]))
+    calpendo, redcap = config.data_sources
+    night = ranges(calpendo.visibility.model_dump(exclude_none=True), utc(2026, 7, 2, 3))  # 21:00 in Edmonton
+    assert night == (("20260701180000", "20260702060000"),)
+    assert redcap.visibility == Visibility(days_ahead=3) and config.server.visibility == Visibility(days_ahead=0)
+
+
 # --- over real associations ---------------------------------------------------------------------------
 
 

@@ -66,6 +66,36 @@ def info(config_path: Path) -> None:
         database.close()
 
 
+@db_group.command("prune")
+@config_option
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
+def prune(config_path: Path, dry_run: bool) -> None:
+    """Remove what the housekeeping settings keep no longer: finished and expired worklist items (with their
+    MPPS instances), old sync runs and their rejected rows.
+
+    `pylantir run` does this every housekeeping.interval_minutes; this command is for sites that run
+    `pylantir sync` from cron. It works in small transactions, so a running server keeps answering.
+    """
+    from pylantir.housekeeping import Pruner
+    from pylantir.store.schema import head_revision
+    from pylantir.sync.clock import SystemClock
+
+    config = load_config_or_exit(config_path)
+    database = open_database(config, upgrade=False)
+    try:
+        revision = _guarded(database, database.revision)
+        if revision != head_revision():
+            raise click.ClickException(f"database {database.safe_url()}: schema {_revision_state(revision)}")
+        report = _guarded(database, lambda: Pruner(database, config).run(SystemClock().now(), dry_run=dry_run))
+    finally:
+        database.close()
+    if report.skipped:
+        click.echo(f"nothing removed: {report.skipped}", err=True)
+        return
+    print_table(["would remove" if dry_run else "removed", "rows"],
+                [[what, count] for what, count in report.counts().items()], empty="")
+
+
 def open_database(config: PylantirConfig, *, upgrade: bool) -> Database:
     """The configured database, upgraded first when asked; connection problems become CLI errors."""
     from sqlalchemy.exc import ArgumentError

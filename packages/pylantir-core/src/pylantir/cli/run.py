@@ -81,15 +81,20 @@ def run(
 ) -> None:
     """Serve the worklist over DICOM (MWL C-FIND, MPPS, C-ECHO) and keep it in sync with the data sources.
 
-    The sources are checked and the sync engine started before the port opens. SIGINT or SIGTERM stops both.
+    The sources are checked and the sync engine started before the port opens. Housekeeping (what left the
+    worklist, old sync runs) runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
     """
     from pylantir.dicom import ServerStartError, start_server
+    from pylantir.housekeeping import HousekeepingService
     from pylantir.store import Database
 
     log_at_least(logging.INFO)
     config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
     database = Database.open(config.database_url)
     sync = None if no_sync else _start_sync(config, cli_ctx, database)
+    housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
+    if housekeeping is not None:
+        housekeeping.start()
     try:
         try:
             server = start_server(config, database)
@@ -106,6 +111,8 @@ def run(
             log.info("shutting down")
             server.shutdown()
     finally:
+        if housekeeping is not None:
+            housekeeping.stop()
         if sync is not None:
             sync.stop(SYNC_STOP_TIMEOUT)
         database.close()

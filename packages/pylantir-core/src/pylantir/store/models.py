@@ -67,9 +67,10 @@ class WorklistItem(Base):
     # When a sync last wrote the row (unchanged rows are not written: SourceState says when a source was read)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The sync runs that inserted the row and last really changed it (unchanged rows keep theirs); NULL for
-    # rows written outside a sync, and once the run is deleted. Unindexed: read through the item.
-    created_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
-    updated_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    # rows written outside a sync, and once the run is deleted. Indexed so that deleting old runs
+    # (housekeeping) finds the rows to set NULL without scanning the worklist once per run.
+    created_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
+    updated_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
 
     # Patient
     patient_id: Mapped[str] = dicom_column("patient_id", index=True)
@@ -199,6 +200,22 @@ class RejectedRow(Base):
     reason: Mapped[str] = mapped_column(Text)
 
     sync_run: Mapped[SyncRun] = relationship(back_populates="rejected_rows")
+
+
+class RemovedEntry(Base):
+    """A worklist entry that housekeeping removed (``pylantir.housekeeping``), so that a source still
+    returning it does not bring it back: a sync adds it again only when it is scheduled later than it was.
+
+    Keyed by a digest of the identity (which may hold an accession number), with no patient data; kept
+    while a sync could still accept the entry (its date within the quality gate's past limit).
+    """
+
+    __tablename__ = "removed_entries"
+
+    identity_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(64))
+    scheduled_start: Mapped[str] = mapped_column(String(14), index=True)
+    removed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class SourceState(Base):

@@ -65,6 +65,7 @@ class SyncResult:
     rejected: int = 0
     removed: int = 0
     conflicts: int = 0
+    already_removed: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     duration: float = 0.0
@@ -363,6 +364,8 @@ def _log_summary(source: DataSourceSettings, result: SyncResult) -> None:
     message = f"sync of source '{source.name}' ({source.type}): {result.outcome}, {counts}"
     if result.conflicts:
         message += f" conflicts={result.conflicts}"
+    if result.already_removed:
+        message += f" already_removed={result.already_removed}"
     message += f" in {result.duration:.2f} s"
     if result.ok:
         log.info(message)

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from pylantir.config import PylantirConfig
 from pylantir.store.catalogue import STATUS
 from pylantir.store.models import WorklistItem
+from pylantir.store.removed import any_removed, still_removed
 from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 TABLE = cast(Table, WorklistItem.__table__)  # a declarative model's table; typed as FromClause
 CONFLICTS_LOGGED = 10
 DELETE_CHUNK = 500
+_START = INSERT_COLUMNS.index("scheduled_start")
 #: SQLite page cache of a sync's write transaction (KiB; the default is 2 MiB): the B-trees of a large
 #: first sync stay in memory instead of spilling to the WAL and being read back (~15% of the insert time).
 WRITE_CACHE_KIB = 8192
@@ -152,6 +154,7 @@ class WriteCounts:
     unchanged: int = 0
     removed: int = 0
     conflicts: int = 0  # entries another source also provides (the higher-ranked one is kept)
+    already_removed: int = 0  # new rows that housekeeping removed before: not added again
 
 
 class Writer:
@@ -172,6 +175,7 @@ class Writer:
             TABLE.c.identity, TABLE.c.id, TABLE.c.content_hash, TABLE.c.source_name, TABLE.c.status_from_mpps
         ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
         self._all_new = self._insert_only(session)
+        self._removed_before = any_removed(session)
         self._insert = _BulkInsert(session, {"source_name": source_name, "created_at": now, "updated_at": now,
                                              "status_from_mpps": False,
                                              "created_run_id": run_id, "updated_run_id": run_id})
@@ -190,7 +194,9 @@ class Writer:
         content hash.
         """
         if self._all_new:
-            self._insert.execute(rows)
+            rows = self._not_removed_before(rows)
+            if rows:
+                self._insert.execute(rows)
             self.counts.inserted += len(rows)
             return
         stored = {
@@ -215,13 +221,22 @@ class Writer:
                 mpps_updates.append(params)
             else:
                 updates.append(self._params(row) | {"_id": old.id})
-        if inserts:
-            self._insert.execute(inserts)
+        added = self._not_removed_before(inserts)
+        if added:
+            self._insert.execute(added)
         for batch in (updates, mpps_updates):
             if batch:
                 self.session.execute(self._update_all, batch)
-        self.counts.inserted += len(inserts)
+        self.counts.inserted += len(added)
         self.counts.updated += len(updates) + len(mpps_updates)
+
+    def _not_removed_before(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+        """``rows`` (new ones) without those housekeeping removed, unless rescheduled later (store.removed)."""
+        if not self._removed_before or not rows:
+            return rows
+        removed = still_removed(self.session, [(row[0], row[_START]) for row in rows])
+        self.counts.already_removed += len(removed)
+        return [row for row in rows if row[0] not in removed] if removed else rows
 
     def _params(self, row: tuple[Any, ...]) -> dict[str, Any]:
         params = column_values(row)
