@@ -252,7 +252,8 @@ class Pruner:
             with self.database.session() as session:
                 # a write first: SQLite takes its write lock before this transaction reads anything
                 chosen = select(ITEMS.c.id).where(ITEMS.c.id.in_(ids), condition)
-                report.mpps_instances += _deleted(session.execute(delete(MPPS).where(MPPS.c.worklist_item_id.in_(chosen))))
+                linked = delete(MPPS).where(MPPS.c.worklist_item_id.in_(chosen))
+                report.mpps_instances += _deleted(session.execute(linked))
                 gone = session.execute(
                     delete(ITEMS).where(ITEMS.c.id.in_(ids), condition)
                     .returning(ITEMS.c.identity, ITEMS.c.source_name, ITEMS.c.scheduled_start)
