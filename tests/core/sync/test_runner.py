@@ -39,9 +39,22 @@ def test_insert_then_unchanged_without_writes_then_update(memory, database, kit:
     changed = sync_source(database, memory.registry, src)
     assert (changed.updated, changed.unchanged) == (1, 1)
     stored = _items(database)
-    assert stored["P00001"].study_description == "Knee MRI"
+    assert stored["P00001"].requested_procedure_description == "Knee MRI"
     assert stored["P00001"].study_instance_uid == uid  # generated UID survives re-syncs
     assert memory.fields["alpha"] == frozenset(kit.MAPPING)
+
+
+def test_lineage_names_the_runs_that_inserted_and_last_changed_a_row(memory, database, kit) -> None:
+    memory.rows["alpha"] = [kit.record(1), kit.record(2)]
+    src = kit.source()
+    first = sync_source(database, memory.registry, src)
+    unchanged = sync_source(database, memory.registry, src)
+    memory.rows["alpha"] = [kit.record(1, desc="Knee MRI"), kit.record(2)]
+    changed = sync_source(database, memory.registry, src)
+    assert len({first.run_id, unchanged.run_id, changed.run_id}) == 3
+    stored = _items(database)
+    assert (stored["P00001"].created_run_id, stored["P00001"].updated_run_id) == (first.run_id, changed.run_id)
+    assert (stored["P00002"].created_run_id, stored["P00002"].updated_run_id) == (first.run_id, first.run_id)
 
 
 def test_identity_without_uid_or_accession_uses_the_documented_key(memory, database, kit) -> None:
@@ -68,7 +81,7 @@ def test_priority_dedup_and_conflict_log(memory, database, kit, caplog) -> None:
     assert taken.conflicts == 1 and taken.updated == 1
     assert kept.conflicts == 1 and kept.updated == 0 and kept.unchanged == 1
     stored = _items(database)
-    assert (stored["P00001"].source_name, stored["P00001"].study_description) == ("high", "from high")
+    assert (stored["P00001"].source_name, stored["P00001"].requested_procedure_description) == ("high", "from high")
     assert len(stored) == 2
     conflict_lines = [r.getMessage() for r in caplog.records if "both provide" in r.getMessage()]
     assert conflict_lines and "'low'" in conflict_lines[0] and "acc:ACC00001" in conflict_lines[0]
@@ -80,14 +93,14 @@ def test_mpps_status_is_never_overwritten(memory, database, kit) -> None:
     src = kit.source()
     sync_source(database, memory.registry, src)
     with database.session() as session:
-        session.execute(update(WorklistItem).values(performed_procedure_step_status="STARTED", status_from_mpps=True))
+        session.execute(update(WorklistItem).values(scheduled_procedure_step_status="STARTED", status_from_mpps=True))
     memory.rows["alpha"] = [kit.record(1, desc="changed")]
     result = sync_source(database, memory.registry, src)
     memory.rows["alpha"] = [kit.record(2)]  # a complete fetch without it: a started step is not removed
     removal = sync_source(database, memory.registry, src.model_copy(update={"removal_guard_fraction": 1.0}))
     item = _items(database)["P00001"]
-    assert result.updated == 1 and item.study_description == "changed"
-    assert item.performed_procedure_step_status == "STARTED"
+    assert result.updated == 1 and item.requested_procedure_description == "changed"
+    assert item.scheduled_procedure_step_status == "STARTED"
     assert removal.removed == 0
 
 

@@ -7,15 +7,15 @@ quality checks, and end as worklist entries or rejections with reasons.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pylantir.config import DataSourceSettings
-from pylantir.contract import FetchState, Record, Rejected, SourceError
-from pylantir.plugins import PluginBugError, PluginRegistry
+from pylantir.contract import FetchState, Record, Rejected
+from pylantir.plugins import PluginRegistry
 from pylantir.sync.mapping import FieldMapping
 from pylantir.sync.rows import COLUMNS, PreparedRow, Rejection, RowPreparer
 
@@ -45,7 +45,7 @@ def preview_source(registry: PluginRegistry, source: DataSourceSettings, site_ti
     preview = Preview()
     seen: set[str] = set()
     items = registry.fetch_entries(source.type, source.name, source.config, mapping.source_fields, state)
-    for item in _guarded(registry, source, items):
+    for item in items:
         preview.fetched += 1
         outcome = _prepare(preparer, item, preview.fetched)
         if isinstance(outcome, PreparedRow) and outcome.identity in seen:
@@ -57,17 +57,6 @@ def preview_source(registry: PluginRegistry, source: DataSourceSettings, site_ti
             preview.rejected.append(outcome)
     preview.unchanged = state.unchanged
     return preview
-
-
-def _guarded(registry: PluginRegistry, source: DataSourceSettings, items: Iterable[Any]) -> Iterator[Any]:
-    """The plugin's items; an unexpected exception while iterating becomes a :class:`PluginBugError`."""
-    try:
-        yield from items
-    except (SourceError, PluginBugError):
-        raise
-    except Exception as exc:
-        owner = registry.owner(source.type, source.name)
-        raise PluginBugError(owner, "fetch_entries", f"{type(exc).__name__}: {exc}") from exc
 
 
 def _prepare(preparer: RowPreparer, item: object, number: int) -> PreparedRow | Rejection:

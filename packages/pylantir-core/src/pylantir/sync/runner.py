@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -210,7 +210,7 @@ def _fetch(
         source.name,
     )
     try:
-        for chunk in _plugin_chunks(sync, pump):
+        for chunk in pump.chunks(sync.deadline, sync.cancel, sync.source.timeout):
             for item in chunk:
                 fetched.fetched += 1
                 _take(fetched, preparer, item)
@@ -223,22 +223,6 @@ def _fetch(
     finally:
         pump.stop()
     return fetched
-
-
-def _plugin_chunks(sync: _Sync, pump: Pump) -> Iterator[list[object]]:
-    """The pump's chunks; an unexpected exception from the plugin's iterable becomes a PluginBugError."""
-    chunks = pump.chunks(sync.deadline, sync.cancel, sync.source.timeout)
-    while True:
-        try:
-            chunk = next(chunks)
-        except StopIteration:
-            return
-        except (SourceError, PluginBugError, PluginUnavailableError, SyncStopped):
-            raise
-        except Exception as exc:
-            owner = sync.registry.owner(sync.source.type, sync.source.name)
-            raise PluginBugError(owner, "fetch_entries", f"{type(exc).__name__}: {exc}") from exc
-        yield chunk
 
 
 def _take(fetched: _Fetched, preparer: RowPreparer, item: object) -> None:
@@ -302,7 +286,7 @@ def _write(sync: _Sync, fetched: _Fetched) -> None:
     with sync.database.session() as session:
         # A write first, so that SQLite takes its write lock before any read of this transaction.
         session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(outcome="writing"))
-        writer = Writer(session, source.name, sync.ranks, sync.now)
+        writer = Writer(session, source.name, sync.ranks, sync.now, result.run_id)
         if not fetched.state.unchanged:
             with write_cache(session):
                 for batch in fetched.spool.batches():

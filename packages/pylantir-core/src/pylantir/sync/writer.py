@@ -33,13 +33,13 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pylantir.config import PylantirConfig
+from pylantir.store.catalogue import STATUS
 from pylantir.store.models import WorklistItem
 from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 
 log = logging.getLogger(__name__)
 
 TABLE = WorklistItem.__table__
-STATUS = "performed_procedure_step_status"
 CONFLICTS_LOGGED = 10
 DELETE_CHUNK = 500
 #: SQLite page cache of a sync's write transaction (KiB; the default is 2 MiB): the B-trees of a large
@@ -156,8 +156,11 @@ class WriteCounts:
 class Writer:
     """Writes one source's rows in an open session; the caller commits or rolls back."""
 
-    def __init__(self, session: Session, source_name: str, ranks: Mapping[str, int], now: datetime):
+    def __init__(
+        self, session: Session, source_name: str, ranks: Mapping[str, int], now: datetime, run_id: int | None = None
+    ):
         self.session = session
+        self.run_id = run_id
         self.source_name = source_name
         self.ranks = ranks
         self.now = now
@@ -169,7 +172,8 @@ class Writer:
         ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
         self._all_new = self._insert_only(session)
         self._insert = _BulkInsert(session, {"source_name": source_name, "created_at": now, "updated_at": now,
-                                             "last_seen_at": now, "status_from_mpps": False})
+                                             "status_from_mpps": False,
+                                             "created_run_id": run_id, "updated_run_id": run_id})
 
     @staticmethod
     def _insert_only(session: Session) -> bool:
@@ -221,7 +225,9 @@ class Writer:
     def _params(self, row: tuple[Any, ...]) -> dict[str, Any]:
         params = column_values(row)
         del params["identity"]
-        params.update(source_name=self.source_name, updated_at=self.now, last_seen_at=self.now)
+        params.update(
+            source_name=self.source_name, updated_at=self.now, updated_run_id=self.run_id
+        )
         return params
 
     def _takes_over(self, owner: str, identity: str) -> bool:

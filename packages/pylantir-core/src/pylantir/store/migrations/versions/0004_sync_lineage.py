@@ -1,0 +1,71 @@
+"""Lineage of worklist rows and of who runs a sync.
+
+- ``worklist_items.created_run_id`` / ``updated_run_id``: the sync runs that inserted a row and last
+  really changed it (foreign keys to ``sync_runs``, ``ON DELETE SET NULL``); NULL for existing rows;
+- ``sync_runs.host`` / ``pid`` / ``process_started_at``: the process running a sync, so that a run left
+  ``running`` by a process that died can be closed as ``interrupted`` by the next start.
+
+On SQLite the worklist table is copied (the only way to add a foreign key there); the MPPS instances'
+links to worklist rows, which dropping the old copy would clear, are restored.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+LINEAGE = ("created_run_id", "updated_run_id")
+RUNNER = (
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer()),
+    sa.Column("process_started_at", sa.DateTime(timezone=True)),
+)
+
+
+def _foreign_key(name: str) -> sa.ForeignKey:
+    return sa.ForeignKey("sync_runs.id", ondelete="SET NULL", name=f"fk_worklist_items_{name}_sync_runs")
+
+
+def upgrade() -> None:
+    """Add the columns (every existing row gets NULL)."""
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        # SQLite adds a foreign key only by copying the table (Alembic's batch mode); dropping the old copy
+        # with foreign keys on sets mpps_instances.worklist_item_id to NULL, so the links are put back.
+        links = bind.execute(
+            sa.text("SELECT sop_instance_uid, worklist_item_id FROM mpps_instances WHERE worklist_item_id IS NOT NULL")
+        ).all()
+        with op.batch_alter_table("worklist_items", recreate="always") as batch:
+            for name in LINEAGE:
+                batch.add_column(sa.Column(name, sa.Integer(), _foreign_key(name), nullable=True))
+        if links:
+            bind.execute(
+                sa.text("UPDATE mpps_instances SET worklist_item_id = :item WHERE sop_instance_uid = :uid"),
+                [{"uid": uid, "item": item} for uid, item in links],
+            )
+    else:
+        for name in LINEAGE:
+            op.add_column("worklist_items", sa.Column(name, sa.Integer(), _foreign_key(name), nullable=True))
+    for column in RUNNER:
+        op.add_column("sync_runs", column.copy())
+
+
+def downgrade() -> None:
+    """Drop them (on SQLite through a table copy: Alembic's batch mode)."""
+    with op.batch_alter_table("sync_runs") as batch:
+        for column in RUNNER:
+            batch.drop_column(column.name)
+    with op.batch_alter_table("worklist_items") as batch:
+        for name in LINEAGE:
+            if op.get_bind().dialect.name != "sqlite":
+                batch.drop_constraint(f"fk_worklist_items_{name}_sync_runs", type_="foreignkey")
+            batch.drop_column(name)
