@@ -147,7 +147,7 @@ FIELD_MAPPING = {
     "station": "scheduled_station_aetitle",
     "date": "scheduled_start_date",
     "time": "scheduled_start_time",
-    "exam": "study_description",
+    "exam": "requested_procedure_description",
     "protocol": "procedure_description",
     "operator": "performing_physician",
 }
