@@ -7,9 +7,10 @@ name the environment variables that hold them.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pylantir.validation import known_time_zone
 
 DEFAULT_WORKLIST_STATUSES = ("SCHEDULED", "ARRIVED", "READY", "STARTED")
 
@@ -53,6 +54,10 @@ class ServerSettings(_Strict):
     worklist_statuses: list[str] = Field(default_factory=lambda: list(DEFAULT_WORKLIST_STATUSES))
     max_associations: int = Field(32, ge=1)
     maximum_pdu_size: int = Field(0, ge=0)
+    #: Seconds from a connection's accept until its association request is complete (TLS handshake included).
+    association_timeout: float = Field(5.0, gt=0)
+    #: Seconds an established association may stay silent, or a PDU's bytes may stop coming, before it is closed.
+    network_timeout: float = Field(30.0, gt=0)
     case_insensitive_names: bool = True
 
 
@@ -102,16 +107,7 @@ class PylantirConfig(_Strict):
         check_database_url(value)
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone '{value}'; use an IANA name such as 'America/Edmonton' or 'UTC'"
-            ) from None
-        return value
+    _known_timezone = field_validator("timezone")(known_time_zone)
 
     def enabled_sources(self) -> list[DataSourceSettings]:
         """Enabled sources, in config order (the default priority order)."""
