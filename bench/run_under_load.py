@@ -112,6 +112,14 @@ def client(port: int, station: str, today: str, stop: Any, results: Any) -> None
     results.put((station, records))
 
 
+def collect(results: Any, clients: int) -> dict[str, list[tuple[float, float, int]]]:
+    """Every client's records, by station; :class:`BenchError` when a client did not report."""
+    try:
+        return dict(results.get(timeout=120) for _ in range(clients))
+    except queue.Empty:
+        raise h.BenchError("a client process ended without reporting its queries") from None
+
+
 class Export:
     """The source's CSV export, switched between its two versions."""
 
@@ -223,7 +231,7 @@ def main() -> None:
                     time.sleep(options.settle)
             finally:
                 stop.set()
-                records = dict(results.get(timeout=120) for _ in clients)
+                records = collect(results, len(clients))
                 for process in clients:
                     process.join(30)
         log.stop()
