@@ -82,7 +82,10 @@ class Visibility(_Strict):
     daily_window: DailyWindow | None = None
     timezone: str | None = None
 
-    _known_timezone = field_validator("timezone")(known_time_zone)
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return None if value is None else known_time_zone(value)
 
     @model_validator(mode="after")
     def _one_window(self) -> Visibility:
