@@ -186,16 +186,23 @@ def test_one_transaction_per_sync(memory, database, kit) -> None:
     assert (run.outcome, run.fetched, run.inserted) == ("failed", 49, 0)
 
 
-def test_source_error_without_traceback_bug_with_traceback(memory, database, kit, caplog) -> None:
+def test_source_error_without_traceback_bug_in_one_line_traceback_at_debug(memory, database, kit, caplog) -> None:
     memory.errors["alpha"] = [SourceError("file /data/x.csv is missing")]
-    memory.errors["beta"] = [KeyError("oops")]
-    with caplog.at_level(logging.WARNING, logger="pylantir"):
+    memory.rows["beta"] = [kit.record(1)]
+    memory.raise_after["beta"] = KeyError("oops")
+    with caplog.at_level(logging.DEBUG, logger="pylantir"):
         expected = sync_source(database, memory.registry, kit.source("alpha"))
         bug = sync_source(database, memory.registry, kit.source("beta"))
     assert expected.error == "file /data/x.csv is missing"
-    assert "plugin" in bug.error and "KeyError" in bug.error
-    by_source = {r.getMessage().split("'")[1]: r for r in caplog.records if r.exc_info}
-    assert set(by_source) == {"beta"}
+    assert "plugin memory-plugin" in bug.error and "KeyError: 'oops'" in bug.error
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage().split("'")[1] for r in errors] == ["beta"]
+    (line,) = errors
+    # source, plugin, exception and where to look, on one line without a traceback
+    assert not line.exc_info and "\n" not in line.getMessage()
+    assert "source 'beta'" in line.getMessage() and "conftest.py:" in line.getMessage()
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert [r.levelno for r in tracebacks] == [logging.DEBUG]
 
 
 def test_transient_errors_are_retried(memory, database, kit) -> None:

@@ -28,7 +28,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -368,7 +368,11 @@ class PluginRegistry:
         fields: frozenset[str],
         state: FetchState,
     ) -> Iterable[Any]:
-        """Call ``fetch_entries`` on the owning plugin only and return its iterable."""
+        """Call ``fetch_entries`` on the owning plugin only and return its items.
+
+        An unexpected exception from the call or while iterating is a :class:`PluginBugError` (the one place
+        that wraps a plugin's iterable); a :class:`SourceError` passes as it is.
+        """
         owner = self.owner(source_type, source_name)
         results = self._call(
             owner,
@@ -385,7 +389,7 @@ class PluginRegistry:
             raise PluginBugError(
                 owner, "fetch_entries", f"returned {type(results[0]).__name__}, expected an iterable"
             )
-        return results[0]
+        return _guarded_items(owner, results[0])
 
     def _call(self, owner: PluginInfo, hook_name: str, **kwargs: Any) -> list[Any]:
         try:
@@ -446,6 +450,16 @@ def _import_file(path: Path) -> ModuleType:
         sys.modules.pop(module_name, None)
         raise
     return module
+
+
+def _guarded_items(owner: PluginInfo, items: Iterable[Any]) -> Iterator[Any]:
+    """The plugin's items; an unexpected exception while iterating becomes a :class:`PluginBugError`."""
+    try:
+        yield from items
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise PluginBugError(owner, "fetch_entries", _describe(exc)) from exc
 
 
 def _describe(exc: BaseException) -> str:

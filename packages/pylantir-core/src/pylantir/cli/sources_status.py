@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pyla
 def sources_status(config_path: Path, as_json: bool) -> None:
     """Show each configured data source's last sync, outcome, counts, failures and next due time."""
     from pylantir.store import Database
-    from pylantir.sync.runner import COUNTS
+    from pylantir.sync.result import COUNTS
 
     config = load_config_or_exit(config_path)
     database = Database.open(config.database_url, echo=config.database_echo)
@@ -52,7 +52,7 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
 
     from pylantir.store import SyncRun
     from pylantir.sync.clock import SystemClock, as_utc
-    from pylantir.sync.runner import COUNTS
+    from pylantir.sync.result import COUNTS
     from pylantir.sync.scheduler import SourceHealth, next_due
     from pylantir.sync.service import load_health
 
