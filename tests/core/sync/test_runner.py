@@ -6,7 +6,7 @@ import logging
 import threading
 from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from pylantir import Record, Rejected, SourceError, TransientSourceError
 from pylantir.store import Database, RejectedRow, SourceState, SyncRun, WorklistItem
@@ -255,3 +255,25 @@ def test_every_column_kind_round_trips(memory, database, kit) -> None:
     assert first.created_at.year >= 2026 and first.status_from_mpps is False
     assert first.scheduled_start.endswith("093000") and first.source_key == "record 1"
 
+
+
+def test_a_repeated_rejection_is_logged_once(memory, database, kit, caplog) -> None:
+    memory.rows["alpha"] = [kit.record(1), kit.record(2, pid=""), Rejected("line 7", "6 fields, 7 expected")]
+    src = kit.source()
+
+    def rejected_lines() -> list[str]:
+        lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "rejected" in r.getMessage()]
+        caplog.clear()
+        return lines
+
+    with caplog.at_level(logging.INFO, logger="pylantir"):
+        sync_source(database, memory.registry, src)
+        assert len(rejected_lines()) == 2
+        again = sync_source(database, memory.registry, src)
+        assert again.rejected == 2 and rejected_lines() == []
+        memory.rows["alpha"].append(kit.record(3, date="yesterday"))
+        changed = sync_source(database, memory.registry, src)
+        (line,) = rejected_lines()
+        assert changed.rejected == 3 and "record 4" in line
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(RejectedRow)) == 2 + 2 + 3  # all stored

@@ -24,6 +24,7 @@ from pylantir.contract import FetchState, Record, Rejected
 from pylantir.plugins import PluginRegistry
 from pylantir.sync.identity import record_hasher
 from pylantir.sync.mapping import FieldMapping
+from pylantir.sync.normalisation import normalisation_version
 from pylantir.sync.pump import Pump
 from pylantir.sync.rows import PreparedRow, Rejection, RowPreparer
 
@@ -50,7 +51,7 @@ class _Items:
                  keep: Callable[[PreparedRow], None]):
         self.fetched = fetched
         self.preparer = preparer
-        self.hasher = record_hasher(mapping.fingerprint)
+        self.hasher = record_hasher(mapping.fingerprint, normalisation_version())
         self.keep = keep
 
     def take(self, item: object) -> None:
