@@ -262,7 +262,8 @@ def test_a_repeated_rejection_is_logged_once(memory, database, kit, caplog) -> N
     src = kit.source()
 
     def rejected_lines() -> list[str]:
-        lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "rejected" in r.getMessage()]
+        lines = [r.getMessage() for r in caplog.records
+                 if r.levelno == logging.WARNING and "rejected" in r.getMessage()]
         caplog.clear()
         return lines
 
