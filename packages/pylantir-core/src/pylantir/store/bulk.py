@@ -12,7 +12,7 @@ into the SQL each database runs best:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import repeat
 from typing import Any
@@ -96,12 +96,12 @@ class BulkUpsert:
                 self._statement, [dict(zip(self._columns, row, strict=True)) | self._constants for row in rows]
             )
             return
-        values: dict[str, Sequence[Any]] = {}
+        values: dict[str, Iterable[Any]] = {}
         for name, column in zip(self._columns, zip(*rows, strict=True), strict=True):
             if name in self._processors:
                 process, null = self._processors[name]
                 column = tuple(null if value is None else process(value) for value in column)
-            if name not in self._omissible or column.count(None) != len(column):
+            if name not in self._omissible or any(value is not None for value in column):
                 values[name] = column
         values.update((name, repeat(value, len(rows))) for name, value in self._fixed.items())
         sql, order, bound = self._compile(tuple(values))

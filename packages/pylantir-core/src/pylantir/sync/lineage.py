@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-import psutil
-from sqlalchemy import select, update
+import psutil  # type: ignore[import-untyped]
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from pylantir.config import DataSourceSettings
@@ -155,7 +155,7 @@ def store_rejections(session: Session, source_name: str, run_id: int, rejections
         log.info("source '%s': %d row(s) rejected as in the previous sync (not logged again)", source_name, repeated)
     if rejections:
         session.execute(
-            RejectedRow.__table__.insert(),
+            insert(RejectedRow),
             [
                 {"sync_run_id": run_id, "location": rejection.location[:128],
                  "field": rejection.field[:64] if rejection.field else None, "reason": reason}

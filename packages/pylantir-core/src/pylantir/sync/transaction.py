@@ -74,5 +74,6 @@ def _write(job: WriteJob) -> None:
         result.duration = time.monotonic() - job.started
         finish_run(session, result, job.now)
         state = session.get(SourceState, source.name)
+        assert state is not None, "begin_run stored the source's state"
         state.last_success_at, state.consecutive_failures = job.now, 0
         state.plugin_state = dict(fetched.state.saved)

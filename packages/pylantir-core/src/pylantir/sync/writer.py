@@ -32,9 +32,22 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, delete, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from pylantir.config import PylantirConfig
@@ -45,7 +58,7 @@ from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-TABLE = WorklistItem.__table__
+TABLE = cast(Table, WorklistItem.__table__)
 STATUS = "performed_procedure_step_status"
 CONFLICTS_LOGGED = 10
 DELETE_CHUNK = 500
@@ -211,5 +224,5 @@ class Writer:
         for start in range(0, len(missing), DELETE_CHUNK):
             chunk = missing[start : start + DELETE_CHUNK]
             deleted = self.session.execute(delete(TABLE).where(TABLE.c.id.in_(chunk), self._removable()))
-            self.counts.removed += deleted.rowcount
+            self.counts.removed += cast(CursorResult[Any], deleted).rowcount
         return None
