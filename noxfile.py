@@ -16,8 +16,16 @@ PLUGINS = {
     "pylantir-csv": "packages/pylantir-csv",
     "pylantir-json": "packages/pylantir-json",
     "pylantir-redcap": "packages/pylantir-redcap",
+    "pylantir-calpendo": "packages/pylantir-calpendo",
 }
-BUILTIN_TYPES = {"csv", "json", "redcap"}
+# the source types each plugin provides (`sources list` must show exactly these as ok)
+PLUGIN_TYPES = {
+    "pylantir-csv": {"csv"},
+    "pylantir-json": {"json"},
+    "pylantir-redcap": {"redcap", "redcap_concussion"},
+    "pylantir-calpendo": {"calpendo"},
+}
+BUILTIN_TYPES = set().union(*PLUGIN_TYPES.values())
 # setuptools with bdist_wheel: the kit tests build plugins without build isolation (and without an index)
 TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42", "setuptools>=70.1"]
 
@@ -27,8 +35,8 @@ nox.options.reuse_existing_virtualenvs = False
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """All tests but the plugin-author kit's (session ``kit``), with the four distributions installed
-    from the local tree (not editable)."""
+    """All tests but the plugin-author kit's (session ``kit``), with every distribution installed from
+    the local tree (not editable)."""
     session.install(CORE, *PLUGINS.values(), *TEST_TOOLS)
     session.run("pytest", *(session.posargs or ["tests", "--ignore=tests/kit"]))
 
@@ -51,21 +59,23 @@ def isolation(session: nox.Session) -> None:
         # core and plugin in one pip call, from local paths, so pip never asks the index for pylantir-core
         session.install(CORE, path)
         listed = session.run("pylantir", "sources", "list", "--json", silent=True)
-        _assert_types(session, listed, {name.removeprefix("pylantir-")})
+        _assert_types(session, listed, PLUGIN_TYPES[name])
         session.run("pytest", f"tests/{name.removeprefix('pylantir-')}")
 
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build sdists and wheels of all four into dist/, then install the wheels alone into a fresh venv."""
+    """Build sdists and wheels of every distribution into dist/, then install the wheels alone into a fresh venv."""
     session.install("build")
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     for path in (CORE, *PLUGINS.values()):
         session.run("python", "-m", "build", "--outdir", str(dist), path, silent=True)
     wheels = sorted(str(p) for p in dist.glob("*.whl"))
-    if len(wheels) != 4 or len(list(dist.glob("*.tar.gz"))) != 4:
-        session.error(f"expected 4 wheels and 4 sdists in {dist}, found {sorted(p.name for p in dist.iterdir())}")
+    expected = 1 + len(PLUGINS)
+    if len(wheels) != expected or len(list(dist.glob("*.tar.gz"))) != expected:
+        found = sorted(p.name for p in dist.iterdir())
+        session.error(f"expected {expected} wheels and {expected} sdists in {dist}, found {found}")
     venv = Path(session.create_tmp()) / "wheel-venv"
     shutil.rmtree(venv, ignore_errors=True)
     session.run("python", "-m", "venv", str(venv))

@@ -55,7 +55,7 @@ def fill(url: str, count: int) -> str:
             "requested_procedure_id": f"RP{n}", "scheduled_procedure_step_id": f"SPS{n}", "modality": modality,
             "scheduled_station_aetitle": f"{modality}{1 + (slot // len(MODALITIES)) % STATIONS}",
             "scheduled_start_date": day, "scheduled_start_time": start_time, "scheduled_start": day + start_time,
-            "procedure_description": "Benchmark exam", "performed_procedure_step_status": "SCHEDULED",
+            "procedure_description": "Benchmark exam", "scheduled_procedure_step_status": "SCHEDULED",
         })
         if len(rows) == 10_000:
             with database.session() as session:

@@ -33,7 +33,7 @@ MAPPING = {
     "time": "scheduled_start_time",
     "modality": "modality",
     "accession": "accession_number",
-    "exam": "study_description",
+    "exam": "requested_procedure_description",
     "station": "scheduled_station_aetitle",
 }
 

@@ -1,13 +1,17 @@
-"""Fixtures shared by the whole test tree: real SQLite files and real PostgreSQL databases."""
+"""Fixtures shared by the whole test tree: real SQLite files and real PostgreSQL databases, dcmtk, and
+loopback HTTP servers for the fakes of external systems."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -87,3 +91,24 @@ def dcmtk() -> DcmtkRunner:
                               cwd=cwd, env={**os.environ, "TCP_NODELAY": "1"})
 
     return run
+
+
+Server = TypeVar("Server", bound=ThreadingHTTPServer)
+
+
+@pytest.fixture
+def http_servers() -> Iterator[Callable[[Server], Server]]:
+    """``start(server)``: serve a loopback HTTP server (a fake REDCap, Calpendo...) in a thread; stopped after."""
+    running: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    def start(server: Server) -> Server:
+        thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return server
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join()

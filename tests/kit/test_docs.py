@@ -1,7 +1,9 @@
-"""The plugin docs stay true: every hook documented with its exact signature, shown code and ranges current."""
+"""The plugin docs stay true, and every hook is covered: each hook of ``pylantir.hookspecs`` has a section
+headed by its exact signature and a test that names it; shown code and version ranges are current."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from pathlib import Path
@@ -9,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from pylantir import hookspecs
+from pylantir.plugins import HOOK_NAMES
 from pylantir.scaffold import PluginNames, core_requirement, render
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins"
+TESTS = Path(__file__).resolve().parents[1]
+DOCS = TESTS.parent / "docs" / "plugins"
 HOOKS_MD = DOCS / "hooks.md"
 TUTORIAL = DOCS / "writing-a-source-plugin.md"
-HOOKSPECS = {name: obj for name, obj in vars(hookspecs).items() if callable(obj) and hasattr(obj, "pylantir_spec")}
+HOOKSPECS = {name: getattr(hookspecs, name) for name in HOOK_NAMES}
 #: Commands whose output the docs show, and the test that runs them and compares.
 CHECKED_COMMANDS = {
     "pylantir sources new demo --dir plugins": "test_author_journey.py",
@@ -41,6 +45,26 @@ def test_every_hook_is_documented_with_its_exact_signature(name):
 
 def test_no_section_documents_a_hook_that_does_not_exist():
     assert set(documented_signatures()) <= set(HOOKSPECS)
+
+
+def names_of_tests() -> set[str]:
+    """The stem of every test file and the name of every test function in the test tree."""
+    names = set()
+    for path in TESTS.rglob("test_*.py"):
+        names.add(path.stem)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names.update(
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+        )
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(HOOKSPECS))
+def test_every_hook_has_a_test_that_names_it(name):
+    named = sorted(test for test in names_of_tests() if name in test)
+    assert named, f"hook {name} has no test: name a test file or test function after it (test_{name}_...)"
 
 
 def test_the_tutorial_shows_the_module_the_scaffold_writes():

@@ -111,6 +111,29 @@ def test_no_io_ignores_imports_other_threads_and_pure_code(make_module, tmp_path
         sorted({"b": 1, "a": 2}.items())
 
 
+def test_no_io_still_watches_a_block_after_another_block_ends(tmp_path):
+    """The hook stays on while any block is open: nested blocks, and a block of another thread ending first."""
+    target = tmp_path / "data.csv"
+    target.write_text("x")
+    inside, leave = threading.Event(), threading.Event()
+
+    def other_block():
+        with no_io("the other thread"):
+            inside.set()
+            leave.wait(10)
+
+    with pytest.raises(AssertionError, match=r"outer did I/O.*open .*data\.csv"):
+        with no_io("outer"):
+            with no_io("inner"):
+                pass
+            other = threading.Thread(target=other_block)
+            other.start()
+            inside.wait(10)
+            leave.set()
+            other.join()
+            target.read_text()
+
+
 def test_contract_passes_for_a_plugin_that_keeps_it(plugin):
     with registered(plugin(fetch="raise SourceError('cannot reach it')")) as (registry, _):
         check_source_contract(

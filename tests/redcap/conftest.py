@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -271,25 +270,17 @@ def longitudinal_project() -> FakeProject:
 
 
 @pytest.fixture
-def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[FakeProject], FakeRedcap]]:
+def serve(http_servers: Callable[[FakeRedcap], FakeRedcap],
+          monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeProject], FakeRedcap]:
     """Start a fake REDCap for a project and point REDCAP_API_URL / REDCAP_API_TOKEN at it."""
-    servers: list[tuple[FakeRedcap, threading.Thread]] = []
 
     def start(project: FakeProject) -> FakeRedcap:
-        server = FakeRedcap(project)
-        thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-        thread.start()
-        servers.append((server, thread))
+        server = http_servers(FakeRedcap(project))
         monkeypatch.setenv("REDCAP_API_URL", server.url)
         monkeypatch.setenv("REDCAP_API_TOKEN", TOKEN)
         return server
 
-    yield start
-    for server, thread in servers:
-        server.delay = 0
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return start
 
 
 @pytest.fixture

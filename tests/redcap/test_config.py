@@ -44,7 +44,8 @@ def test_cross_key_problems(registry, monkeypatch):
         ("api_url_env", "warning"): "environment variable REDCAP_API_URL is not set here",
         ("protocol", "error"): "a per-site protocol map needs site_id (or site)",
         ("site_field", "error"): "filtering on a site field needs site_id (or site)",
-        ("server_timezone", "error"): "unknown time zone; use an IANA name like 'America/Edmonton'",
+        ("server_timezone", "error"): (
+            "unknown time zone 'Mars/Base'; use an IANA name such as 'America/Edmonton' or 'UTC'"),
     }
     assert _problems(registry, {"site": "793", "protocol": {"792": "X"}})[("protocol", "warning")] == (
         "has no entry for site '793'; entries get no protocol"

@@ -97,6 +97,6 @@ def test_legacy_config_syncs_and_c_find_returns_the_previous_pylantir_ids(
     assert again["sub_1001_ses_1_fam_501_site_792"]["ScheduledProcedureStepStartTime"] == "150000"
 
     listed = json.loads(_invoke("worklist", "list", "--config", str(legacy_config), "--json"))
-    assert {(i["protocol_name"], i["study_description"], i["patient_sex"]) for i in listed} == {
+    assert {(i["protocol_name"], i["requested_procedure_description"], i["patient_sex"]) for i in listed} == {
         ("BRAIN_MRI_3T", "CPIP", None)  # demo_sex is coded 1/2 in this project: no DICOM sex is guessed
     }

@@ -26,7 +26,7 @@ WORKLIST = [
     {"patient_id": "P4", "patient_name": "Smith^Anna", "date": "20260107", "time": "170000",
      "scheduled_station_aetitle": "MR2", "study_instance_uid": "1.2.3.4"},
     {"patient_id": "P5", "patient_name": "Done^Already", "date": "20260105", "time": "110000",
-     "performed_procedure_step_status": "COMPLETED", "study_instance_uid": "1.2.3.5"},
+     "scheduled_procedure_step_status": "COMPLETED", "study_instance_uid": "1.2.3.5"},
     {"patient_id": "P6", "patient_name": "Under_Score%", "date": "20260108", "time": "080000",
      "study_instance_uid": "1.2.3.6"},
 ]

@@ -98,7 +98,7 @@ def item_status(database: Database, item: WorklistItem) -> tuple[str, bool]:
     with database.session() as session:
         current = session.get(WorklistItem, item.id)
         assert current is not None
-        return current.performed_procedure_step_status, current.status_from_mpps
+        return current.scheduled_procedure_step_status, current.status_from_mpps
 
 
 @pytest.fixture

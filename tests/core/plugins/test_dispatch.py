@@ -16,6 +16,7 @@ CALLS = []
 
 @hookimpl
 def source_types():
+    CALLS.append(("source_types", None))
     return [SourceType({name!r}, "records its calls")]
 
 @hookimpl
@@ -49,20 +50,35 @@ def calls(registry, name):
     return registry.owner(name).module.CALLS
 
 
+def hook_calls(registry, name):
+    """The calls after loading (each plugin's source_types, called once at load, left out)."""
+    made = calls(registry, name)
+    assert made[0] == ("source_types", None)
+    return made[1:]
+
+
+def test_source_types_is_called_once_when_loaded_and_never_again(registry):
+    assert registry.source_types().keys() == {"red", "blue"}
+    registry.validate_config("red", {})
+    list(registry.fetch_entries("red", "site_a", {}, frozenset(), FetchState()))
+    assert calls(registry, "red") == [("source_types", None), ("validate_config", "red"), ("fetch_entries", "site_a")]
+    assert calls(registry, "blue") == [("source_types", None)]
+
+
 def test_validate_config_reaches_only_the_owner(registry):
     assert registry.validate_config("red", {"bad": True}) == [ConfigProblem("path", "problem from red")]
-    assert calls(registry, "red") == [("validate_config", "red")]
-    assert calls(registry, "blue") == []
+    assert hook_calls(registry, "red") == [("validate_config", "red")]
+    assert hook_calls(registry, "blue") == []
 
 
 def test_fetch_entries_reaches_only_the_owner_and_streams(registry):
     state = FetchState()
     entries = registry.fetch_entries("blue", "site_b", {}, frozenset({"pid"}), state)
-    assert calls(registry, "blue") == []  # a generator: nothing runs until consumed
+    assert hook_calls(registry, "blue") == []  # a generator: nothing runs until consumed
     assert list(entries) == [{"patient_id": "P1", "fields": ["pid"]}]
     assert state.saved == {"seen": True}
-    assert calls(registry, "blue") == [("fetch_entries", "site_b")]
-    assert calls(registry, "red") == []
+    assert hook_calls(registry, "blue") == [("fetch_entries", "site_b")]
+    assert hook_calls(registry, "red") == []
 
 
 def test_expected_failure_passes_through_and_a_bug_is_labelled(registry):

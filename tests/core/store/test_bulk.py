@@ -42,7 +42,7 @@ def _write(url: str, raw: bool) -> list[dict[str, Any]]:
             rows = _rows(version)
             with database.session() as session:
                 upsert = BulkUpsert(session, TABLE, INSERT_COLUMNS, {"source_name": "s", "created_at": NOW,
-                                    "updated_at": NOW, "last_seen_at": NOW, "status_from_mpps": False},
+                                    "updated_at": NOW, "status_from_mpps": False},
                                     "identity", overwrite, raw=raw)
                 for part in batches:
                     upsert.execute(rows[part])

@@ -33,7 +33,7 @@ def test_writer_and_readers_at_once(sqlite_url, worklist_values):
                     session.execute(
                         update(WorklistItem)
                         .where(WorklistItem.patient_id.like(f"S{sync - 1}-%"))
-                        .values(performed_procedure_step_status="ARRIVED")
+                        .values(scheduled_procedure_step_status="ARRIVED")
                     )
                     if sync % 10 == 9:
                         session.execute(delete(WorklistItem).where(WorklistItem.patient_id.like(f"S{sync - 9}-%")))

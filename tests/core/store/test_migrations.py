@@ -6,12 +6,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, func, insert, inspect, select, text
+from sqlalchemy import MetaData, Table, create_engine, func, insert, inspect, select, text
 
 from pylantir.store import Base, Database, PerformedProcedureStep, SyncRun, WorklistItem
 from pylantir.store.queries import row_counts
@@ -21,7 +22,7 @@ from pylantir.store.schema import SchemaError, current_revision, head_revision, 
 def test_new_database_gets_the_whole_schema(database_url):
     database = Database.open(database_url)
     try:
-        assert database.revision() == head_revision() == "0004"
+        assert database.revision() == head_revision()
         assert set(Base.metadata.tables) <= set(inspect(database.engine).get_table_names())
         with database.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -39,12 +40,22 @@ def test_open_twice_is_a_no_op(sqlite_url, make_item):
     database.close()
 
 
+def _insert_at_revision(connection, rows: list[dict]) -> None:
+    """Insert worklist rows into the table as an older revision laid it out (reflected, not the model)."""
+    table = Table("worklist_items", MetaData(), autoload_with=connection)
+    now = datetime.now(UTC)
+    required = {"created_at": now, "updated_at": now, "last_seen_at": now, "status_from_mpps": False,
+                "performed_procedure_step_status": "SCHEDULED"}
+    for row in rows:
+        connection.execute(insert(table), {**required, **row})
+
+
 def test_previous_revision_is_upgraded_with_rows_kept(database_url, worklist_values):
     engine = create_engine(database_url)
     upgrade_schema(engine, "0001")
     assert current_revision(engine) == "0001"
     with engine.begin() as connection:
-        connection.execute(insert(WorklistItem.__table__), [worklist_values(patient_id=f"P{i}") for i in range(3)])
+        _insert_at_revision(connection, [worklist_values(patient_id=f"P{i}") for i in range(3)])
         connection.execute(insert(SyncRun.__table__), {"source_name": "site_a", "source_type": "csv"})
     assert "ix_sync_runs_source_started" not in {i["name"] for i in inspect(engine).get_indexes("sync_runs")}
     engine.dispose()
@@ -68,7 +79,7 @@ def test_lineage_columns_keep_rows_and_mpps_links(database_url, worklist_values)
     engine = create_engine(database_url)
     upgrade_schema(engine, "0003")
     with engine.begin() as connection:
-        connection.execute(insert(WorklistItem.__table__), [worklist_values(id=7, patient_id="P7")])
+        _insert_at_revision(connection, [worklist_values(id=7, patient_id="P7")])
         connection.execute(insert(PerformedProcedureStep.__table__), {
             "sop_instance_uid": "1.2.3.4", "status": "COMPLETED", "worklist_item_id": 7, "attributes": {},
         })
@@ -90,6 +101,55 @@ def test_lineage_columns_keep_rows_and_mpps_links(database_url, worklist_values)
             assert session.get(WorklistItem, 7).created_run_id is None
     finally:
         database.close()
+
+
+def test_columns_renamed_for_what_they_hold_with_rows_kept(database_url, worklist_values):
+    # 0005: the Scheduled Procedure Step Status and the Requested Procedure Description get their own names
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0004")
+    with engine.begin() as connection:
+        _insert_at_revision(connection, [
+            worklist_values(id=1, patient_id="P1", performed_procedure_step_status="STARTED",
+                            study_description="Knee MRI"),
+            worklist_values(id=2, patient_id="P2"),
+        ])
+        connection.execute(insert(PerformedProcedureStep.__table__), {
+            "sop_instance_uid": "1.2.3.4", "status": "IN PROGRESS", "worklist_item_id": 1, "attributes": {},
+        })
+    engine.dispose()
+
+    database = Database.open(database_url)
+    try:
+        columns = {column["name"] for column in inspect(database.engine).get_columns("worklist_items")}
+        assert {"scheduled_procedure_step_status", "requested_procedure_description"} <= columns
+        assert not columns & {"performed_procedure_step_status", "study_description", "last_seen_at"}
+        [index] = [i for i in inspect(database.engine).get_indexes("worklist_items")
+                   if i["name"] == "ix_worklist_start_modality_station_status"]
+        assert index["column_names"] == ["scheduled_start", "modality", "scheduled_station_aetitle",
+                                         "scheduled_procedure_step_status"]
+        with database.session() as session:
+            stored = session.execute(select(
+                WorklistItem.patient_id, WorklistItem.scheduled_procedure_step_status,
+                WorklistItem.requested_procedure_description,
+            ).order_by(WorklistItem.patient_id)).all()
+            assert session.get(PerformedProcedureStep, "1.2.3.4").worklist_item_id == 1  # no table copy
+        assert stored == [("P1", "STARTED", "Knee MRI"), ("P2", "SCHEDULED", None)]
+    finally:
+        database.close()
+
+    engine = create_engine(database_url)
+    with engine.begin() as connection:  # the downgrade gives the old names their values back
+        from alembic import command
+
+        from pylantir.store.schema import alembic_config
+
+        command.downgrade(alembic_config(connection), "0004")
+        back = connection.execute(text(
+            "SELECT patient_id, performed_procedure_step_status, study_description, last_seen_at IS NOT NULL "
+            "FROM worklist_items ORDER BY patient_id"
+        )).all()
+    engine.dispose()
+    assert [tuple(row) for row in back] == [("P1", "STARTED", "Knee MRI", True), ("P2", "SCHEDULED", None, True)]
 
 
 def test_previous_pylantir_worklist_table_is_kept_aside(tmp_path: Path):

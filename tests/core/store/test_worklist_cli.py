@@ -27,7 +27,7 @@ def seeded(database_url, config_for, make_item):
                     patient_id="A4",
                     scheduled_start_date="20250103",
                     scheduled_start_time=None,
-                    performed_procedure_step_status="COMPLETED",
+                    scheduled_procedure_step_status="COMPLETED",
                 ),
                 make_item(patient_id="T1", scheduled_start_date=today, scheduled_start_time="235900"),
             ]
@@ -66,7 +66,7 @@ def test_json_has_every_column(seeded, run):
     [item] = json.loads(run("worklist", "list", "--config", seeded, "--json", "--date", "20250101").stdout)
     assert item["patient_name"] == "Doe^Jane"
     assert item["scheduled_start"] == "20250101080000"
-    assert item["performed_procedure_step_status"] == "SCHEDULED"
+    assert item["scheduled_procedure_step_status"] == "SCHEDULED"
     assert datetime.fromisoformat(item["created_at"])
 
 

@@ -212,7 +212,7 @@ def test_mpps_status_is_never_overwritten_by_concurrent_syncs(tmp_path: Path, po
     with database.session() as session:
         completed = session.scalars(select(PerformedProcedureStep).where(PerformedProcedureStep.status == "COMPLETED"))
         statuses = {
-            instance.worklist_item_id: (instance.worklist_item.performed_procedure_step_status,
+            instance.worklist_item_id: (instance.worklist_item.scheduled_procedure_step_status,
                                         instance.worklist_item.status_from_mpps)
             for instance in completed
         }

@@ -100,3 +100,28 @@ def test_repeated_values_map_alike_and_bad_ones_keep_failing() -> None:
             mapping.apply({"dob": "31/02/1990", "sex": "female"})
         assert [field for field, _ in error.value.problems] == ["patient_birth_date"]
         assert mapping.apply({"dob": "  ", "sex": None}) == {"patient_birth_date": None, "patient_sex": None}
+
+
+def test_previous_pylantir_names_write_the_renamed_columns() -> None:
+    mapping = FieldMapping.parse({"state": "performed_procedure_step_status",
+                                  "study_description": {"from": "exam"}})
+    assert mapping.apply({"state": "arrived", "exam": "Knee MRI"}) == {
+        "scheduled_procedure_step_status": "ARRIVED", "requested_procedure_description": "Knee MRI"}
+
+
+def test_an_alias_and_its_column_are_two_writers_of_one_field() -> None:
+    with pytest.raises(MappingError) as error:
+        FieldMapping.parse({"a": "study_description", "b": "requested_procedure_description"})
+    assert error.value.problems == [
+        "field_mapping.b: worklist field requested_procedure_description is also written by 'a'"]
+
+
+def test_suggestions_know_the_dicom_keywords() -> None:
+    with pytest.raises(MappingError) as error:
+        FieldMapping.parse({"ssn": "scheduled_station_name", "room": {"from": "r"}, "ae": "ScheduledStationAETitle"})
+    assert error.value.problems == [
+        "field_mapping.ssn: 'scheduled_station_name' is not a worklist field; did you mean 'station_name'?",
+        "field_mapping.room: 'room' is not a worklist field; the rich form is keyed by the worklist field",
+        "field_mapping.ae: 'ScheduledStationAETitle' is not a worklist field; "
+        "did you mean 'scheduled_station_aetitle'?",
+    ]

@@ -39,7 +39,7 @@ def test_insert_then_unchanged_without_writes_then_update(memory, database, kit:
     changed = sync_source(database, memory.registry, src)
     assert (changed.updated, changed.unchanged) == (1, 1)
     stored = _items(database)
-    assert stored["P00001"].study_description == "Knee MRI"
+    assert stored["P00001"].requested_procedure_description == "Knee MRI"
     assert stored["P00001"].study_instance_uid == uid  # generated UID survives re-syncs
     assert memory.fields["alpha"] == frozenset(kit.MAPPING)
 
@@ -81,7 +81,7 @@ def test_priority_dedup_and_conflict_log(memory, database, kit, caplog) -> None:
     assert taken.conflicts == 1 and taken.updated == 1
     assert kept.conflicts == 1 and kept.updated == 0 and kept.unchanged == 1
     stored = _items(database)
-    assert (stored["P00001"].source_name, stored["P00001"].study_description) == ("high", "from high")
+    assert (stored["P00001"].source_name, stored["P00001"].requested_procedure_description) == ("high", "from high")
     assert len(stored) == 2
     conflict_lines = [r.getMessage() for r in caplog.records if "both provide" in r.getMessage()]
     assert conflict_lines and "'low'" in conflict_lines[0] and "acc:ACC00001" in conflict_lines[0]
@@ -93,14 +93,14 @@ def test_mpps_status_is_never_overwritten(memory, database, kit) -> None:
     src = kit.source()
     sync_source(database, memory.registry, src)
     with database.session() as session:
-        session.execute(update(WorklistItem).values(performed_procedure_step_status="STARTED", status_from_mpps=True))
+        session.execute(update(WorklistItem).values(scheduled_procedure_step_status="STARTED", status_from_mpps=True))
     memory.rows["alpha"] = [kit.record(1, desc="changed")]
     result = sync_source(database, memory.registry, src)
     memory.rows["alpha"] = [kit.record(2)]  # a complete fetch without it: a started step is not removed
     removal = sync_source(database, memory.registry, src.model_copy(update={"removal_guard_fraction": 1.0}))
     item = _items(database)["P00001"]
-    assert result.updated == 1 and item.study_description == "changed"
-    assert item.performed_procedure_step_status == "STARTED"
+    assert result.updated == 1 and item.requested_procedure_description == "changed"
+    assert item.scheduled_procedure_step_status == "STARTED"
     assert removal.removed == 0
 
 

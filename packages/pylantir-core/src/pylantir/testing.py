@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from os import PathLike
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pylantir.contract import FetchState, SourceError
@@ -99,30 +99,40 @@ def load_distribution(entry_point_name: str) -> tuple[PluginRegistry, PluginInfo
 
 
 class _IoAudit:
-    """One process-wide audit hook (they cannot be removed) that records I/O while a thread asks."""
+    """Records the I/O audit events of each thread that is inside a :func:`no_io` block.
+
+    Python cannot remove an audit hook once added (PEP 578), so the hook is added the first time a
+    ``no_io`` block is entered and stays for the life of the process. Outside every ``no_io`` block it is a
+    no-op: its first test (how many blocks are open, in any thread) returns before anything else runs.
+    A process that never enters ``no_io`` never has the hook.
+    """
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self._installed = False
         self._lock = threading.Lock()
+        self._installed = False
+        self._open_blocks = 0
 
-    def install(self) -> None:
+    @contextmanager
+    def recording(self) -> Iterator[list[str]]:
         with self._lock:
             if not self._installed:
                 sys.addaudithook(self._hook)
                 self._installed = True
-
-    @contextmanager
-    def recording(self) -> Iterator[list[str]]:
-        self.install()
+            self._open_blocks += 1
         previous = getattr(self._local, "events", None)
-        self._local.events = events = []
+        events: list[str] = []
+        self._local.events = events
         try:
             yield events
         finally:
             self._local.events = previous
+            with self._lock:
+                self._open_blocks -= 1
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if not self._open_blocks:
+            return
         events = getattr(self._local, "events", None)
         if events is None or not event.startswith(IO_EVENTS) or _inside_import_system():
             return
@@ -134,7 +144,7 @@ class _IoAudit:
 
 def _inside_import_system() -> bool:
     """Importing a module reads files too; that is not the plugin doing I/O."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         if frame.f_code.co_filename.startswith("<frozen importlib"):
             return True
@@ -151,7 +161,11 @@ def no_io(what: str) -> Iterator[None]:
 
     I/O is what Python's audit events report: opening a file, any socket operation, connecting to
     SQLite, starting a process, an HTTP request, changing the file system. Imports, ``os.stat``, directory
-    listings and globs are not counted (a config check may warn that a file does not exist yet).
+    listings and globs are not counted (a config check may warn that a file does not exist yet). Only the
+    thread that entered the block is watched; blocks may nest and run in several threads at once.
+
+    The first ``no_io`` block adds a process-wide audit hook (Python offers no way to remove one); outside
+    every block the hook returns at once, so the rest of a test run is neither slowed nor watched.
     :param what: the call being checked, for the message (``"validate_config({...})"``).
     """
     with _AUDIT.recording() as events:

@@ -1,7 +1,8 @@
 """Turn a pydantic model's validation errors into :class:`pylantir.ConfigProblem` items.
 
 Plugins describe their ``config`` object as a pydantic model (with ``extra="forbid"`` so typos are
-reported) and return ``problems_from_model(TheirConfig, config)`` from ``validate_config``.
+reported) and return ``problems_from_model(TheirConfig, config)`` from ``validate_config``. Checks of
+values the core and plugins both take (a time zone name) live here once.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from typing import Any, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,6 +20,15 @@ from pylantir.contract import ConfigProblem
 def error_path(location: tuple[int | str, ...]) -> str:
     """``("filter", "values", 0)`` -> ``"filter.values.0"``."""
     return ".".join(str(part) for part in location)
+
+
+def known_time_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone; else :class:`ValueError` saying so (for pydantic validators)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{name}'; use an IANA name such as 'America/Edmonton' or 'UTC'") from None
+    return name
 
 
 def problems_from_model(model: type[BaseModel], config: Mapping[str, Any]) -> list[ConfigProblem]:

@@ -1,5 +1,7 @@
 """Pylantir source plugin for REDCap projects (through PyCap): ``"type": "redcap"``.
 
+``"type": "redcap_concussion"`` is the same source with the previous Pylantir's second pair of
+environment variables (``REDCAP_API_URL_CONCUSSION``, ``REDCAP_API_TOKEN_CONCUSSION``) as defaults.
 The plugin exports a project's records (fields, events, filter logic, incremental date range),
 combines each participant's baseline row with each selected repeating-instrument row, and yields the
 raw rows; the core's ``field_mapping`` builds identifiers from them. See docs/sources-redcap.md.
@@ -11,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, SourceType, hookimpl
-from pylantir_redcap.config import RedcapConfig, check_config
+from pylantir_redcap.config import RedcapConfig, check_config, with_type_defaults
 from pylantir_redcap.fetch import fetch_records
 from pylantir_redcap.fields import SOURCE_KEY
 
@@ -20,19 +22,26 @@ __all__ = ["SOURCE_KEY", "RedcapConfig", "fetch_entries", "source_types", "valid
 
 @hookimpl
 def source_types() -> list[SourceType]:
-    """Declare the ``redcap`` source type."""
-    return [SourceType("redcap", "Participants and visits from a REDCap project, through PyCap")]
+    """Declare the ``redcap`` source type and its ``redcap_concussion`` variant."""
+    return [
+        SourceType("redcap", "Participants and visits from a REDCap project, through PyCap"),
+        SourceType(
+            "redcap_concussion",
+            "REDCap, with REDCAP_API_URL_CONCUSSION / REDCAP_API_TOKEN_CONCUSSION (previous Pylantir)",
+        ),
+    ]
 
 
 @hookimpl
-def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
-    """Check a ``redcap`` source's ``config`` without contacting REDCap."""
-    return check_config(config)
+def validate_config(source_type: str, config: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Check a ``redcap`` or ``redcap_concussion`` source's ``config`` without contacting REDCap."""
+    return check_config(with_type_defaults(source_type, config))
 
 
 @hookimpl
 def fetch_entries(
-    source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
+    source_type: str, source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
 ) -> Iterator[Record]:
     """Yield one raw record per selected REDCap row (see :func:`pylantir_redcap.fetch.fetch_records`)."""
-    return fetch_records(source_name, RedcapConfig.model_validate(dict(config)), fields, state)
+    cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
+    return fetch_records(source_name, cfg, fields, state)

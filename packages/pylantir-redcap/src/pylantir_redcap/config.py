@@ -1,14 +1,14 @@
-"""The ``config`` object of a ``redcap`` source: a pydantic model plus the checks that span several keys.
+"""The ``config`` object of a ``redcap`` (or ``redcap_concussion``) source: a pydantic model plus the
+checks that span several keys.
 
 Credentials are never in the file: ``api_url_env`` and ``api_token_env`` *name* the environment
-variables that hold the API URL and token.
+variables that hold the API URL and token; each source type has its own default names.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import zoneinfo
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -22,11 +22,21 @@ from pydantic import (
 )
 
 from pylantir import ConfigProblem
-from pylantir.validation import problems_from_model
+from pylantir.validation import known_time_zone, problems_from_model
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 SiteId = Annotated[str, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)]
+
+#: The plugin's source types and the environment variables each reads unless the config names others.
+#: ``redcap_concussion`` is the previous Pylantir's second REDCap type: the same code, its own variables.
+TYPE_DEFAULTS: dict[str, dict[str, str]] = {
+    "redcap": {"api_url_env": "REDCAP_API_URL", "api_token_env": "REDCAP_API_TOKEN"},
+    "redcap_concussion": {
+        "api_url_env": "REDCAP_API_URL_CONCUSSION",
+        "api_token_env": "REDCAP_API_TOKEN_CONCUSSION",
+    },
+}
 
 _LOOKS_LIKE_TOKEN = re.compile(r"^[0-9A-Fa-f]{32}$")
 _ENV_KEYS = ("api_url_env", "api_token_env")
@@ -41,8 +51,8 @@ class RedcapConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
-    api_url_env: EnvName = "REDCAP_API_URL"
-    api_token_env: EnvName = "REDCAP_API_TOKEN"
+    api_url_env: EnvName = TYPE_DEFAULTS["redcap"]["api_url_env"]
+    api_token_env: EnvName = TYPE_DEFAULTS["redcap"]["api_token_env"]
     fields: list[FieldName] = Field(default_factory=list)
     events: list[str] = Field(default_factory=list)
     arms: list[int] = Field(default_factory=list)
@@ -68,6 +78,11 @@ class RedcapConfig(BaseModel):
         """How to name the variable in messages: its name, unless the name looks like a token itself."""
         name = getattr(self, key)
         return f"config.{key}" if looks_like_token(name) else name
+
+
+def with_type_defaults(source_type: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with the environment variable names of ``source_type`` where it names none."""
+    return {**TYPE_DEFAULTS[source_type], **config}
 
 
 def looks_like_token(value: str) -> bool:
@@ -108,9 +123,7 @@ def _cross_checks(cfg: RedcapConfig) -> list[ConfigProblem]:
         problems.append(ConfigProblem("site_field", "filtering on a site field needs site_id (or site)"))
     if cfg.server_timezone is not None:
         try:
-            zoneinfo.ZoneInfo(cfg.server_timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            problems.append(
-                ConfigProblem("server_timezone", "unknown time zone; use an IANA name like 'America/Edmonton'")
-            )
+            known_time_zone(cfg.server_timezone)
+        except ValueError as exc:
+            problems.append(ConfigProblem("server_timezone", str(exc)))
     return problems

@@ -20,7 +20,11 @@ from pylantir.cli.output import print_table
 if TYPE_CHECKING:
     from pylantir.store.models import WorklistItem
 
-_HEADERS = ["scheduled", "modality", "station AE", "patient ID", "patient name", "accession", "status", "source"]
+#: The catalogue columns ``worklist list`` shows between the scheduled start and the source.
+_LISTED = ("modality", "scheduled_station_aetitle", "patient_id", "patient_name", "accession_number",
+           "scheduled_procedure_step_status")
+#: The columns of ``worklist fields`` (and of the table in docs/configuration.md).
+FIELD_HEADERS = ("target", "attribute", "keyword", "VR", "level", "type", "note")
 
 
 @click.group("worklist")
@@ -63,7 +67,41 @@ def list_items(
     if as_json:
         click.echo(json.dumps([_as_dict(item) for item in items], indent=2))
         return
-    print_table(_HEADERS, [_row(item) for item in items], empty="No worklist items match.")
+    from pylantir.store.catalogue import attribute
+
+    headers = ["scheduled", *(attribute(column).label for column in _LISTED), "source"]
+    print_table(headers, [_row(item) for item in items], empty="No worklist items match.")
+
+
+@worklist_group.command("fields")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_fields(as_json: bool) -> None:
+    """List every field_mapping target: the DICOM attribute it fills, where it goes in a C-FIND response.
+
+    Per target: the attribute's tag and name, keyword and VR; its level in the identifier (top, the
+    Scheduled Procedure Step item, or a code sequence); its return key type (PS3.4 Table K.6-1) and what
+    stands in when nothing is stored.
+    """
+    rows = field_rows()
+    if as_json:
+        click.echo(json.dumps([dict(zip(FIELD_HEADERS, row, strict=True)) for row in rows], indent=2))
+        return
+    print_table(FIELD_HEADERS, rows, empty="No targets.")
+
+
+def field_rows() -> list[list[str]]:
+    """One row of :data:`FIELD_HEADERS` per ``field_mapping`` target, from the catalogue."""
+    from pylantir.store.catalogue import target_names
+
+    rows = [
+        [found.name, f"{entry.tag_text} {entry.name}", entry.keyword, entry.vr, entry.where, entry.returned,
+         found.note]
+        for found in target_names()
+        for entry in [found.attribute]
+    ]
+    rows.append(["extra.<Keyword>", "any other attribute but a sequence", "<Keyword>", "its own", "top", "",
+                 "stored in extra_attributes"])
+    return rows
 
 
 def parse_date_option(value: str, zone: ZoneInfo) -> tuple[str | None, str | None]:
@@ -101,7 +139,7 @@ def _row(item: WorklistItem) -> list[object]:
         item.patient_id,
         item.patient_name,
         item.accession_number,
-        item.performed_procedure_step_status,
+        item.scheduled_procedure_step_status,
         item.source_name,
     ]
 

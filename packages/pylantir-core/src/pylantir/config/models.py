@@ -7,9 +7,10 @@ name the environment variables that hold them.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pylantir.validation import known_time_zone
 
 DEFAULT_WORKLIST_STATUSES = ("SCHEDULED", "ARRIVED", "READY", "STARTED")
 
@@ -102,16 +103,7 @@ class PylantirConfig(_Strict):
         check_database_url(value)
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone '{value}'; use an IANA name such as 'America/Edmonton' or 'UTC'"
-            ) from None
-        return value
+    _known_timezone = field_validator("timezone")(known_time_zone)
 
     def enabled_sources(self) -> list[DataSourceSettings]:
         """Enabled sources, in config order (the default priority order)."""

@@ -15,20 +15,14 @@ from pynetdicom.association import Association
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
 
 from pylantir.dicom.server import set_tcp_nodelay, tune_pynetdicom
+from pylantir.store.catalogue import Level, at_level
 
 #: A DIMSE message waiting in the queue: (presentation context ID, message primitive).
 _Message = tuple[int | None, object]
 
-# Return keys a modality typically asks for (IHE RAD-5), top level and inside the SPS item.
-TOP_LEVEL_KEYS = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyInstanceUID",
-    "RequestedProcedureID", "RequestedProcedureDescription", "ReferringPhysicianName",
-)
-SPS_KEYS = (
-    "ScheduledStationAETitle", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime", "Modality",
-    "ScheduledPerformingPhysicianName", "ScheduledProcedureStepDescription", "ScheduledStationName",
-    "ScheduledProcedureStepID", "ScheduledProcedureStepStatus",
-)
+# Return keys a modality typically asks for (IHE RAD-5), top level and inside the SPS item (the catalogue's).
+TOP_LEVEL_KEYS = tuple(keyword for keyword, entry in at_level(Level.TOP).items() if entry.usual)
+SPS_KEYS = tuple(keyword for keyword, entry in at_level(Level.STEP).items() if entry.usual)
 
 
 class DicomClientError(Exception):

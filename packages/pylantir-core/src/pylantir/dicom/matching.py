@@ -16,25 +16,15 @@ from typing import Any
 from pydicom import Dataset
 from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
-from sqlalchemy import ColumnElement, Engine, Select, event, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
-from pylantir.dicom.attributes import (
-    NOT_MATCHED,
-    SPS_COLUMNS,
-    SPS_SEQUENCE,
-    START_DATE,
-    START_TIME,
-    TOP_LEVEL_COLUMNS,
-)
+from pylantir.dicom.attributes import SPS_SEQUENCE, START_DATE, START_TIME, STEP_LEVEL, TOP_LEVEL, IdentifierLevel
+from pylantir.store.catalogue import STATUS, Attribute, Matching
+from pylantir.store.dialect import SqlOperations
 from pylantir.store.models import WorklistItem
 
 # Attributes that describe the request and are never matched (PS3.4 K.2.2.2, C.2.2.2).
 NEVER_MATCHED = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC"})
-WILDCARD_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
-SQLITE_FOLD_FUNCTION = "pylantir_casefold"
-# Columns with few distinct values: their indexes must not drive the query (without statistics SQLite would
-# pick them over the scheduled_start range and scan most of the table), so they are compared as `col || ''`.
-LOW_SELECTIVITY = frozenset({"modality", "scheduled_station_aetitle", "performed_procedure_step_status"})
 
 _DATE = re.compile(r"^\d{8}$")
 _TIME = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$")
@@ -50,25 +40,25 @@ class InvalidIdentifier(ValueError):
 
 @dataclass(frozen=True)
 class MatchSettings:
-    """How to match: worklist statuses offered, PN case handling and the database dialect."""
+    """How to match: worklist statuses offered, the database's SQL (``Database.sql``), PN case handling."""
 
     worklist_statuses: tuple[str, ...]
+    sql: SqlOperations
     case_insensitive_names: bool = True
-    dialect: str = "sqlite"
 
 
 @dataclass
 class WorklistQuery:
     """The SELECT for an identifier, and the keys that carried a value but were not used for matching."""
 
-    statement: Select[tuple[WorklistItem]]
+    statement: Select[WorklistItem]
     unmatched_keys: list[str] = field(default_factory=list)
 
 
 def build_query(identifier: Dataset, settings: MatchSettings) -> WorklistQuery:
     """Turn a C-FIND identifier into a query over ``WorklistItem``, ordered by start date-time."""
     matcher = _Matcher(settings)
-    matcher.match_level(identifier, TOP_LEVEL_COLUMNS, skip={SPS_SEQUENCE})
+    matcher.match_level(identifier, TOP_LEVEL, skip={SPS_SEQUENCE})
     if SPS_SEQUENCE in identifier:
         sps = identifier[SPS_SEQUENCE]
         if sps.VR != "SQ":
@@ -77,11 +67,11 @@ def build_query(identifier: Dataset, settings: MatchSettings) -> WorklistQuery:
             raise InvalidIdentifier("must hold at most one item (PS3.4 C.2.2.2.6)", SPS_SEQUENCE)
         if len(sps.value) == 1:
             item = sps.value[0]
-            matcher.match_level(item, SPS_COLUMNS, skip={START_DATE, START_TIME})
+            matcher.match_level(item, STEP_LEVEL, skip={START_DATE, START_TIME})
             matcher.match_start(_text(item.get(START_DATE), START_DATE), _text(item.get(START_TIME), START_TIME))
     statement = (
         select(WorklistItem)
-        .where(_unindexed(WorklistItem.performed_procedure_step_status).in_(settings.worklist_statuses),
+        .where(settings.sql.unindexed(getattr(WorklistItem, STATUS)).in_(settings.worklist_statuses),
                *matcher.conditions)
         .order_by(WorklistItem.scheduled_start, WorklistItem.id)
     )
@@ -91,54 +81,42 @@ def build_query(identifier: Dataset, settings: MatchSettings) -> WorklistQuery:
 class _Matcher:
     def __init__(self, settings: MatchSettings):
         self.settings = settings
+        self.sql = settings.sql
         self.conditions: list[ColumnElement[bool]] = []
         self.unmatched: list[str] = []
 
-    def match_level(self, dataset: Dataset, columns: dict[str, str], skip: set[str]) -> None:
+    def match_level(self, dataset: Dataset, level: IdentifierLevel, skip: set[str]) -> None:
         for element in dataset:
             keyword = element.keyword
             if keyword in skip or keyword in NEVER_MATCHED or element.VR == "SQ" or _is_universal(element.value):
                 continue
-            if keyword not in columns or keyword in NOT_MATCHED:
+            entry = level.attributes.get(keyword)
+            if entry is None or entry.matching is Matching.RETURNED:
                 self.unmatched.append(keyword or str(element.tag))
                 continue
-            column = getattr(WorklistItem, columns[keyword])
-            if columns[keyword] in LOW_SELECTIVITY:
-                column = _unindexed(column)
-            self.conditions.append(self._element_condition(column, element))
+            column = getattr(WorklistItem, entry.column)
+            if entry.few_values:
+                column = self.sql.unindexed(column)
+            self.conditions.append(self._element_condition(column, entry, element))
 
-    def _element_condition(self, column: Any, element: DataElement) -> ColumnElement[bool]:
+    def _element_condition(self, column: Any, entry: Attribute, element: DataElement) -> ColumnElement[bool]:
+        """The condition of one key, by the attribute's matching rule (and VR) in the catalogue."""
         values = _values(element.value)
-        if element.VR == "DA":
+        if entry.matching is Matching.RANGE:
             if len(values) != 1:
                 raise InvalidIdentifier("a date key holds one value or one range", element.keyword)
             return _between(column, *parse_date_range(str(values[0]), element.keyword))
-        if element.VR == "UI" or len(values) > 1:
+        if entry.matching is Matching.UID_LIST or len(values) > 1:
             return column.in_(values)
         value = str(values[0])
-        if element.VR == "PN":
+        if entry.vr == "PN":
             value = value.rstrip("^=")
-        fold = element.VR == "PN" and self.settings.case_insensitive_names
-        if element.VR in WILDCARD_VRS and ("*" in value or "?" in value):
-            return self._wildcard(column, value, fold)
+        fold = entry.vr == "PN" and self.settings.case_insensitive_names
+        if "*" in value or "?" in value:
+            return self.sql.wildcard(column, value, fold=fold)
         if fold:
-            return self._fold(column) == self._fold(value)
+            return self.sql.folded(column) == self.sql.folded(value)
         return column == value
-
-    def _fold(self, expression: Any) -> Any:
-        if self.settings.dialect == "sqlite":
-            return getattr(func, SQLITE_FOLD_FUNCTION)(expression)
-        return func.lower(expression)
-
-    def _wildcard(self, column: Any, pattern: str, fold: bool) -> ColumnElement[bool]:
-        if self.settings.dialect == "sqlite":
-            # SQLite's LIKE ignores ASCII case; GLOB is case-sensitive and folding makes it insensitive.
-            glob = pattern.replace("[", "[[]")
-            return (self._fold(column) if fold else column).op("GLOB")(self._fold(glob) if fold else glob)
-        like = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = like.replace("*", "%").replace("?", "_")
-        target = self._fold(column) if fold else column
-        return target.like(self._fold(like) if fold else like, escape="\\")
 
     def match_start(self, date_key: str, time_key: str) -> None:
         """Combined Scheduled Procedure Step Start Date + Time (one date-time interval, PS3.4 C.2.2.2.5)."""
@@ -152,11 +130,6 @@ class _Matcher:
             self.conditions.append(_between(column, low, high))
         elif times:
             self.conditions.append(_between(func.substr(column, 9, 6), *times))
-
-
-def _unindexed(column: Any) -> Any:
-    """The column as an expression no index serves (the planner then uses a selective one)."""
-    return column.concat("")
 
 
 def _between(column: Any, low: str | None, high: str | None) -> ColumnElement[bool]:
@@ -228,27 +201,6 @@ def _time_bound(value: str, fill: str, keyword: str) -> str | None:
     return hours + (minutes or fill) + (seconds or fill)
 
 
-def _casefold(value: str | None) -> str | None:
-    return value.casefold() if value is not None else None
-
-
-def register_sqlite_functions(engine: Engine) -> None:
-    """Give SQLite connections the Unicode case-folding function case-insensitive PN matching uses.
-
-    SQLite's own ``lower()`` folds ASCII only; this one folds ``Müller`` like ``MÜLLER``. Connections already
-    pooled are discarded so that every connection has the function.
-    """
-    if engine.dialect.name != "sqlite" or getattr(engine, "_pylantir_fold", False):
-        return
-
-    def _register(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.create_function(SQLITE_FOLD_FUNCTION, 1, _casefold, deterministic=True)
-
-    event.listen(engine, "connect", _register)
-    engine._pylantir_fold = True  # type: ignore[attr-defined]
-    engine.dispose()
-
-
 __all__ = [
     "InvalidIdentifier",
     "MatchSettings",
@@ -256,5 +208,4 @@ __all__ = [
     "build_query",
     "parse_date_range",
     "parse_time_range",
-    "register_sqlite_functions",
 ]

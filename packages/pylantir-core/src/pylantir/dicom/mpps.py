@@ -155,7 +155,7 @@ def linked_items(session: Session, dataset: Dataset) -> list[WorklistItem]:
 
 def _update_worklist(items: list[WorklistItem], pps_status: str) -> None:
     for item in items:
-        item.performed_procedure_step_status = WORKLIST_STATUS[pps_status]
+        item.scheduled_procedure_step_status = WORKLIST_STATUS[pps_status]
         item.status_from_mpps = True
         item.updated_at = datetime.now(UTC)
 

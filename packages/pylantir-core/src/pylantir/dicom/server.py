@@ -25,7 +25,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 from pylantir.config import PylantirConfig, ServerSettings, TlsSettings
 from pylantir.dicom.echo import handle_echo
 from pylantir.dicom.find import make_find_handler
-from pylantir.dicom.matching import MatchSettings, register_sqlite_functions
+from pylantir.dicom.matching import MatchSettings
 from pylantir.dicom.mpps import MppsHandlers
 from pylantir.store import Database
 
@@ -146,12 +146,11 @@ def start_server(
     updates = {k: v for k, v in {"host": host, "port": port, "ae_title": ae_title}.items() if v is not None}
     settings = config.server.model_copy(update=updates)
     tune_pynetdicom()
-    register_sqlite_functions(database.engine)
     ae = build_ae(settings)
     match = MatchSettings(
         worklist_statuses=tuple(settings.worklist_statuses),
+        sql=database.sql,
         case_insensitive_names=settings.case_insensitive_names,
-        dialect=database.engine.dialect.name,
     )
     mpps = MppsHandlers(database)
     handlers = [

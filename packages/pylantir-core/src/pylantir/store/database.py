@@ -1,4 +1,5 @@
-"""Engine and session setup: SQLite pragmas for one writer plus many readers, PostgreSQL as is."""
+"""Engine and session setup: SQLite pragmas for one writer plus many readers (and the functions of
+:mod:`pylantir.store.dialect`), PostgreSQL as is."""
 
 from __future__ import annotations
 
@@ -13,19 +14,22 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from pylantir.store.dialect import SqlOperations, operations_for, prepare_sqlite_connection
 from pylantir.store.schema import current_revision, upgrade_schema
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 T = TypeVar("T")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _set_up_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Pragmas for one writer plus many readers, and the functions the matching SQL calls."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    prepare_sqlite_connection(dbapi_connection)
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -53,8 +57,10 @@ class Database:
             options["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **options)
         if self.url.get_backend_name() == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _set_up_sqlite)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: The engine's SQL for matching (wild cards, case folding, planner hints).
+        self.sql: SqlOperations = operations_for(self.engine)
         self._writer: ThreadPoolExecutor | None = None
         self._writer_guard = threading.Lock()
 

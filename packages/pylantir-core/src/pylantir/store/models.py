@@ -1,8 +1,10 @@
 """SQLAlchemy models: worklist items, MPPS instances, sync runs and per-source sync state.
 
 Worklist values are stored in DICOM-ready form: dates ``YYYYMMDD``, times ``HHMMSS[.ffffff]``, person
-names ``Family^Given^Middle^Prefix^Suffix``, code strings upper-case. The column names that
-``field_mapping`` targets keep the previous Pylantir's names (``patient_id``, ``scheduled_start_date``...).
+names ``Family^Given^Middle^Prefix^Suffix``, code strings upper-case. Which DICOM attribute each worklist
+column holds, and its SQL type, come from :mod:`pylantir.store.catalogue` (:func:`dicom_column`); the
+column names that ``field_mapping`` targets keep the previous Pylantir's names where they say what they
+hold (``patient_id``, ``scheduled_start_date``...).
 """
 
 from __future__ import annotations
@@ -13,10 +15,21 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from pylantir.store.catalogue import attribute
+
+#: Stored length of each text VR: its maximum (PS3.5 6.2); PN holds five 64-character components and four ``^``.
+VR_LENGTHS = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 324, "DA": 8, "TM": 16, "UI": 64}
+
 
 def utcnow() -> datetime:
     """Timestamps are stored in UTC."""
     return datetime.now(UTC)
+
+
+def dicom_column(column: str, **options: Any) -> Any:
+    """The ``mapped_column`` of a catalogue column: ``Float`` for DS, else a string of its VR's length."""
+    vr = attribute(column).vr
+    return mapped_column(Float if vr == "DS" else String(VR_LENGTHS[vr]), **options)
 
 
 class Base(DeclarativeBase):
@@ -48,53 +61,53 @@ class WorklistItem(Base):
     source_key: Mapped[str | None] = mapped_column(String(128))
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When a sync last wrote the row (unchanged rows are not written: SourceState says when a source was read)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The sync runs that inserted the row and last really changed it (unchanged rows keep theirs); NULL for
     # rows written outside a sync, and once the run is deleted. Unindexed: read through the item.
     created_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
     updated_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
 
     # Patient
-    patient_id: Mapped[str] = mapped_column(String(64), index=True)
-    issuer_of_patient_id: Mapped[str | None] = mapped_column(String(64))
-    patient_name: Mapped[str | None] = mapped_column(String(324))
-    patient_birth_date: Mapped[str | None] = mapped_column(String(8))
-    patient_sex: Mapped[str | None] = mapped_column(String(16))
-    patient_weight_kg: Mapped[float | None] = mapped_column(Float)
-    patient_size_m: Mapped[float | None] = mapped_column(Float)
-    medical_alerts: Mapped[str | None] = mapped_column(String(64))
-    allergies: Mapped[str | None] = mapped_column(String(64))
+    patient_id: Mapped[str] = dicom_column("patient_id", index=True)
+    issuer_of_patient_id: Mapped[str | None] = dicom_column("issuer_of_patient_id")
+    patient_name: Mapped[str | None] = dicom_column("patient_name")
+    patient_birth_date: Mapped[str | None] = dicom_column("patient_birth_date")
+    patient_sex: Mapped[str | None] = dicom_column("patient_sex")
+    patient_weight_kg: Mapped[float | None] = dicom_column("patient_weight_kg")
+    patient_size_m: Mapped[float | None] = dicom_column("patient_size_m")
+    medical_alerts: Mapped[str | None] = dicom_column("medical_alerts")
+    allergies: Mapped[str | None] = dicom_column("allergies")
 
     # Imaging service request and requested procedure
-    accession_number: Mapped[str | None] = mapped_column(String(16), index=True)
-    study_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
-    requested_procedure_id: Mapped[str | None] = mapped_column(String(16))
-    study_description: Mapped[str | None] = mapped_column(String(64))
-    requested_procedure_code_value: Mapped[str | None] = mapped_column(String(16))
-    requested_procedure_code_scheme: Mapped[str | None] = mapped_column(String(16))
-    requested_procedure_code_meaning: Mapped[str | None] = mapped_column(String(64))
-    requested_procedure_priority: Mapped[str | None] = mapped_column(String(16))
-    referring_physician_name: Mapped[str | None] = mapped_column(String(324))
-    requesting_physician: Mapped[str | None] = mapped_column(String(324))
+    accession_number: Mapped[str | None] = dicom_column("accession_number", index=True)
+    study_instance_uid: Mapped[str] = dicom_column("study_instance_uid", index=True)
+    requested_procedure_id: Mapped[str | None] = dicom_column("requested_procedure_id")
+    requested_procedure_description: Mapped[str | None] = dicom_column("requested_procedure_description")
+    requested_procedure_code_value: Mapped[str | None] = dicom_column("requested_procedure_code_value")
+    requested_procedure_code_scheme: Mapped[str | None] = dicom_column("requested_procedure_code_scheme")
+    requested_procedure_code_meaning: Mapped[str | None] = dicom_column("requested_procedure_code_meaning")
+    requested_procedure_priority: Mapped[str | None] = dicom_column("requested_procedure_priority")
+    referring_physician_name: Mapped[str | None] = dicom_column("referring_physician_name")
+    requesting_physician: Mapped[str | None] = dicom_column("requesting_physician")
 
     # Scheduled procedure step
-    scheduled_procedure_step_id: Mapped[str | None] = mapped_column(String(16))
+    scheduled_procedure_step_id: Mapped[str | None] = dicom_column("scheduled_procedure_step_id")
     # modality, station and status have few distinct values: unindexed (C-FIND narrows by date first)
-    modality: Mapped[str] = mapped_column(String(16))
-    scheduled_station_aetitle: Mapped[str | None] = mapped_column(String(16))
-    station_name: Mapped[str | None] = mapped_column(String(16))
-    scheduled_procedure_step_location: Mapped[str | None] = mapped_column(String(16))
-    scheduled_start_date: Mapped[str] = mapped_column(String(8))
-    scheduled_start_time: Mapped[str | None] = mapped_column(String(16))
+    modality: Mapped[str] = dicom_column("modality")
+    scheduled_station_aetitle: Mapped[str | None] = dicom_column("scheduled_station_aetitle")
+    station_name: Mapped[str | None] = dicom_column("station_name")
+    scheduled_procedure_step_location: Mapped[str | None] = dicom_column("scheduled_procedure_step_location")
+    scheduled_start_date: Mapped[str] = dicom_column("scheduled_start_date")
+    scheduled_start_time: Mapped[str | None] = dicom_column("scheduled_start_time")
     # date + time as one sortable "YYYYMMDDHHMMSS" string, for combined date-time range matching
     scheduled_start: Mapped[str] = mapped_column(String(14))
-    performing_physician: Mapped[str | None] = mapped_column(String(324))
-    procedure_description: Mapped[str | None] = mapped_column(String(64))
-    protocol_name: Mapped[str | None] = mapped_column(String(64))
-    hisris_coding_designator: Mapped[str | None] = mapped_column(String(16))
+    performing_physician: Mapped[str | None] = dicom_column("performing_physician")
+    procedure_description: Mapped[str | None] = dicom_column("procedure_description")
+    protocol_name: Mapped[str | None] = dicom_column("protocol_name")
+    hisris_coding_designator: Mapped[str | None] = dicom_column("hisris_coding_designator")
     # Scheduled Procedure Step Status (0040,0020): SCHEDULED, ARRIVED, READY, STARTED, COMPLETED...
-    performed_procedure_step_status: Mapped[str] = mapped_column(String(16), default="SCHEDULED")
+    scheduled_procedure_step_status: Mapped[str] = dicom_column("scheduled_procedure_step_status", default="SCHEDULED")
     # True once MPPS has taken over the step's status: syncs never overwrite it again.
     status_from_mpps: Mapped[bool] = mapped_column(default=False)
 
@@ -102,7 +115,6 @@ class WorklistItem(Base):
     extra_attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     mpps: Mapped[list[PerformedProcedureStep]] = relationship(back_populates="worklist_item")
-
 
     # The broad query every modality makes (start date-time range + modality + station AE title, in the
     # configured statuses): the range drives the index, the other three are checked in the index entries
@@ -113,9 +125,10 @@ class WorklistItem(Base):
             "scheduled_start",
             "modality",
             "scheduled_station_aetitle",
-            "performed_procedure_step_status",
+            "scheduled_procedure_step_status",
         ),
     )
+
 
 class PerformedProcedureStep(Base):
     """A Modality Performed Procedure Step instance received by N-CREATE and updated by N-SET."""

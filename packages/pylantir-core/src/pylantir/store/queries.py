@@ -39,7 +39,7 @@ def list_worklist(session: Session, criteria: WorklistFilter) -> Sequence[Workli
     if criteria.source:
         query = query.where(WorklistItem.source_name == criteria.source)
     if criteria.status:
-        query = query.where(WorklistItem.performed_procedure_step_status == criteria.status.upper())
+        query = query.where(WorklistItem.scheduled_procedure_step_status == criteria.status.upper())
     return session.scalars(query).all()
 
 

@@ -5,7 +5,7 @@ compares the migrated schema with the models). Draft one against a database at t
 
     from alembic import command
     with engine.begin() as connection:
-        command.revision(alembic_config(connection), "what changes", autogenerate=True, rev_id="0005")
+        command.revision(alembic_config(connection), "what changes", autogenerate=True, rev_id="0006")
 
 then review it: keep both backends (SQLite, PostgreSQL) in mind, and never lose rows.
 """

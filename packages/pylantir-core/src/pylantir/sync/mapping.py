@@ -21,7 +21,6 @@ then normalised by the explicit ``format`` and by the target's own form (dates `
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from pylantir.sync.fields import EXTRA_PREFIX, Target, target, target_names
+from pylantir.sync.fields import EXTRA_PREFIX, Target, suggest_target, target
 from pylantir.sync.values import ALL_FORMATS, FORMATS, NAME_ORDERS, ValueProblem
 
 Reader = Callable[[Mapping[str, Any]], Any]
@@ -409,8 +408,8 @@ def _unknown_target(name: str, otherwise: str = "the rich form is keyed by the w
     """Why ``name`` is no target: a did-you-mean when a worklist field is close, else ``otherwise``."""
     if name.startswith(EXTRA_PREFIX):
         return _unknown_extra(name)
-    guess = difflib.get_close_matches(name, target_names(), n=1)
-    return f"'{name}' is not a worklist field; " + (f"did you mean '{guess[0]}'?" if guess else otherwise)
+    guess = suggest_target(name)
+    return f"'{name}' is not a worklist field; " + (f"did you mean '{guess}'?" if guess else otherwise)
 
 
 def _unknown_extra(name: str) -> str:

@@ -17,7 +17,7 @@ from functools import cache
 from hashlib import blake2b
 from typing import Any
 
-from pylantir.sync.fields import COLUMN_VRS, VIRTUAL
+from pylantir.store.catalogue import ATTRIBUTES, VIRTUAL_TARGETS
 from pylantir.sync.identity import canonical_bytes
 from pylantir.sync.mapping import FieldMapping
 from pylantir.sync.rows import PreparedRow, RowPreparer
@@ -36,10 +36,11 @@ PROBE_VALUES: tuple[Any, ...] = (
 PROBE_TODAY = date(2026, 3, 4)
 #: Probe records, each mapped field by field to the worklist fields of its own names (every field is in one).
 PROBE_RECORDS: tuple[dict[str, Any], ...] = (
-    {"patient_id": "P1", "patient_name": "Jane Doe", "patient_birth_date": "1980-02-03", "patient_sex": "female",
-     "patient_weight_lb": "150", "patient_size_m": "1.70", "scheduled_start_date": "2026-03-04",
-     "scheduled_start_time": "9:30", "modality": "mr", "accession_number": "A1", "study_description": "Brain",
-     "scheduled_station_aetitle": "MR1", "performed_procedure_step_status": "", "extra.PatientState": "fasting"},
+    {"patient_id": "P1", "patient_name": "Jane Doe", "patient_birth_date": "1980-02-03",
+     "patient_sex": "female", "patient_weight_lb": "150", "patient_size_m": "1.70",
+     "scheduled_start_date": "2026-03-04", "scheduled_start_time": "9:30", "modality": "mr",
+     "accession_number": "A1", "requested_procedure_description": "Brain", "scheduled_station_aetitle": "MR1",
+     "scheduled_procedure_step_status": "", "extra.PatientState": "fasting"},
     {"patient_id": "P2", "patient_name": "Doe, John", "scheduled_start_date": "20260305", "modality": "CT",
      "study_instance_uid": "1.2.3.4", "scheduled_start_time": "", "requested_procedure_priority": "high"},
     {"patient_id": "P3", "patient_name": "X", "scheduled_start_date": "2026-03-04", "modality": "US",
@@ -69,8 +70,9 @@ def probe_outputs() -> list[Any]:
     for order in NAME_ORDERS:
         outputs.append([order, [_outcome(ALL_FORMATS["name"], value, name_order=order) for value in PROBE_VALUES]])
     for number, record in enumerate(PROBE_RECORDS):
-        preparer = RowPreparer(FieldMapping.parse({name: name for name in record}), PROBE_TODAY)
-        row = preparer.prepare(record, f"probe {number}", "")
+        fields = {f"field{index}": name for index, name in enumerate(record)}  # no dots: a dot reads a path
+        preparer = RowPreparer(FieldMapping.parse(fields), PROBE_TODAY)
+        row = preparer.prepare({key: record[name] for key, name in fields.items()}, f"probe {number}", "")
         outputs.append(list(row.values) + [row.identity] if isinstance(row, PreparedRow) else [row.reason])
     return outputs
 
@@ -83,4 +85,5 @@ def normalisation_version() -> str:
 
 #: Fields and virtual targets the probe records cover (a test compares it with every mapping target).
 PROBED_TARGETS = frozenset(name for record in PROBE_RECORDS for name in record)
-ALL_TARGETS = frozenset([*COLUMN_VRS, *VIRTUAL])
+#: Every worklist field and virtual target a mapping may write.
+ALL_TARGETS = frozenset([*(entry.column for entry in ATTRIBUTES if entry.target), *(v.name for v in VIRTUAL_TARGETS)])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
+from pylantir.store.catalogue import STATUS
 from pylantir.sync.fields import COLUMN_VRS
 from pylantir.sync.identity import generated_uid, identity_of
 from pylantir.sync.mapping import FieldMapping, RowError
@@ -70,8 +71,8 @@ class RowPreparer:
             problems = exc.problems + [p for p in self.gate.check(row) if p[0] not in unreadable]
         else:
             problems = self.gate.check(row)
-        if not row.get("performed_procedure_step_status"):
-            row["performed_procedure_step_status"] = DEFAULT_STATUS
+        if not row.get(STATUS):
+            row[STATUS] = DEFAULT_STATUS
         identity = identity_of(row)
         if problems or identity is None:
             return Rejection.of(location, problems, identity)

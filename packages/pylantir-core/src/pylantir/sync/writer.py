@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 
 from pylantir.config import PylantirConfig
 from pylantir.store.bulk import BulkUpsert
+from pylantir.store.catalogue import STATUS
 from pylantir.store.models import WorklistItem
 from pylantir.sync.result import SyncResult
 from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
@@ -59,11 +60,10 @@ from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 log = logging.getLogger(__name__)
 
 TABLE = cast(Table, WorklistItem.__table__)
-STATUS = "performed_procedure_step_status"
 CONFLICTS_LOGGED = 10
 DELETE_CHUNK = 500
 #: Columns a sync sets when it changes a stored row (the identity and what the insert alone sets stay).
-UPDATED_COLUMNS = (*INSERT_COLUMNS[1:], "source_name", "updated_at", "last_seen_at", "updated_run_id")
+UPDATED_COLUMNS = (*INSERT_COLUMNS[1:], "source_name", "updated_at", "updated_run_id")
 
 
 def source_ranks(config: PylantirConfig) -> dict[str, int]:
@@ -126,8 +126,8 @@ class Writer:
         self._lookup = select(
             TABLE.c.identity, TABLE.c.id, TABLE.c.content_hash, TABLE.c.source_name, TABLE.c.status_from_mpps
         ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
-        constants = {"source_name": source_name, "created_at": now, "updated_at": now, "last_seen_at": now,
-                     "status_from_mpps": False, "created_run_id": run_id, "updated_run_id": run_id}
+        constants = {"source_name": source_name, "created_at": now, "updated_at": now, "status_from_mpps": False,
+                     "created_run_id": run_id, "updated_run_id": run_id}
 
         def on_conflict(excluded: Any) -> tuple[dict[str, Any], ColumnElement[bool]]:
             set_ = {name: excluded[name] for name in UPDATED_COLUMNS}
@@ -177,9 +177,7 @@ class Writer:
 
     def _update_params(self, row: tuple[Any, ...], row_id: int) -> dict[str, Any]:
         values = column_values(row)
-        values.update(
-            source_name=self.source_name, updated_at=self.now, last_seen_at=self.now, updated_run_id=self.run_id
-        )
+        values.update(source_name=self.source_name, updated_at=self.now, updated_run_id=self.run_id)
         return {"_id": row_id, **{f"new_{name}": values[name] for name in UPDATED_COLUMNS}}
 
     def _takes_over(self, owner: str, identity: str) -> bool:

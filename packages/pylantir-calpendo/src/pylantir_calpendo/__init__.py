@@ -1,0 +1,38 @@
+"""Pylantir source plugin for Calpendo booking systems: ``"type": "calpendo"``.
+
+The plugin asks a Calpendo server (11+ under ``/api``, older ones under ``/webdav``) for the bookings of
+the configured resources that start in the source's window, reads each booking (and an MRI booking's
+operator) and yields it as a raw record with the values the core cannot derive itself under
+``_source``; the core's ``field_mapping`` makes worklist entries of them. See docs/sources-calpendo.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
+from pylantir_calpendo.bookings import SOURCE_KEY
+from pylantir_calpendo.config import CalpendoConfig, check_config
+
+__all__ = ["SOURCE_KEY", "CalpendoConfig", "fetch_entries", "source_types", "validate_config"]
+
+
+@hookimpl
+def source_types() -> list[SourceType]:
+    """Declare the ``calpendo`` source type."""
+    return [SourceType("calpendo", "Scanner bookings from a Calpendo booking system (Calpendo 11+ or WebDAV)")]
+
+
+@hookimpl
+def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Check a ``calpendo`` source's ``config`` without contacting Calpendo."""
+    return check_config(config)
+
+
+@hookimpl
+def fetch_entries(source_name: str, config: Mapping[str, Any], state: FetchState) -> Iterator[Record | Rejected]:
+    """Yield one raw record per booking in the window (see :func:`pylantir_calpendo.fetch.fetch_bookings`)."""
+    from pylantir_calpendo.fetch import fetch_bookings  # requests is imported when a fetch runs, not at load
+
+    return fetch_bookings(source_name, CalpendoConfig.model_validate(dict(config)), state)
