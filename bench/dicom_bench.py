@@ -68,18 +68,35 @@ def fill(url: str, count: int) -> str:
     return today.strftime("%Y%m%d")
 
 
+def untune(event: Any) -> None:
+    """``EVT_CONN_OPEN`` handler undoing the server's tuning: Nagle on, pynetdicom's standard log handlers."""
+    import socket
+
+    from pynetdicom import evt
+    from pynetdicom._handlers import (
+        standard_dimse_recv_handler,
+        standard_dimse_sent_handler,
+        standard_pdu_recv_handler,
+        standard_pdu_sent_handler,
+    )
+
+    event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+    for name, handler in (("EVT_PDU_RECV", standard_pdu_recv_handler), ("EVT_PDU_SENT", standard_pdu_sent_handler),
+                          ("EVT_DIMSE_RECV", standard_dimse_recv_handler),
+                          ("EVT_DIMSE_SENT", standard_dimse_sent_handler)):
+        event.assoc.bind(getattr(evt, name), handler)
+
+
 def serve(url: str, untuned: bool, ports: Any) -> None:
     """Server process: serve ``url`` on a free port until terminated."""
     from pynetdicom import _config, evt
 
     from pylantir.dicom import start_server
-    from pylantir.dicom.server import set_tcp_nodelay
 
     server = start_server(PylantirConfig(), Database.open(url), port=0)
     if untuned:
-        server.server.unbind(evt.EVT_CONN_OPEN, set_tcp_nodelay)
+        server.server.bind(evt.EVT_CONN_OPEN, untune)  # runs after the server's own handler
         _config.LOG_REQUEST_IDENTIFIERS = _config.LOG_RESPONSE_IDENTIFIERS = True
-        _config.LOG_HANDLER_LEVEL = "standard"
     ports.put(server.port)
     while True:
         time.sleep(3600)

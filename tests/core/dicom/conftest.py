@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +22,7 @@ from pydicom.sequence import Sequence
 
 from pylantir.config import PylantirConfig
 from pylantir.dicom import RunningServer, start_server
-from pylantir.dicom.client import Peer
+from pylantir.dicom.client import DicomClientError, Peer, echo
 from pylantir.store import Database, WorklistItem
 
 _counter = itertools.count(1)
@@ -138,3 +145,124 @@ def tls_files(tmp_path: Path) -> dict[str, str]:
                                                serialization.NoEncryption()))
         paths[f"{name}_cert"], paths[f"{name}_key"] = str(cert_path), str(key_path)
     return paths
+
+
+def association_request_bytes(calling_ae: str = "MR1") -> bytes:
+    """A real A-ASSOCIATE-RQ PDU as pynetdicom sends it, captured on a loopback socket."""
+    import socket
+    import threading
+
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        ae = AE(ae_title=calling_ae)
+        ae.add_requested_context(Verification)
+        ae.acse_timeout = ae.network_timeout = 2
+        requester = threading.Thread(target=ae.associate, args=("127.0.0.1", listener.getsockname()[1]))
+        requester.start()
+        connection, _ = listener.accept()
+        with connection:
+            header = _receive(connection, 6)
+            pdu = header + _receive(connection, int.from_bytes(header[2:6], "big"))
+        requester.join()
+    return pdu
+
+
+def _receive(connection: Any, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = connection.recv(count - len(data))
+        if not chunk:
+            raise AssertionError("the connection closed early")
+        data += chunk
+    return data
+
+
+def send_raw_request(assoc: Any, request: Any) -> list[Any]:
+    """Send a DIMSE request primitive whose dataset bytes we made (pynetdicom would encode a Dataset).
+
+    The association's reactor is paused meanwhile, as pynetdicom's own ``send_*`` methods do, so that the
+    responses come to us; returns every response primitive up to the first non-pending one.
+    """
+    import time
+
+    context_id = assoc.accepted_contexts[0].context_id
+    assoc._reactor_checkpoint.clear()
+    while not assoc._is_paused:
+        time.sleep(0.0001)
+    responses = []
+    try:
+        assoc.dimse.send_msg(request, context_id)
+        while True:
+            _context, response = assoc.dimse.get_msg(block=True)
+            if response is None:
+                raise AssertionError("no response within the DIMSE timeout")
+            responses.append(response)
+            if response.Status not in (0xFF00, 0xFF01):
+                return responses
+    finally:
+        assoc._reactor_checkpoint.set()
+
+
+def explicit_element(tag: int, vr: str, value: bytes) -> bytes:
+    """One data element in Explicit VR Little Endian, with the VR we choose (padded to even length)."""
+    import struct
+
+    if len(value) % 2:
+        value += b"\0" if vr == "UI" else b" "
+    if vr in ("OB", "OW", "SQ", "UN", "UT", "UC", "UR"):
+        return struct.pack("<HH2sHL", tag >> 16, tag & 0xFFFF, vr.encode(), 0, len(value)) + value
+    return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(value)) + value
+
+
+#: The installed ``pylantir`` console script, run as a site runs it.
+PYLANTIR = [str(Path(sys.executable).with_name("pylantir"))]
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A ``pylantir run`` process; ``returncode`` and ``stderr`` (its log) are set once it has stopped."""
+
+    process: subprocess.Popen[str]
+    returncode: int | None = None
+    stderr: str = ""
+
+
+@contextmanager
+def serving(args: list[str], peer: Peer, startup: float = 30) -> Iterator[ServerProcess]:
+    """``pylantir ARGS`` (a ``run``) as a process, yielded once ``peer`` gets a C-ECHO answered; then SIGTERM."""
+    server = ServerProcess(subprocess.Popen([*PYLANTIR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            text=True))
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            if server.process.poll() is not None:
+                pytest.fail(f"pylantir run exited early: {server.process.communicate()[1]}")
+            try:
+                echo(peer)
+                break
+            except DicomClientError:
+                if time.monotonic() > deadline:
+                    pytest.fail("pylantir run did not start serving")
+                time.sleep(0.1)
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.process.send_signal(signal.SIGTERM)
+        try:
+            _out, server.stderr = server.process.communicate(timeout=30)
+        finally:
+            if server.process.poll() is None:
+                server.process.kill()
+                server.process.communicate()
+        server.returncode = server.process.returncode

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +14,12 @@ from click.testing import CliRunner
 from pylantir.cli.main import cli
 from pylantir.dicom.client import DicomClientError, Peer, echo
 from pylantir.store import WorklistItem
+from pylantir.sync.clock import site_today
 
-PYLANTIR = [sys.executable, "-c", "from pylantir.cli.main import main; main()"]
+from .conftest import PYLANTIR, free_port, serving
+
 # The client commands do not depend on the database backend.
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def write_config(tmp_path: Path, **extra: Any) -> Path:
@@ -39,31 +29,11 @@ def write_config(tmp_path: Path, **extra: Any) -> Path:
     return path
 
 
-def wait_until_serving(process: subprocess.Popen[str], port: int) -> None:
-    """Echo until the server answers (bounded: the process must come up within 20 s)."""
-    for _ in range(200):
-        if process.poll() is not None:
-            pytest.fail(f"pylantir run exited early: {process.communicate()[1]}")
-        try:
-            echo(Peer("127.0.0.1", port, timeout=2))
-            return
-        except DicomClientError:
-            time.sleep(0.1)
-    pytest.fail("pylantir run did not start serving")
-
-
 def run_and_stop(args: list[str], port: int) -> tuple[int, str]:
     """Start ``pylantir run``, wait for it to serve, send SIGTERM; (exit code, stderr)."""
-    process = subprocess.Popen([*PYLANTIR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until_serving(process, port)
-        process.send_signal(signal.SIGTERM)
-        _out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return process.returncode, err
+    with serving(args, Peer("127.0.0.1", port, timeout=2)) as process:
+        pass
+    return process.returncode, process.stderr
 
 
 def test_run_no_sync_serves_then_stops_cleanly(tmp_path: Path) -> None:
@@ -112,17 +82,25 @@ def test_run_rejects_bad_overrides(tmp_path: Path, args: list[str], message: str
 
 @SQLITE_ONLY
 def test_echo_command(peer: Peer) -> None:
-    """``pylantir echo`` reports success; an unreachable server is a clean error."""
+    """``pylantir echo`` reports success."""
     result = CliRunner().invoke(cli, ["echo", peer.host, str(peer.port)])
     assert result.exit_code == 0 and "success" in result.output
-    closed = CliRunner().invoke(cli, ["echo", "127.0.0.1", str(free_port()), "--timeout", "2"])
-    assert closed.exit_code == 1 and "association" in closed.output
+
+
+@pytest.mark.parametrize("command", ["echo", "find"])
+def test_a_closed_port_is_named_without_a_traceback(command: str) -> None:
+    """Against a port nobody listens on, both commands say so in one line and exit non-zero."""
+    port = free_port()
+    result = subprocess.run([*PYLANTIR, command, "127.0.0.1", str(port), "--timeout", "2"], check=False,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == f"Error: connection refused: is a server listening on 127.0.0.1:{port}?\n"
 
 
 @SQLITE_ONLY
 def test_find_command(add_items: Callable[..., list[WorklistItem]], peer: Peer) -> None:
     """``pylantir find`` filters by date/modality/station and prints a table or JSON."""
-    today = date.today().strftime("%Y%m%d")
+    today = site_today("UTC").strftime("%Y%m%d")  # no --config or --timezone: the configuration's default
     add_items({"patient_id": "TODAY", "date": today, "patient_name": "Ünal^Ayşe"},
               {"patient_id": "OTHER", "date": "20200101"}, {"patient_id": "CT", "date": today, "modality": "CT"})
     base = ["find", peer.host, str(peer.port)]

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from io import BytesIO
 from typing import Any
 
 import pytest
 from pydicom import Dataset
+from pydicom.datadict import tag_for_keyword
 from pydicom.sequence import Sequence
 from pynetdicom.association import Association
+from pynetdicom.dimse_primitives import N_SET
+from pynetdicom.dsutils import encode
 from pynetdicom.sop_class import ModalityPerformedProcedureStep
 from sqlalchemy import select
 
 from pylantir.dicom import RunningServer
 from pylantir.dicom.client import Peer, association
 from pylantir.store import Database, PerformedProcedureStep, WorklistItem
+
+from .conftest import send_raw_request
 
 UID = "1.2.826.0.1.3680043.10.999.77.1"
 
@@ -190,18 +197,102 @@ def test_final_state_requirements(item: WorklistItem, peer: Peer, database: Data
         assert n_set(assoc, final_dataset())[0] == 0x0000
 
 
+# Every attribute whose N-SET usage is "Not allowed" (Table F.7.2-1), with a value an N-SET tries to give it.
+NOT_SETTABLE_CHANGES: dict[str, Any] = {
+    "PatientName": "Someone^Else", "PatientID": "OTHER-ID", "PatientBirthDate": "19991231", "PatientSex": "F",
+    "IssuerOfPatientID": "OTHER-ISSUER", "ReferencedPatientSequence": [{"ReferencedSOPInstanceUID": "1.2.3"}],
+    "ScheduledStepAttributesSequence": [{"StudyInstanceUID": "1.2.3.4.5"}], "PerformedProcedureStepID": "PPS2",
+    "PerformedStationAETitle": "CT9", "PerformedStationName": "Elsewhere", "PerformedLocation": "Room 9",
+    "PerformedProcedureStepStartDate": "20260106", "PerformedProcedureStepStartTime": "080000", "Modality": "CT",
+    "StudyID": "S9",
+}
+
+
+def test_not_settable_list_is_the_standards() -> None:
+    """The test above covers the whole "Not allowed" list (Specific Character Set is decoding, not data)."""
+    from pylantir.dicom.mpps import NOT_SETTABLE
+
+    assert set(NOT_SETTABLE) - {"SpecificCharacterSet"} == set(NOT_SETTABLE_CHANGES)
+
+
 def test_not_settable_attributes_are_ignored(item: WorklistItem, peer: Peer, database: Database) -> None:
-    """Patient and scheduling attributes in an N-SET do not change the stored instance."""
+    """An N-SET cannot overwrite Patient ID or any other "Not allowed" attribute: the stored values stay, the
+    response does not list them, and the linked worklist item keeps its patient."""
     ds = final_dataset()
-    ds.PatientName = "Someone^Else"
+    for keyword, value in NOT_SETTABLE_CHANGES.items():
+        if isinstance(value, list):
+            value = Sequence([_item_of(entry) for entry in value])
+        setattr(ds, keyword, value)
     ds.PerformedProcedureStepDescription = "done"
     with association(peer, ModalityPerformedProcedureStep) as assoc:
         n_create(assoc, create_dataset(item))
-        assert n_set(assoc, ds)[0] == 0x0000
+        before = stored(database)
+        assert before is not None
+        status, attributes = assoc.send_n_set(ds, ModalityPerformedProcedureStep, UID)
+        assert status.Status == 0x0000
     instance = stored(database)
-    assert instance is not None
-    assert instance.attributes["00100010"]["Value"][0]["Alphabetic"] == "Müller^Hans"
+    assert instance is not None and instance.status == "COMPLETED"
+    for keyword in NOT_SETTABLE_CHANGES:
+        tag = f"{tag_for_keyword(keyword):08X}"
+        assert instance.attributes.get(tag) == before.attributes.get(tag), keyword
+        assert keyword not in attributes
     assert instance.attributes["00400254"]["Value"] == ["done"]
+    with database.session() as session:
+        current = session.get(WorklistItem, item.id)
+        assert current is not None and current.patient_id == item.patient_id
+
+
+def _item_of(values: dict[str, Any]) -> Dataset:
+    entry = Dataset()
+    for keyword, value in values.items():
+        setattr(entry, keyword, value)
+    return entry
+
+
+def raw_n_set(assoc: Association, data: bytes, uid: str = UID) -> Any:
+    """An N-SET whose modification list is exactly ``data``; the response primitive."""
+    request = N_SET()
+    request.MessageID = 5
+    request.RequestedSOPClassUID = ModalityPerformedProcedureStep
+    request.RequestedSOPInstanceUID = uid
+    request.ModificationList = BytesIO(data)
+    [response] = send_raw_request(assoc, request)
+    return response
+
+
+def _encoded(assoc: Association, ds: Dataset) -> bytes:
+    syntax = assoc.accepted_contexts[0].transfer_syntax[0]
+    data = encode(ds, syntax.is_implicit_VR, syntax.is_little_endian)
+    assert data is not None
+    return data
+
+
+@pytest.mark.parametrize("corrupt", ["cut-in-a-value", "cut-in-a-header", "trailing-bytes", "cut-in-a-sequence"])
+def test_a_corrupt_n_set_is_refused_and_stores_nothing(item: WorklistItem, peer: Peer, database: Database,
+                                                       corrupt: str, caplog: pytest.LogCaptureFixture) -> None:
+    """An N-SET modification list that is not whole data elements gets 0106 (never Success with nothing
+    stored); the instance and the worklist are unchanged, and the modality can send it again whole."""
+    with association(peer, ModalityPerformedProcedureStep) as assoc:
+        n_create(assoc, create_dataset(item))
+        before = stored(database)
+        whole = _encoded(assoc, final_dataset())
+        series = whole.find(b"\x40\x00\x40\x03")  # (0040,0340) Performed Series Sequence
+        assert series > 0
+        data = {
+            "cut-in-a-value": whole[:-1],
+            "cut-in-a-header": whole[:5],
+            "trailing-bytes": whole + b"\x40\x00\x52",
+            "cut-in-a-sequence": whole[: series + 20],
+        }[corrupt]
+        response = raw_n_set(assoc, data)
+        assert response.Status == 0x0106 and "modification list cannot be decoded" in response.ErrorComment
+        after = stored(database)
+        assert after is not None and after.status == "IN PROGRESS" and after.attributes == before.attributes
+        assert item_status(database, item) == ("STARTED", True)
+        assert raw_n_set(assoc, whole).Status == 0x0000
+    assert item_status(database, item) == ("COMPLETED", True)
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("pylantir")]
+    assert "N-SET" in warning.getMessage() and warning.exc_info is None
 
 
 def test_unscheduled_mpps_is_recorded(item: WorklistItem, peer: Peer, database: Database) -> None:

@@ -6,7 +6,8 @@ pydicom/pynetdicom are imported when a command runs, so that ``pylantir --help``
 from __future__ import annotations
 
 import json
-from datetime import date as Date
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -14,7 +15,11 @@ import click
 from pylantir.cli.output import print_table
 
 if TYPE_CHECKING:
+    import ssl
+
     from pydicom import Dataset
+
+    from pylantir.dicom.client import Peer
 
 COLUMNS = (
     ("Date", "ScheduledProcedureStepStartDate"), ("Time", "ScheduledProcedureStepStartTime"),
@@ -22,35 +27,91 @@ COLUMNS = (
     ("Patient name", "PatientName"), ("Accession", "AccessionNumber"), ("SPS ID", "ScheduledProcedureStepID"),
     ("Description", "ScheduledProcedureStepDescription"), ("Status", "ScheduledProcedureStepStatus"),
 )
+RELATIVE_DAYS = {"today": 0, "tomorrow": 1}
 
+_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 peer_options = [
     click.argument("host"),
     click.argument("port", type=click.IntRange(1, 65535)),
     click.option("--calling-ae", default="PYLANTIR_SCU", show_default=True, help="Our AE title."),
     click.option("--called-ae", default="ANY-SCP", show_default=True, help="The server's AE title."),
     click.option("--timeout", default=10.0, show_default=True, help="Network timeout in seconds."),
+    click.option("--tls", is_flag=True, help="Use DICOM TLS; the server is verified against the system's CAs."),
+    click.option("--tls-ca", type=_file, help="Verify the server against these CA certificates (PEM); implies --tls."),
+    click.option("--tls-certificate", type=_file, help="Our certificate (PEM) for mutual TLS; implies --tls."),
+    click.option("--tls-key", type=_file, help="The private key (PEM) of --tls-certificate."),
 ]
 
 
 def with_peer(command: Any) -> Any:
-    """Add the HOST PORT arguments and the AE title / timeout options shared by the client commands."""
+    """Add HOST PORT and the AE title, timeout and TLS options shared by the client commands."""
     for option in reversed(peer_options):
         command = option(command)
     return command
 
 
-def _date_key(value: str | None) -> str:
+def _ssl_context(tls: bool, ca: Path | None, certificate: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """The client TLS context the options ask for, or None (plain TCP)."""
+    if not (tls or ca or certificate or key):
+        return None
+    if (certificate is None) != (key is None):
+        raise click.UsageError("--tls-certificate and --tls-key go together")
+    import ssl
+
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise click.BadParameter(f"cannot load {ca}: {exc}", param_hint="--tls-ca") from exc
+    if certificate is not None:
+        try:
+            context.load_cert_chain(certificate, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise click.BadParameter(f"cannot load {certificate} with {key}: {exc}",
+                                     param_hint="--tls-certificate / --tls-key") from exc
+    return context
+
+
+def _peer(host: str, port: int, calling_ae: str, called_ae: str, timeout: float, tls: bool, tls_ca: Path | None,
+          tls_certificate: Path | None, tls_key: Path | None) -> Peer:
+    from pylantir.dicom.client import Peer
+
+    return Peer(host, port, calling_ae, called_ae, _ssl_context(tls, tls_ca, tls_certificate, tls_key), timeout)
+
+
+def site_timezone(timezone: str | None, config_path: Path | None) -> str:
+    """``--timezone``, else the configuration's ``timezone`` (``--config`` / ``PYLANTIR_CONFIG``), else UTC."""
+    if timezone:
+        from pylantir.validation import known_time_zone
+
+        try:
+            return known_time_zone(timezone)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    if config_path is not None:
+        from pylantir.cli.context import load_config_or_exit
+
+        return load_config_or_exit(config_path).timezone
+    from pylantir.config import PylantirConfig
+
+    return str(PylantirConfig.model_fields["timezone"].default)
+
+
+def date_key(value: str | None, timezone: str | None, config_path: Path | None) -> str:
+    """``--date`` as a DICOM date key: ``today`` / ``tomorrow`` in the site time zone, a date or a range."""
     if not value:
         return ""
-    if value.lower() == "today":
-        return Date.today().strftime("%Y%m%d")
+    if value.lower() in RELATIVE_DAYS:
+        from pylantir.sync.clock import site_today
+
+        day = site_today(site_timezone(timezone, config_path)) + timedelta(days=RELATIVE_DAYS[value.lower()])
+        return day.strftime("%Y%m%d")
     from pylantir.dicom.matching import InvalidIdentifier, parse_date_range
 
     try:
         parse_date_range(value, "--date")
     except InvalidIdentifier as exc:
-        raise click.BadParameter(f"{value!r}: use today, YYYYMMDD or a range YYYYMMDD-YYYYMMDD", param_hint="--date") \
-            from exc
+        raise click.BadParameter(f"{value!r}: {exc}; use today, tomorrow, YYYYMMDD or a range YYYYMMDD-YYYYMMDD",
+                                 param_hint="--date") from exc
     return value
 
 
@@ -68,35 +129,54 @@ def _flat(identifier: Dataset) -> dict[str, str]:
 
 @click.command("echo")
 @with_peer
-def echo_command(host: str, port: int, calling_ae: str, called_ae: str, timeout: float) -> None:
-    """Send a C-ECHO (DICOM verification) to HOST PORT; exit non-zero unless it succeeds."""
-    from pylantir.dicom.client import DicomClientError, Peer, echo
+def echo_command(host: str, port: int, calling_ae: str, called_ae: str, timeout: float, tls: bool,
+                 tls_ca: Path | None, tls_certificate: Path | None, tls_key: Path | None) -> None:
+    """Send a C-ECHO (DICOM verification) to HOST PORT; exit non-zero unless it succeeds.
 
+    A health check for our server or any other: the error says whether nothing listens, the TLS handshake
+    failed or the association was rejected (and why).
+    """
+    from pylantir.dicom.client import DicomClientError, echo
+
+    peer = _peer(host, port, calling_ae, called_ae, timeout, tls, tls_ca, tls_certificate, tls_key)
     try:
-        status = echo(Peer(host, port, calling_ae, called_ae, timeout=timeout))
+        status = echo(peer)
     except DicomClientError as exc:
         raise click.ClickException(str(exc)) from exc
     if status != 0:
         raise click.ClickException(f"C-ECHO answered with status 0x{status:04X}")
-    click.echo(f"C-ECHO to {called_ae} at {host}:{port}: success")
+    click.echo(f"C-ECHO to {called_ae} at {host}:{port}{' over TLS' if peer.ssl_context else ''}: success")
 
 
 @click.command("find")
 @with_peer
-@click.option("--date", help="Scheduled date: today, YYYYMMDD or a range YYYYMMDD-YYYYMMDD (default: any).")
+@click.option("--date", help="Scheduled date: today, tomorrow (site time zone), YYYYMMDD or a range "
+                             "YYYYMMDD-YYYYMMDD (default: any).")
 @click.option("--modality", default="", help="Modality, e.g. MR (default: any).")
 @click.option("--station", default="", help="Scheduled Station AE Title (default: any).")
+@click.option("--patient-id", default="", help="Patient ID (wild cards * and ? allowed).")
+@click.option("--patient-name", default="", help="Patient's name, e.g. 'Doe^J*' (case-insensitive by default).")
+@click.option("--accession", default="", help="Accession Number.")
+@click.option("--timezone", help="Site time zone for today/tomorrow (default: the configuration's, else UTC).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="PYLANTIR_CONFIG",
+              help="Configuration file whose timezone today/tomorrow use. Default: $PYLANTIR_CONFIG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the items as JSON instead of a table.")
 def find_command(
-    host: str, port: int, calling_ae: str, called_ae: str, timeout: float, date: str | None, modality: str,
-    station: str, as_json: bool,
+    host: str, port: int, calling_ae: str, called_ae: str, timeout: float, tls: bool, tls_ca: Path | None,
+    tls_certificate: Path | None, tls_key: Path | None, date: str | None, modality: str, station: str,
+    patient_id: str, patient_name: str, accession: str, timezone: str | None, config_path: Path | None,
+    as_json: bool,
 ) -> None:
     """Query the Modality Worklist at HOST PORT (C-FIND) and print the scheduled procedure steps."""
-    from pylantir.dicom.client import DicomClientError, Peer, find, worklist_identifier
+    from pylantir.dicom.client import DicomClientError, find, worklist_identifier
 
-    identifier = worklist_identifier(_date_key(date), modality, station)
+    identifier = worklist_identifier(date_key(date, timezone, config_path), modality, station)
+    identifier.PatientID = patient_id
+    identifier.PatientName = patient_name
+    identifier.AccessionNumber = accession
+    peer = _peer(host, port, calling_ae, called_ae, timeout, tls, tls_ca, tls_certificate, tls_key)
     try:
-        results = [_flat(r) for r in find(Peer(host, port, calling_ae, called_ae, timeout=timeout), identifier)]
+        results = [_flat(r) for r in find(peer, identifier)]
     except DicomClientError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

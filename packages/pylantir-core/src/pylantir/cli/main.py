@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from pylantir.cli.client import echo_command, find_command
 from pylantir.cli.config_cmd import config_group
 from pylantir.cli.context import CliContext
 from pylantir.cli.db import db_group
+from pylantir.cli.logs import configure_logging
 from pylantir.cli.run import run
 from pylantir.cli.sources import sources
 from pylantir.cli.sync import sync
@@ -30,10 +30,7 @@ from pylantir.cli.worklist import worklist_group
 @click.pass_context
 def cli(ctx: click.Context, plugins_dir: Path | None, verbose: int) -> None:
     """Pylantir: DICOM Modality Worklist and MPPS server fed by pluggable scheduling sources."""
-    logging.basicConfig(
-        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose)
     ctx.obj = CliContext(plugins_dir=plugins_dir)
 
 

@@ -19,6 +19,7 @@ from pylantir.cli.context import (
     load_config_or_exit,
     pass_cli,
 )
+from pylantir.cli.logs import log_at_least
 from pylantir.config import PylantirConfig, ServerSettings
 
 if TYPE_CHECKING:
@@ -41,16 +42,6 @@ def _with_overrides(config: PylantirConfig, **overrides: Any) -> PylantirConfig:
         raise click.UsageError("; ".join(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}"
                                          for e in exc.errors())) from exc
     return config.model_copy(update={"server": server})
-
-
-def _server_logging() -> None:
-    """A server logs its INFO lines by default; pynetdicom's and Alembic's chatter only with -vv."""
-    root = logging.getLogger()
-    if root.level > logging.INFO:
-        root.setLevel(logging.INFO)
-    if root.level > logging.DEBUG:
-        for chatty in ("pynetdicom", "alembic"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> Any:
@@ -95,7 +86,7 @@ def run(
     from pylantir.dicom import ServerStartError, start_server
     from pylantir.store import Database
 
-    _server_logging()
+    log_at_least(logging.INFO)
     config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
     database = Database.open(config.database_url)
     sync = None if no_sync else _start_sync(config, cli_ctx, database)

@@ -16,6 +16,7 @@ import click
 from pylantir.cli.context import config_option, load_config_or_exit
 from pylantir.cli.db import open_database
 from pylantir.cli.output import print_table
+from pylantir.sync.clock import site_today
 
 if TYPE_CHECKING:
     from pylantir.store.models import WorklistItem
@@ -107,7 +108,7 @@ def field_rows() -> list[list[str]]:
 def parse_date_option(value: str, zone: ZoneInfo) -> tuple[str | None, str | None]:
     """``today`` / ``YYYYMMDD`` / ``FROM-TO`` (either end optional) -> inclusive ``YYYYMMDD`` bounds."""
     if value.lower() == "today":
-        today = datetime.now(zone).strftime("%Y%m%d")
+        today = site_today(zone.key).strftime("%Y%m%d")
         return today, today
     if "-" not in value:
         day = _day(value)

@@ -54,6 +54,10 @@ class ServerSettings(_Strict):
     worklist_statuses: list[str] = Field(default_factory=lambda: list(DEFAULT_WORKLIST_STATUSES))
     max_associations: int = Field(32, ge=1)
     maximum_pdu_size: int = Field(0, ge=0)
+    #: Seconds from a connection's accept until its association request is complete (TLS handshake included).
+    association_timeout: float = Field(5.0, gt=0)
+    #: Seconds an established association may stay silent, or a PDU's bytes may stop coming, before it is closed.
+    network_timeout: float = Field(30.0, gt=0)
     case_insensitive_names: bool = True
 
 

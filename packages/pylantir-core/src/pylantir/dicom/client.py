@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,9 +13,11 @@ from pydicom import Dataset
 from pydicom.sequence import Sequence
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.events import Event
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
 
-from pylantir.dicom.server import set_tcp_nodelay, tune_pynetdicom
+from pylantir.dicom.connections import prepare_association
+from pylantir.dicom.server import quiet_identifier_logging
 from pylantir.store.catalogue import Level, at_level
 
 #: A DIMSE message waiting in the queue: (presentation context ID, message primitive).
@@ -62,24 +65,64 @@ class _ResponsesQueue(queue.Queue[_Message]):
 
 @contextmanager
 def association(peer: Peer, *sop_classes: str) -> Iterator[Association]:
-    """An established association with ``peer`` for ``sop_classes``, released on exit."""
-    tune_pynetdicom()
+    """An established association with ``peer`` for ``sop_classes``, released on exit.
+
+    Raises :class:`DicomClientError` saying why there is none: the connection (refused, no answer, unknown
+    host, TLS), or the peer's answer (rejected with its reason, aborted).
+    """
+    quiet_identifier_logging()
     ae = AE(ae_title=peer.calling_ae)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = peer.timeout
     for sop_class in sop_classes:
         ae.add_requested_context(sop_class)
     tls = (peer.ssl_context, peer.host) if peer.ssl_context else None
-    handlers = [(evt.EVT_CONN_OPEN, set_tcp_nodelay)] if peer.nodelay else []
-    assoc = ae.associate(peer.host, peer.port, ae_title=peer.called_ae, tls_args=tls, evt_handlers=handlers)
+    connected: list[bool] = []
+
+    def opened(event: Event) -> None:
+        connected.append(True)
+        prepare_association(event.assoc, peer.nodelay)
+
+    assoc = ae.associate(peer.host, peer.port, ae_title=peer.called_ae, tls_args=tls,
+                         evt_handlers=[(evt.EVT_CONN_OPEN, opened)])
     if not assoc.is_established:
-        reason = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "not established"
-        raise DicomClientError(f"association with {peer.host}:{peer.port} ({peer.called_ae}) {reason}")
+        raise DicomClientError(_why_not_established(peer, assoc) if connected else _why_no_connection(peer))
     assoc.dimse.msg_queue = _ResponsesQueue()  # nothing was sent yet, so nothing is waiting in the old one
     try:
         yield assoc
     finally:
         if assoc.is_established:
             assoc.release()
+
+
+def _why_not_established(peer: Peer, assoc: Association) -> str:
+    where = f"{peer.host}:{peer.port} ({peer.called_ae})"
+    if assoc.is_rejected:
+        answer = assoc.acceptor.primitive
+        reason = f": {answer.reason_str}" if answer is not None else ""
+        return f"association with {where} rejected{reason}"
+    hint = " (over TLS: does the server want a client certificate, --tls-certificate?)" if peer.ssl_context else ""
+    return f"association with {where} aborted{hint}" if assoc.is_aborted else f"no association with {where}"
+
+
+def _why_no_connection(peer: Peer) -> str:
+    """Connect once more, plainly, to say why pynetdicom could not (it only logs the error)."""
+    where = f"{peer.host}:{peer.port}"
+    try:
+        with socket.create_connection((peer.host, peer.port), timeout=peer.timeout) as connection:
+            if peer.ssl_context:
+                with peer.ssl_context.wrap_socket(connection, server_hostname=peer.host):
+                    pass
+    except ConnectionRefusedError:
+        return f"connection refused: is a server listening on {where}?"
+    except TimeoutError:
+        return f"no answer from {where} within {peer.timeout:g} s (a firewall, or the wrong host?)"
+    except socket.gaierror:
+        return f"unknown host {peer.host}"
+    except ssl.SSLError as exc:
+        return f"TLS handshake with {where} failed: {exc.reason or exc}"
+    except OSError as exc:
+        return f"cannot connect to {where}: {exc.strerror or exc}"
+    return f"cannot connect to {where}"
 
 
 def echo(peer: Peer) -> int:
@@ -91,22 +134,29 @@ def echo(peer: Peer) -> int:
     return int(status.Status)
 
 
+def _status_code(status: Dataset) -> int:
+    return int(status.Status) if "Status" in status else -1
+
+
 def find_on(assoc: Association, identifier: Dataset) -> list[tuple[int, Dataset | None]]:
     """Send one Modality Worklist C-FIND on an open association; every (status, identifier) answered."""
-    return [
-        (int(status.Status) if "Status" in status else -1, result)
-        for status, result in assoc.send_c_find(identifier, ModalityWorklistInformationFind)
-    ]
+    return [(_status_code(status), result) for status, result in _find_responses(assoc, identifier)]
+
+
+def _find_responses(assoc: Association, identifier: Dataset) -> list[tuple[Dataset, Dataset | None]]:
+    return list(assoc.send_c_find(identifier, ModalityWorklistInformationFind))
 
 
 def find(peer: Peer, identifier: Dataset) -> list[Dataset]:
     """Query a worklist: the matching identifiers, or :class:`DicomClientError` on a failure status."""
     with association(peer, ModalityWorklistInformationFind) as assoc:
-        responses = find_on(assoc, identifier)
-    if not responses or responses[-1][0] != 0x0000:
-        code = responses[-1][0] if responses else None
-        raise DicomClientError(f"C-FIND failed with status {f'0x{code:04X}' if code is not None else 'none'}")
-    return [result for status, result in responses if status in (0xFF00, 0xFF01) and result is not None]
+        responses = _find_responses(assoc, identifier)
+    final = responses[-1][0] if responses else Dataset()
+    if _status_code(final) != 0x0000:
+        code = f"0x{_status_code(final):04X}" if "Status" in final else "none (no response)"
+        comment = f": {final.ErrorComment}" if final.get("ErrorComment") else ""
+        raise DicomClientError(f"C-FIND failed with status {code}{comment}")
+    return [result for status, result in responses if _status_code(status) in (0xFF00, 0xFF01) and result is not None]
 
 
 def worklist_identifier(date: str = "", modality: str = "", station: str = "") -> Dataset:

@@ -1,19 +1,24 @@
 """The Modality Worklist C-FIND handler: match in SQL, stream one Pending per item, honour C-CANCEL.
 
 Statuses: FF00 per match (FF01 when a key carrying a value was not used for matching), FE00 after a
-C-CANCEL, A900 for an identifier that cannot be processed, C001 when the database fails. Failures carry no
-identifier; pynetdicom sends the final Success itself.
+C-CANCEL, A900 for an identifier that cannot be decoded or holds an invalid key (with the offending
+element), C001 when the database fails. Failures carry no identifier; pynetdicom sends the final Success
+itself. Each C-FIND is logged in one INFO line (calling AE, matches, milliseconds); a refusal in one WARNING
+line naming the element and the reason, never a value.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 
 from pydicom import Dataset
-from pydicom.datadict import tag_for_keyword
 from pynetdicom.events import Event
 
+from pylantir.dicom.decoding import describe_tag
+from pylantir.dicom.failures import log_failure
+from pylantir.dicom.keys import read_identifier
 from pylantir.dicom.matching import InvalidIdentifier, MatchSettings, build_query
 from pylantir.dicom.responses import build_response
 from pylantir.store import Database
@@ -39,38 +44,49 @@ def _failure(code: int, comment: str, offending: int | None = None) -> FindResul
     return status, None
 
 
+def _milliseconds(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
 def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[Event], Iterator[FindResult]]:
     """The ``evt.EVT_C_FIND`` handler answering from ``database`` with ``settings``."""
 
     def handle_find(event: Event) -> Iterator[FindResult]:
         """Answer one C-FIND request (a generator of (status, identifier) pairs)."""
+        started = time.perf_counter()
         requestor = event.assoc.requestor.ae_title
         try:
-            identifier = event.identifier
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is answered A900, never a crash
-            log.warning("C-FIND identifier from %s cannot be decoded: %s", requestor, type(exc).__name__)
-            yield _failure(IDENTIFIER_DOES_NOT_MATCH, "identifier cannot be decoded")
-            return
-        try:
+            identifier = read_identifier(event)
             query = build_query(identifier, settings)
         except InvalidIdentifier as exc:
-            log.warning("C-FIND from %s refused: %s %s", requestor, exc.keyword, exc)
-            yield _failure(IDENTIFIER_DOES_NOT_MATCH, f"{exc.keyword}: {exc}", tag_for_keyword(exc.keyword or ""))
+            element = exc.keyword or (describe_tag(exc.tag) if exc.tag is not None else "identifier")
+            log.warning("C-FIND from %s refused (A900): %s: %s", requestor, element, exc)
+            log.debug("C-FIND refusal of %s", requestor, exc_info=exc)
+            yield _failure(IDENTIFIER_DOES_NOT_MATCH, f"{element}: {exc}", exc.tag)
             return
-        except Exception:
-            log.exception("C-FIND from %s: the identifier cannot be turned into a query", requestor)
+        except Exception as exc:  # noqa: BLE001 - answered C001; a bug of ours, logged without values
+            log_failure(log, logging.ERROR, exc, "C-FIND from %s: the identifier cannot be turned into a query",
+                        requestor)
             yield _failure(UNABLE_TO_PROCESS, "identifier cannot be processed")
             return
         status = PENDING_WARNING if query.unmatched_keys else PENDING
+        matches = 0
         try:
             with database.session() as session:
                 for item in session.scalars(query.statement.execution_options(yield_per=YIELD_PER)):
                     if event.is_cancelled:
+                        log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches,
+                                 _milliseconds(started))
                         yield CANCEL, None
                         return
+                    matches += 1
                     yield status, build_response(item, identifier)
-        except Exception:
-            log.exception("C-FIND from %s failed while reading the worklist", requestor)
+        except Exception as exc:  # noqa: BLE001 - answered C001 (database down, locked, ...)
+            log_failure(log, logging.ERROR, exc, "C-FIND from %s failed after %d matches", requestor, matches)
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")
+            return
+        unmatched = f" (not used for matching: {', '.join(query.unmatched_keys)})" if query.unmatched_keys else ""
+        log.info("C-FIND from %s: %d match%s in %.1f ms%s", requestor, matches, "" if matches == 1 else "es",
+                 _milliseconds(started), unmatched)
 
     return handle_find

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from pydicom import Dataset
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
 from sqlalchemy import ColumnElement, Select, func, select
@@ -26,16 +28,21 @@ from pylantir.store.models import WorklistItem
 # Attributes that describe the request and are never matched (PS3.4 K.2.2.2, C.2.2.2).
 NEVER_MATCHED = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC"})
 
-_DATE = re.compile(r"^\d{8}$")
-_TIME = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$")
+_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+# HH, HHMM, HHMMSS or HHMMSS.F to HHMMSS.FFFFFF: a fraction only after the seconds (PS3.5 Table 6.2-1, TM)
+_TIME = re.compile(r"^(\d{2})(?:(\d{2})(?:(\d{2})(\.\d{1,6})?)?)?$")
 
 
 class InvalidIdentifier(ValueError):
-    """The identifier cannot be processed (answered with A900). The message names keywords, never values."""
+    """The identifier cannot be processed (answered with A900). The message names keywords, never values.
 
-    def __init__(self, message: str, keyword: str | None = None):
+    ``keyword`` and ``tag`` name the offending element (the tag is looked up when only the keyword is given).
+    """
+
+    def __init__(self, message: str, keyword: str | None = None, tag: int | None = None):
         super().__init__(message)
         self.keyword = keyword
+        self.tag = tag if tag is not None else (tag_for_keyword(keyword) if keyword else None)
 
 
 @dataclass(frozen=True)
@@ -175,12 +182,25 @@ def _split_range(value: str, keyword: str) -> tuple[str, str]:
 
 
 def parse_date_range(value: str, keyword: str = "date") -> tuple[str | None, str | None]:
-    """``YYYYMMDD``, ``A-B``, ``-B`` or ``A-`` -> (low, high) dates, inclusive; None for an open end."""
+    """``YYYYMMDD``, ``A-B``, ``-B`` or ``A-`` -> (low, high) dates, inclusive; None for an open end.
+
+    Each date must exist in the calendar (``20260230`` and ``00000000`` are refused).
+    """
     low, high = _split_range(value.replace(".", ""), keyword)
-    for date in (low, high):
-        if date and not _DATE.match(date):
-            raise InvalidIdentifier("dates are YYYYMMDD (ranges A-B, -B, A-)", keyword)
+    for day in (low, high):
+        if day:
+            _check_date(day, keyword)
     return low or None, high or None
+
+
+def _check_date(value: str, keyword: str) -> None:
+    parsed = _DATE.match(value)
+    if not parsed:
+        raise InvalidIdentifier("dates are YYYYMMDD (ranges A-B, -B, A-)", keyword)
+    try:
+        date(*(int(part) for part in parsed.groups()))
+    except ValueError:
+        raise InvalidIdentifier("not a calendar date", keyword) from None
 
 
 def parse_time_range(value: str, keyword: str = "time") -> tuple[str | None, str | None]:
@@ -196,8 +216,8 @@ def _time_bound(value: str, fill: str, keyword: str) -> str | None:
     if not parsed:
         raise InvalidIdentifier("times are HHMMSS[.FFFFFF] (ranges A-B, -B, A-)", keyword)
     hours, minutes, seconds, _fraction = parsed.groups()
-    if int(hours) > 23 or int(minutes or 0) > 59 or int(seconds or 0) > 60:
-        raise InvalidIdentifier("time out of range", keyword)
+    if int(hours) > 23 or int(minutes or 0) > 59 or int(seconds or 0) > 60:  # 60: a leap second
+        raise InvalidIdentifier("not a time of day", keyword)
     return hours + (minutes or fill) + (seconds or fill)
 
 

@@ -11,17 +11,20 @@ to no item (unscheduled) is recorded all the same.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydicom import Dataset
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.uid import generate_uid
 from pynetdicom.events import Event
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pylantir.dicom.decoding import UndecodableDataset, decode_received, describe_tag
+from pylantir.dicom.failures import log_failure
 from pylantir.store import Database, PerformedProcedureStep, WorklistItem
 
 log = logging.getLogger(__name__)
@@ -86,10 +89,18 @@ class MppsError(Exception):
         if self.error_id is not None:
             status.ErrorID = self.error_id
         if with_attribute_list and self.keyword:
-            from pydicom.datadict import tag_for_keyword
-
             status.AttributeIdentifierList = [tag_for_keyword(self.keyword)]
         return status
+
+
+def _received(event: Event, parameter: str, what: str) -> Dataset:
+    """The request's ``parameter`` decoded whole, else 0106 naming the element at fault (nothing is stored)."""
+    try:
+        return decode_received(event, parameter)
+    except UndecodableDataset as exc:
+        where = f" at {describe_tag(exc.tag)}" if exc.tag is not None else ""
+        raise MppsError(INVALID_ATTRIBUTE_VALUE, f"{what} cannot be decoded{where}: {exc}",
+                        keyword_for_tag(exc.tag) if exc.tag is not None else None) from exc
 
 
 def check_present(dataset: Dataset, type1: Iterable[str], type2: Iterable[str], where: str = "") -> None:
@@ -168,26 +179,27 @@ class MppsHandlers:
 
     def handle_create(self, event: Event) -> Result:
         """N-CREATE: validate, store the instance IN PROGRESS and mark the linked worklist items STARTED."""
-        try:
-            return self._create(event)
-        except MppsError as exc:
-            log.warning("MPPS N-CREATE from %s refused: 0x%04X %s", event.assoc.requestor.ae_title,
-                        exc.status, exc)
-            return exc.as_status(with_attribute_list=False), None
+        return self._answer(event, "N-CREATE", self._create, with_attribute_list=False)
 
     def handle_set(self, event: Event) -> Result:
         """N-SET: update an IN PROGRESS instance; COMPLETED / DISCONTINUED are final and reach the worklist."""
+        return self._answer(event, "N-SET", self._set, with_attribute_list=True)
+
+    @staticmethod
+    def _answer(event: Event, operation: str, handler: Callable[[Event], Result], with_attribute_list: bool) -> Result:
+        """Run ``handler``; a refusal or any failure is answered with its status and logged in one line."""
+        requestor = event.assoc.requestor.ae_title
         try:
-            return self._set(event)
+            return handler(event)
         except MppsError as exc:
-            log.warning("MPPS N-SET from %s refused: 0x%04X %s", event.assoc.requestor.ae_title, exc.status, exc)
-            return exc.as_status(with_attribute_list=True), None
+            log.warning("MPPS %s from %s refused: 0x%04X %s", operation, requestor, exc.status, exc)
+            return exc.as_status(with_attribute_list), None
+        except Exception as exc:  # noqa: BLE001 - answered 0110 so that the modality knows
+            log_failure(log, logging.ERROR, exc, "MPPS %s from %s failed, answered 0x0110", operation, requestor)
+            return MppsError(PROCESSING_FAILURE, "the MPPS could not be stored").as_status(False), None
 
     def _create(self, event: Event) -> Result:
-        try:
-            dataset = event.attribute_list
-        except Exception as exc:
-            raise MppsError(INVALID_ATTRIBUTE_VALUE, "attribute list cannot be decoded") from exc
+        dataset = _received(event, "AttributeList", "attribute list")
         uid = event.request.AffectedSOPInstanceUID or generate_uid()
         check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
         for index, step in enumerate(dataset[SSA].value, start=1):
@@ -207,7 +219,7 @@ class MppsHandlers:
                 _update_worklist(items, IN_PROGRESS)
         except IntegrityError as exc:
             raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
-        log.info("MPPS %s created IN PROGRESS (%s)", uid,
+        log.info("MPPS %s from %s: N-CREATE IN PROGRESS, %s", uid, event.assoc.requestor.ae_title,
                  f"{len(items)} worklist item(s)" if items else "unscheduled")
         response = Dataset()
         response.update(dataset)
@@ -217,10 +229,8 @@ class MppsHandlers:
 
     def _set(self, event: Event) -> Result:
         uid = str(event.request.RequestedSOPInstanceUID)
-        try:
-            modifications = event.modification_list
-        except Exception as exc:
-            raise MppsError(INVALID_ATTRIBUTE_VALUE, "modification list cannot be decoded") from exc
+        modifications = _received(event, "ModificationList", "modification list")
+        linked: list[WorklistItem] = []
         with self.database.session() as session:
             instance = session.get(PerformedProcedureStep, uid, with_for_update=True)
             if instance is None:
@@ -241,9 +251,11 @@ class MppsHandlers:
                                 "PerformedProcedureStepStatus")
             if new_status != IN_PROGRESS:
                 check_final(stored)
-                _update_worklist(linked_items(session, stored), new_status)
+                linked = linked_items(session, stored)
+                _update_worklist(linked, new_status)
             instance.status = new_status
             instance.attributes = _to_json(stored)
             instance.updated_at = datetime.now(UTC)
-        log.info("MPPS %s set %s", uid, new_status)
+        log.info("MPPS %s from %s: N-SET %s, %s", uid, event.assoc.requestor.ae_title, new_status,
+                 f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
         return SUCCESS, applied

@@ -1,17 +1,20 @@
-"""The pynetdicom server: presentation contexts, access control, TLS, limits and latency settings.
+"""The pynetdicom server: presentation contexts, access control, TLS, limits and timeouts.
 
 ``start_server(config, database)`` listens in background threads and returns a :class:`RunningServer`
 (``.port``, ``.shutdown()``); port 0 picks a free port, which is what tests and the plugin kit use.
+
+Every setting is applied to our AE and its associations, except one that pynetdicom only has process-wide:
+see :func:`quiet_identifier_logging`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from pynetdicom import AE, _config, evt
 from pynetdicom.events import Event
@@ -23,41 +26,31 @@ from pynetdicom.sop_class import (
 from pynetdicom.transport import ThreadedAssociationServer
 
 from pylantir.config import PylantirConfig, ServerSettings, TlsSettings
+from pylantir.dicom.connections import ConnectionGuard, close_connection
 from pylantir.dicom.echo import handle_echo
 from pylantir.dicom.find import make_find_handler
 from pylantir.dicom.matching import MatchSettings
 from pylantir.dicom.mpps import MppsHandlers
 from pylantir.store import Database
 
-log = logging.getLogger(__name__)
-
 SUPPORTED_SOP_CLASSES = (ModalityWorklistInformationFind, ModalityPerformedProcedureStep, Verification)
+#: Seconds pynetdicom's ARTIM timer waits beyond ``server.association_timeout``.
+ARTIM_MARGIN = 1.0
 
 
 class ServerStartError(Exception):
     """The server cannot start (bad TLS files, port in use); the message names the setting."""
 
 
-def tune_pynetdicom() -> None:
-    """Process-wide pynetdicom switches, set before any AE is built.
+def quiet_identifier_logging() -> None:
+    """Switch off pynetdicom's identifier logging: the one pynetdicom setting that is process-wide.
 
-    No identifier formatting (costly, and it logs patient data at INFO), and pynetdicom's standard
-    per-PDU/per-DIMSE logging handlers only when its logger shows DEBUG (``pylantir -vv``).
+    pynetdicom decodes and prints every C-FIND/N-CREATE/N-SET identifier (patient data) at INFO when
+    ``_config.LOG_REQUEST_IDENTIFIERS`` / ``LOG_RESPONSE_IDENTIFIERS`` are set (its default), and offers no
+    per-AE switch. The server and the client switch them off; they only ever set them to False.
     """
     _config.LOG_REQUEST_IDENTIFIERS = False
     _config.LOG_RESPONSE_IDENTIFIERS = False
-    _config.LOG_HANDLER_LEVEL = "standard" if logging.getLogger("pynetdicom").isEnabledFor(logging.DEBUG) else "none"
-
-
-def set_tcp_nodelay(event: Event) -> None:
-    """``EVT_CONN_OPEN`` handler: disable Nagle, so a response PDU is not held back by a delayed ACK."""
-    connection = event.assoc.dul.socket
-    raw = getattr(connection, "socket", None) if connection is not None else None
-    if raw is not None:
-        try:
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            log.debug("cannot set TCP_NODELAY on %s", event.address)
 
 
 def handle_sop_extended(event: Event) -> dict[str, bytes]:
@@ -73,9 +66,23 @@ def handle_sop_extended(event: Event) -> dict[str, bytes]:
     }
 
 
+class _HandshakeInConnectionThread(ssl.SSLContext):
+    """A server context whose sockets do not handshake when wrapped.
+
+    pynetdicom wraps each accepted socket in its accept loop; a handshake there would let one client that
+    connects and says nothing stop every other connection. The handshake runs in the connection's own
+    thread instead, bounded by ``server.association_timeout`` (``ConnectionGuard``).
+    """
+
+    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+        """Wrap ``sock`` without the handshake (``do_handshake_on_connect=False``)."""
+        kwargs["do_handshake_on_connect"] = False
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
 def tls_context(tls: TlsSettings) -> ssl.SSLContext:
     """The server's TLS context from ``server.tls``; raises :class:`ServerStartError` naming the bad file."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context = _HandshakeInConnectionThread(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(tls.certificate, tls.private_key)
@@ -102,6 +109,9 @@ def build_ae(settings: ServerSettings) -> AE:
         ae.add_supported_context(sop_class)
     ae.maximum_associations = settings.max_associations
     ae.maximum_pdu_size = settings.maximum_pdu_size
+    # pynetdicom's ARTIM timer is the backstop; ConnectionGuard's setup deadline acts (and logs) first.
+    ae.acse_timeout = settings.association_timeout + ARTIM_MARGIN
+    ae.network_timeout = settings.network_timeout
     ae.require_called_aet = settings.check_called_ae_title
     if settings.allowed_aets:
         ae.require_calling_aet = list(settings.allowed_aets)
@@ -117,6 +127,7 @@ class RunningServer:
     host: str
     port: int
     ae_title: str
+    guard: ConnectionGuard
     _stopped: bool = field(default=False, init=False, repr=False)
 
     def shutdown(self) -> None:
@@ -124,6 +135,7 @@ class RunningServer:
         if self._stopped:
             return
         self._stopped = True
+        self.guard.deadline.stop()
         stopper = threading.Thread(target=self.server.shutdown, name="pylantir-server-shutdown")
         stopper.start()
         # Wake the accept loop now instead of at its next 0.5 s poll: it sees the shutdown request first.
@@ -131,7 +143,10 @@ class RunningServer:
             self.server.socket.shutdown(socket.SHUT_RDWR)
         stopper.join()
         for assoc in self.ae.active_associations:
-            assoc.abort()
+            if assoc.is_established:
+                assoc.abort()
+            else:  # still negotiating: pynetdicom may be blocked reading a half-sent PDU
+                close_connection(assoc)
 
 
 def start_server(
@@ -145,7 +160,7 @@ def start_server(
     """Start the DICOM server for ``config.server`` (arguments override it; ``port=0`` picks a free port)."""
     updates = {k: v for k, v in {"host": host, "port": port, "ae_title": ae_title}.items() if v is not None}
     settings = config.server.model_copy(update=updates)
-    tune_pynetdicom()
+    quiet_identifier_logging()
     ae = build_ae(settings)
     match = MatchSettings(
         worklist_statuses=tuple(settings.worklist_statuses),
@@ -153,8 +168,9 @@ def start_server(
         case_insensitive_names=settings.case_insensitive_names,
     )
     mpps = MppsHandlers(database)
+    guard = ConnectionGuard(settings)
     handlers = [
-        (evt.EVT_CONN_OPEN, set_tcp_nodelay),
+        *guard.handlers(),
         (evt.EVT_SOP_EXTENDED, handle_sop_extended),
         (evt.EVT_C_ECHO, handle_echo),
         (evt.EVT_C_FIND, make_find_handler(database, match)),
@@ -169,5 +185,11 @@ def start_server(
     except OSError as exc:
         raise ServerStartError(f"server.host/server.port: cannot listen on {settings.host}:{settings.port}: "
                                f"{exc.strerror or exc}") from exc
+    assert server is not None  # start_server(block=False) returns the server
+    # socketserver listens with a backlog of 5: a burst of connections would have SYNs dropped and retried
+    # a second later. A second listen() on the bound socket only raises the backlog.
+    if server.socket is not None:
+        server.socket.listen(socket.SOMAXCONN)
+    guard.deadline.start()
     bound_port = server.server_address[1]
-    return RunningServer(ae, server, settings.host, bound_port, settings.ae_title)
+    return RunningServer(ae, server, settings.host, bound_port, settings.ae_title, guard)

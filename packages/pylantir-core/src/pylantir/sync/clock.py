@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 def as_utc(moment: datetime) -> datetime:
     """A stored timestamp as timezone-aware UTC (SQLite hands them back naive)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def site_today(timezone: str, now: datetime | None = None) -> date:
+    """Today in the site's time zone (``timezone`` of the configuration): the one definition of "today".
+
+    ``now`` (timezone-aware) defaults to the current time.
+    """
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
 
 
 class Clock(Protocol):

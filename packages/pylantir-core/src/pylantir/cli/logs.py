@@ -1,0 +1,58 @@
+"""Logging of every ``pylantir`` command: our lines at the level ``-v`` asks for, libraries' only with ``-vv``.
+
+Default: WARNING; ``-v``: INFO; ``-vv``: DEBUG, and only then the libraries below speak (pynetdicom's PDU
+dumps, Alembic's setup lines, pydicom's value warnings, which quote values, i.e. patient data). ``pylantir
+run`` logs at INFO at least: a server's operator needs its association and query lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Libraries whose log lines are shown only with -vv, and from which level below that.
+QUIET_LIBRARIES = {
+    "pynetdicom": logging.CRITICAL,  # its errors repeat what our association lines say, with tracebacks
+    "pydicom": logging.CRITICAL,  # its warnings quote the values they are about
+    "alembic": logging.WARNING,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "urllib3": logging.WARNING,
+}
+
+
+class QuietLibraries(logging.Filter):
+    """Drops the :data:`QUIET_LIBRARIES`' records below their level (a library may reset its logger's level
+    when imported, as pydicom does, so the handler filters too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether ``record`` is shown."""
+        threshold = QUIET_LIBRARIES.get(record.name.partition(".")[0])
+        return threshold is None or record.levelno >= threshold
+
+
+_QUIET = QuietLibraries()
+
+
+def configure_logging(verbosity: int) -> None:
+    """Set up logging for one command run with ``verbosity`` ``-v`` flags."""
+    level = LEVELS[min(verbosity, len(LEVELS) - 1)]
+    logging.basicConfig(level=level, format=FORMAT)
+    quiet = level > logging.DEBUG
+    for handler in logging.getLogger().handlers:
+        (handler.addFilter if quiet else handler.removeFilter)(_QUIET)
+    if quiet:
+        for name, library_level in QUIET_LIBRARIES.items():
+            logging.getLogger(name).setLevel(library_level)
+        warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
+    else:
+        logging.captureWarnings(True)
+
+
+def log_at_least(level: int) -> None:
+    """Lower the root level to ``level`` if it is higher (``pylantir run`` logs INFO by default)."""
+    root = logging.getLogger()
+    if root.level > level:
+        root.setLevel(level)
