@@ -224,6 +224,7 @@ def test_mpps_status_is_never_overwritten_by_concurrent_syncs(tmp_path: Path, po
     updated = sum(run.updated for run in runs)
     assert updated >= 3 * ROWS, "the syncs did not rewrite the rows while MPPS wrote them"
     assert all(run.outcome in ("success", "unchanged") for run in runs), [(r.outcome, r.error) for r in runs]
+    Path(os.environ.get("PYLANTIR_TEST_LOG_DIR", tmp_path), "instances.log").write_text("\n".join(logs))
     tracebacks = [log[log.index("Traceback") - 300 :][:3000] for log in logs if "Traceback" in log]
     assert tracebacks == []
 
@@ -251,3 +252,37 @@ def test_two_processes_insert_the_same_new_entries(tmp_path: Path, postgres_url:
     # the two syncs overlapped (otherwise the second would just have found every entry stored)
     assert as_utc(second.started_at) < as_utc(first.finished_at)
     assert first.inserted + second.inserted >= 20_000
+
+
+def test_instances_starting_their_first_sync_at_once(postgres_url: str) -> None:
+    """Each instance records its run; none fails on the source's state row another one created meanwhile."""
+    from datetime import UTC, datetime
+
+    from pylantir.config import DataSourceSettings
+    from pylantir.store import SourceState
+    from pylantir.sync.lineage import begin_run
+
+    source = DataSourceSettings(name="ris", type="csv", field_mapping=MAPPING)
+    databases = [Database.open(postgres_url) for _ in range(8)]
+    start, failures = threading.Barrier(len(databases)), []
+
+    def begin(database: Database) -> None:
+        start.wait()
+        try:
+            begin_run(database, source, datetime.now(UTC))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            failures.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=begin, args=(database,)) for database in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert failures == []
+        with databases[0].session() as session:
+            assert session.scalar(select(func.count()).select_from(SyncRun)) == len(databases)
+            assert session.scalar(select(func.count()).select_from(SourceState)) == 1
+    finally:
+        for database in databases:
+            database.close()

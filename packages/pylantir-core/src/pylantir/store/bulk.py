@@ -7,6 +7,7 @@ into the SQL each database runs best:
   ``executemany``. On SQLite the rows go to the driver as tuples (SQLAlchemy's per-row parameter building is
   the largest cost of a large first sync) and a column that is NULL in every row of a batch is left out
   (the ``sqlite3`` module binds each ``None`` slowly); PostgreSQL uses SQLAlchemy's batched insert as it is.
+- :func:`insert_if_missing`: one row, unless another writer has it (``ON CONFLICT DO NOTHING``);
 - :func:`write_cache`: a larger SQLite page cache while a sync's write transaction runs.
 """
 
@@ -116,6 +117,12 @@ class BulkUpsert:
             bound = {name: value for name, value in compiled.params.items() if name not in names}
             self._compiled[names] = (str(compiled), tuple(compiled.positiontup or ()), bound)
         return self._compiled[names]
+
+
+def insert_if_missing(session: Session, table: Table, values: Mapping[str, Any], key: str) -> None:
+    """Insert one row unless a row with its ``key`` exists (also one another instance inserts meanwhile)."""
+    statement = _upsert_builder(session.connection().dialect.name)(table).values(dict(values))
+    session.execute(statement.on_conflict_do_nothing(index_elements=[key]))
 
 
 @contextmanager

@@ -17,20 +17,22 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import psutil  # type: ignore[import-untyped]
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from pylantir.config import DataSourceSettings
 from pylantir.store import Database, RejectedRow, SourceState, SyncRun
+from pylantir.store.bulk import insert_if_missing
 from pylantir.sync.clock import as_utc
 from pylantir.sync.result import SyncResult
 from pylantir.sync.rows import Rejection
 
 log = logging.getLogger(__name__)
 
+STATES = cast(Table, SourceState.__table__)
 #: Outcomes of a run that has not ended (yet).
 OPEN_OUTCOMES = ("running", "writing")
 INTERRUPTED = "interrupted"
@@ -88,10 +90,10 @@ def begin_run(
     """Record the attempt; return the run id and what the last successful sync saved (state, time)."""
     runner = this_process()
     with database.session() as session:
+        # two instances starting at once both find no state: insert it unless the other one did
+        insert_if_missing(session, STATES, {"source_name": source.name, "consecutive_failures": 0}, "source_name")
         state = session.get(SourceState, source.name)
-        if state is None:
-            state = SourceState(source_name=source.name, consecutive_failures=0)
-            session.add(state)
+        assert state is not None
         state.last_attempt_at = now
         run = SyncRun(
             source_name=source.name, source_type=source.type, started_at=now, outcome="running",
