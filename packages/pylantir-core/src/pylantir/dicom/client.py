@@ -14,7 +14,7 @@ from pydicom.sequence import Sequence
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
-from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
+from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
 
 from pylantir.dicom.connections import prepare_association
 from pylantir.dicom.server import quiet_identifier_logging
@@ -86,7 +86,7 @@ def association(peer: Peer, *sop_classes: str) -> Iterator[Association]:
                          evt_handlers=[(evt.EVT_CONN_OPEN, opened)])
     if not assoc.is_established:
         raise DicomClientError(_why_not_established(peer, assoc) if connected else _why_no_connection(peer))
-    assoc.dimse.msg_queue = _ResponsesQueue()  # nothing was sent yet, so nothing is waiting in the old one
+    assoc.dimse.msg_queue = _ResponsesQueue()  # type: ignore[assignment]  # nothing was sent yet, so nothing is waiting in the old one
     try:
         yield assoc
     finally:

@@ -92,7 +92,7 @@ class BulkUpsert:
 
     def _processor(self, name: str) -> Callable[[Any], Any] | None:
         column_type = self._table.c[name].type
-        return column_type.dialect_impl(self._dialect).bind_processor(self._dialect)  # type: ignore[no-any-return]
+        return column_type.dialect_impl(self._dialect).bind_processor(self._dialect)
 
     def execute(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Write ``rows``."""
