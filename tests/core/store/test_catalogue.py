@@ -7,13 +7,22 @@ from sqlalchemy import Float, String
 
 from pylantir.dicom.attributes import STEP_LEVEL, TOP_LEVEL
 from pylantir.dicom.client import SPS_KEYS, TOP_LEVEL_KEYS
-from pylantir.store.catalogue import ATTRIBUTES, BY_COLUMN, CODE_SEQUENCES, Level, Matching, target_names
+from pylantir.store.catalogue import (
+    ATTRIBUTES,
+    BY_COLUMN,
+    CODE_SEQUENCES,
+    EXTRA_COLUMNS,
+    STEP_EXTRAS,
+    Level,
+    Matching,
+    target_names,
+)
 from pylantir.store.models import VR_LENGTHS, WorklistItem
 from pylantir.sync.fields import REQUIRED, target
 
 #: WorklistItem columns that hold no DICOM attribute: identity, lineage, the matcher's start column, the MPPS flag.
 BOOKKEEPING = {"id", "identity", "source_name", "source_key", "content_hash", "created_at", "updated_at",
-               "scheduled_start", "status_from_mpps", "extra_attributes", "created_run_id", "updated_run_id"}
+               "scheduled_start", "status_from_mpps", "created_run_id", "updated_run_id", *EXTRA_COLUMNS.values()}
 TEXT_VRS = {"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"}
 
 
@@ -25,7 +34,9 @@ def test_the_models_columns_are_the_catalogues_with_sql_types_from_their_vr() ->
         if entry.vr == "DS":
             assert isinstance(sql_type, Float), column
         else:
-            assert isinstance(sql_type, String) and sql_type.length == VR_LENGTHS[entry.vr], column
+            # each value as long as its VR allows, separated by backslashes
+            length = VR_LENGTHS[entry.vr] * entry.values + entry.values - 1
+            assert isinstance(sql_type, String) and sql_type.length == length, column
 
 
 def test_every_entry_is_a_dictionary_attribute_with_a_rule_that_fits_its_vr() -> None:
@@ -40,6 +51,11 @@ def test_every_entry_is_a_dictionary_attribute_with_a_rule_that_fits_its_vr() ->
         if entry.return_type == "1":  # Type 1: never empty in a response
             assert entry.required or entry.fallback or entry.when_unmapped, entry.column
         assert (entry.level is Level.CODE) == (entry.sequence is not None), entry.column
+
+
+def test_step_level_extras_are_dictionary_attributes_without_a_column() -> None:
+    assert STEP_EXTRAS <= set(keyword_dict)
+    assert not STEP_EXTRAS & {entry.keyword for entry in ATTRIBUTES}
 
 
 def test_code_sequences_are_built_from_code_level_columns() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -14,9 +15,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, Table, create_engine, func, insert, inspect, select, text
 
+from pylantir.config import PylantirConfig
 from pylantir.store import Base, Database, PerformedProcedureStep, SyncRun, WorklistItem
 from pylantir.store.queries import row_counts
 from pylantir.store.schema import SchemaError, current_revision, head_revision, upgrade_schema
+from pylantir.sync.service import SyncService
+from pylantir.testing import load_distribution
 
 
 def test_new_database_gets_the_whole_schema(database_url):
@@ -45,9 +49,9 @@ def _insert_at_revision(connection, rows: list[dict]) -> None:
     table = Table("worklist_items", MetaData(), autoload_with=connection)
     now = datetime.now(UTC)
     required = {"created_at": now, "updated_at": now, "last_seen_at": now, "status_from_mpps": False,
-                "performed_procedure_step_status": "SCHEDULED"}
+                "performed_procedure_step_status": "SCHEDULED", "scheduled_procedure_step_status": "SCHEDULED"}
     for row in rows:
-        connection.execute(insert(table), {**required, **row})
+        connection.execute(insert(table), {**{k: v for k, v in required.items() if k in table.c}, **row})
 
 
 def test_previous_revision_is_upgraded_with_rows_kept(database_url, worklist_values):
@@ -118,7 +122,9 @@ def test_columns_renamed_for_what_they_hold_with_rows_kept(database_url, worklis
         })
     engine.dispose()
 
-    database = Database.open(database_url)
+    upgrade_schema(engine, "0005")
+    engine.dispose()
+    database = Database(database_url)
     try:
         columns = {column["name"] for column in inspect(database.engine).get_columns("worklist_items")}
         assert {"scheduled_procedure_step_status", "requested_procedure_description"} <= columns
@@ -150,6 +156,72 @@ def test_columns_renamed_for_what_they_hold_with_rows_kept(database_url, worklis
         )).all()
     engine.dispose()
     assert [tuple(row) for row in back] == [("P1", "STARTED", "Knee MRI", True), ("P2", "SCHEDULED", None, True)]
+
+
+def test_steps_get_their_identity_and_extras_their_level_with_rows_kept(database_url, worklist_values):
+    # 0006: identities name the step, step-level extras move to the step, the station column holds several
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0005")
+    with engine.begin() as connection:
+        _insert_at_revision(connection, [
+            worklist_values(id=1, identity="acc:ACC1", accession_number="ACC1", scheduled_procedure_step_id="S1",
+                            extra_attributes={"RequestedContrastAgent": "Gd", "PatientState": "fasting"}),
+            worklist_values(id=2, identity="uid:1.2.3", study_instance_uid="1.2.3", scheduled_procedure_step_id=None,
+                            extra_attributes={"PreMedication": "none"}),
+            worklist_values(id=3, identity="key:abc", scheduled_procedure_step_id="S9"),
+        ])
+        connection.execute(insert(PerformedProcedureStep.__table__), {
+            "sop_instance_uid": "1.2.3.4", "status": "IN PROGRESS", "worklist_item_id": 1, "attributes": {},
+        })
+    engine.dispose()
+
+    database = Database.open(database_url)
+    try:
+        with database.engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        with database.session() as session:
+            items = {item.id: item for item in session.scalars(select(WorklistItem))}
+            assert {key: item.identity for key, item in items.items()} == {
+                1: "acc:ACC1\\sps:S1", 2: "uid:1.2.3", 3: "key:abc"}
+            assert (items[1].extra_attributes, items[1].extra_step_attributes) == (
+                {"PatientState": "fasting"}, {"RequestedContrastAgent": "Gd"})
+            assert (items[2].extra_attributes, items[2].extra_step_attributes) == (None, {"PreMedication": "none"})
+            assert session.get(PerformedProcedureStep, "1.2.3.4").worklist_item_id == 1  # the copy kept the link
+            items[3].scheduled_station_aetitle = "\\".join(["A" * 16] * 8)  # eight titles fit (PostgreSQL checks)
+    finally:
+        database.close()
+
+
+def test_the_first_sync_after_the_step_migration_finds_the_stored_rows(database_url, tmp_path: Path):
+    # a row the previous revision stored for this record, with the identity it computed then
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0005")
+    with engine.begin() as connection:
+        _insert_at_revision(connection, [{
+            "identity": "acc:ACC1", "source_name": "ris", "content_hash": "old", "patient_id": "J1",
+            "patient_name": "Demo^One", "modality": "MR", "accession_number": "ACC1", "study_instance_uid": "1.2.3",
+            "scheduled_procedure_step_id": "S1", "scheduled_start_date": today, "scheduled_start_time": "090000",
+            "scheduled_start": today + "090000",
+        }])
+    engine.dispose()
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([{"mrn": "J1", "name": "Demo^One", "modality": "MR", "date": today, "time": "09:00",
+                                   "acc": "ACC1", "uid": "1.2.3", "step": "S1"}]))
+    config = PylantirConfig.model_validate({"data_sources": [{
+        "name": "ris", "type": "json", "config": {"file_path": str(export)},
+        "field_mapping": {"mrn": "patient_id", "name": "patient_name", "modality": "modality",
+                          "date": "scheduled_start_date", "time": "scheduled_start_time", "acc": "accession_number",
+                          "step": "scheduled_procedure_step_id"},
+    }]})
+    database = Database.open(database_url)
+    try:
+        (result,) = SyncService(config, load_distribution("pylantir-json")[0], database).run_once()
+        assert (result.outcome, result.inserted, result.updated) == ("success", 0, 1)
+        with database.session() as session:
+            assert session.scalars(select(WorklistItem.identity)).all() == ["acc:ACC1\\sps:S1"]
+    finally:
+        database.close()
 
 
 def test_previous_pylantir_worklist_table_is_kept_aside(tmp_path: Path):

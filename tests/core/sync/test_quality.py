@@ -37,8 +37,11 @@ def test_invalid_values_are_named(field: str, value: object) -> None:
 
 
 def test_extra_attributes_are_checked_by_their_vr() -> None:
-    extras = {"PatientState": "fine", "StudyDate": "x", "PregnancyStatus": "7"}
+    extras = {"PatientState": "fine", "StudyDate": "x", "PregnancyStatus": 7}
     assert _fields(extra_attributes=extras) == ["extra.StudyDate"]
+    # a US value is a number (the mapping converts it): text would break the response's encoding
+    assert _fields(extra_attributes={"PregnancyStatus": "7"}) == ["extra.PregnancyStatus"]
+    assert _fields(extra_step_attributes={"RequestedContrastAgent": ["a", "b"]}) == ["extra.RequestedContrastAgent"]
 
 
 def test_verdicts_stay_the_same_when_values_repeat() -> None:

@@ -67,3 +67,33 @@ def test_sex_weight_and_numbers() -> None:
         values.to_sex("2")
     assert values.pounds_to_kg("150") == 68.0
     assert values.to_number("72,5") == 72.5
+
+
+@pytest.mark.parametrize(("raw", "number"), [("4", 4), (" -12 ", -12), (7, 7), (3.0, 3)])
+def test_integers_for_the_binary_vrs(raw: object, number: int) -> None:
+    assert values.to_integer(raw) == number
+
+
+@pytest.mark.parametrize("raw", ["4.5", "four", True, 2.5, [1]])
+def test_what_is_no_integer_is_refused(raw: object) -> None:
+    with pytest.raises(values.ValueProblem):
+        values.to_integer(raw)
+
+
+@pytest.mark.parametrize("raw", ["(0010,0020)", "00100020", "0010,0020", "PatientID", 0x00100020])
+def test_tags_in_every_written_form(raw: object) -> None:
+    assert values.to_tag(raw) == 0x00100020
+
+
+def test_each_value_of_a_multi_valued_field() -> None:
+    column = values.each_value(values.to_text, joined=True)
+    extra = values.each_value(values.to_number, joined=False)
+    assert column(" AA32 \\AA33") == column(["AA32", "AA33"]) == "AA32\\AA33"
+    assert column("\\") is None
+    assert extra("1\\2,5") == [1.0, 2.5] and extra("7") == 7.0 and extra([]) is None
+
+
+def test_a_list_for_a_field_of_one_value_is_refused() -> None:
+    for normalise in (values.to_text, values.to_upper, values.to_person_name, values.to_number):
+        with pytest.raises(values.ValueProblem, match="several values"):
+            normalise(["a", "b"])

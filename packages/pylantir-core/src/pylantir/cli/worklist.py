@@ -100,8 +100,8 @@ def field_rows() -> list[list[str]]:
         for found in target_names()
         for entry in [found.attribute]
     ]
-    rows.append(["extra.<Keyword>", "any other attribute but a sequence", "<Keyword>", "its own", "top", "",
-                 "stored in extra_attributes"])
+    rows.append(["extra.<Keyword>", "any other attribute (no sequence or bulk data)", "<Keyword>", "its own",
+                 "top, or SPS item", "", "SPS item: attributes of the SPS item, e.g. RequestedContrastAgent"])
     return rows
 
 

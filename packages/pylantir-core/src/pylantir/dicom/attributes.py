@@ -1,7 +1,8 @@
 """The catalogue (:mod:`pylantir.store.catalogue`) as the DICOM server reads it: attributes by level and keyword.
 
 Two levels: the identifier's top level (patient, visit, requested procedure, imaging service request)
-and the single item of the Scheduled Procedure Step Sequence (0040,0100); each has its code sequences.
+and the single item of the Scheduled Procedure Step Sequence (0040,0100); each has its columns, its code
+sequences and its extras (a JSON column of other attributes by keyword).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pylantir.store.catalogue import Attribute, CodeSequence, Level, at_level, code_sequences
+from pylantir.store.catalogue import EXTRA_COLUMNS, Attribute, CodeSequence, Level, at_level, code_sequences
 from pylantir.store.models import WorklistItem
 
 SPS_SEQUENCE = "ScheduledProcedureStepSequence"
@@ -19,18 +20,23 @@ START_TIME = "ScheduledProcedureStepStartTime"
 
 @dataclass(frozen=True)
 class IdentifierLevel:
-    """The attributes (by keyword) and code sequences (by sequence keyword) stored at one level."""
+    """The attributes (by keyword), code sequences (by sequence keyword) and extras column of one level."""
 
     attributes: dict[str, Attribute]
     codes: dict[str, CodeSequence]
+    extras: str
+
+    def stored_extras(self, item: WorklistItem) -> dict[str, Any]:
+        """The item's extras at this level, by keyword."""
+        return getattr(item, self.extras) or {}
 
 
-TOP_LEVEL = IdentifierLevel(at_level(Level.TOP), code_sequences(Level.TOP))
-STEP_LEVEL = IdentifierLevel(at_level(Level.STEP), code_sequences(Level.STEP))
+TOP_LEVEL = IdentifierLevel(at_level(Level.TOP), code_sequences(Level.TOP), EXTRA_COLUMNS[Level.TOP])
+STEP_LEVEL = IdentifierLevel(at_level(Level.STEP), code_sequences(Level.STEP), EXTRA_COLUMNS[Level.STEP])
 
 
 def stored_value(item: WorklistItem, level: IdentifierLevel, keyword: str) -> Any:
-    """The stored value of ``keyword`` at ``level``: its column, else ``extra_attributes``, else None."""
+    """The stored value of ``keyword`` at ``level``: its column, else the level's extras, else None."""
     if keyword in level.attributes:
         return getattr(item, level.attributes[keyword].column)
-    return (item.extra_attributes or {}).get(keyword)
+    return level.stored_extras(item).get(keyword)

@@ -4,7 +4,8 @@ Statuses: FF00 per match (FF01 when a key carrying a value was not used for matc
 C-CANCEL, A900 for an identifier that cannot be decoded or holds an invalid key (with the offending
 element), C001 when the database fails. Failures carry no identifier; pynetdicom sends the final Success
 itself. Each C-FIND is logged in one INFO line (calling AE, matches, milliseconds); a refusal in one WARNING
-line naming the element and the reason, never a value.
+line naming the element and the reason, never a value. A match whose stored values cannot be encoded is
+left out with a WARNING naming the item's id and the attribute (docs/conformance.md 2.5).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pylantir.dicom.decoding import describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.dicom.keys import read_identifier
 from pylantir.dicom.matching import InvalidIdentifier, MatchSettings, build_query
-from pylantir.dicom.responses import build_response
+from pylantir.dicom.responses import UnencodableValue, build_response
 from pylantir.store import Database
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,14 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
                                  _milliseconds(started))
                         yield CANCEL, None
                         return
+                    try:
+                        response = build_response(item, identifier)
+                    except UnencodableValue as exc:  # one bad row never ends the answer: leave it out, say so
+                        log.warning("C-FIND from %s: worklist item id %s (source %s) left out: %s",
+                                    requestor, item.id, item.source_name, exc)
+                        continue
                     matches += 1
-                    yield status, build_response(item, identifier)
+                    yield status, response
         except Exception as exc:  # noqa: BLE001 - answered C001 (database down, locked, ...)
             log_failure(log, logging.ERROR, exc, "C-FIND from %s failed after %d matches", requestor, matches)
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")

@@ -18,7 +18,7 @@ from pydicom import Dataset
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from pylantir.dicom.attributes import SPS_SEQUENCE, START_DATE, START_TIME, STEP_LEVEL, TOP_LEVEL, IdentifierLevel
 from pylantir.store.catalogue import STATUS, Attribute, Matching
@@ -113,13 +113,16 @@ class _Matcher:
             if len(values) != 1:
                 raise InvalidIdentifier("a date key holds one value or one range", element.keyword)
             return _between(column, *parse_date_range(str(values[0]), element.keyword))
+        if entry.values > 1:  # a stored value matches when any of its values does
+            return or_(*(self.sql.has_value_matching(column, str(value)) if _has_wildcard(str(value))
+                         else self.sql.has_value(column, str(value)) for value in values))
         if entry.matching is Matching.UID_LIST or len(values) > 1:
             return column.in_(values)
         value = str(values[0])
         if entry.vr == "PN":
             value = value.rstrip("^=")
         fold = entry.vr == "PN" and self.settings.case_insensitive_names
-        if "*" in value or "?" in value:
+        if _has_wildcard(value):
             return self.sql.wildcard(column, value, fold=fold)
         if fold:
             return self.sql.folded(column) == self.sql.folded(value)
@@ -137,6 +140,10 @@ class _Matcher:
             self.conditions.append(_between(column, low, high))
         elif times:
             self.conditions.append(_between(func.substr(column, 9, 6), *times))
+
+
+def _has_wildcard(value: str) -> bool:
+    return "*" in value or "?" in value
 
 
 def _between(column: Any, low: str | None, high: str | None) -> ColumnElement[bool]:

@@ -100,6 +100,9 @@ class Attribute:
     when_unmapped: str | None = None
     #: A return key modalities usually ask for (IHE RAD-5): the DICOM client's default return keys.
     usual: bool = False
+    #: How many values the column holds at most (stored as DICOM writes them: separated by ``\``); a key
+    #: matches when it matches any of them (PS3.4 C.2.2.2: multi-valued attributes).
+    values: int = 1
 
     @cached_property
     def tag(self) -> int:
@@ -211,7 +214,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("requesting_physician", "RequestingPhysician", T, W, "2", "requesting physician"),
     # Scheduled Procedure Step
     Attribute("scheduled_station_aetitle", "ScheduledStationAETitle", S, W, "1", "station AE", _text("UNASSIGNED"),
-              few_values=True, usual=True),
+              few_values=True, usual=True, values=8),
     Attribute("scheduled_start_date", "ScheduledProcedureStepStartDate", S, Matching.START, "1", "date",
               required=True, usual=True),
     Attribute("scheduled_start_time", "ScheduledProcedureStepStartTime", S, Matching.START, "1", "time",
@@ -258,8 +261,24 @@ VIRTUAL_TARGETS: tuple[VirtualTarget, ...] = (
 #: Column -> its :class:`Attribute`.
 BY_COLUMN: dict[str, Attribute] = {attribute.column: attribute for attribute in ATTRIBUTES}
 
+#: The JSON columns of the attributes a ``field_mapping`` writes as ``extra.<Keyword>``, by level.
+EXTRA_COLUMNS: dict[Level, str] = {Level.TOP: "extra_attributes", Level.STEP: "extra_step_attributes"}
+
+#: Attributes of the Scheduled Procedure Step item (PS3.4 Table K.6-1) that have no column: as extras, they
+#: are stored and returned at step level. Any other extra is at the top level.
+STEP_EXTRAS = frozenset({
+    "ScheduledProcedureStepEndDate", "ScheduledProcedureStepEndTime", "PreMedication", "RequestedContrastAgent",
+    "CommentsOnTheScheduledProcedureStep", "ScheduledPerformingPhysicianIdentificationSequence",
+    "ScheduledSpecimenSequence",
+})
+
 #: The Scheduled Procedure Step Status column (matched against ``server.worklist_statuses``; set by MPPS).
 STATUS = BY_COLUMN["scheduled_procedure_step_status"].column
+
+
+def extra_level(keyword: str) -> Level:
+    """The level at which an attribute kept as an extra is stored and returned."""
+    return Level.STEP if keyword in STEP_EXTRAS else Level.TOP
 
 
 def attribute(column: str) -> Attribute:
@@ -292,8 +311,9 @@ def target_names() -> Iterator[TargetName]:
     code_values = {sequence.value for sequence in CODE_SEQUENCES}
     for entry in ATTRIBUTES:
         if entry.target:
-            also = "also the Code Value" if entry.column in code_values and entry.keyword != "CodeValue" else ""
-            yield TargetName(entry.column, entry.column, entry, also)
+            notes = ["also the Code Value"] if entry.column in code_values and entry.keyword != "CodeValue" else []
+            notes += [f"up to {entry.values} values"] if entry.values > 1 else []
+            yield TargetName(entry.column, entry.column, entry, "; ".join(notes))
     for entry in ATTRIBUTES:
         for alias in entry.aliases:
             yield TargetName(alias, entry.column, entry, f"alias of {entry.column}")

@@ -8,12 +8,15 @@ functions those operations call.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func
+from sqlalchemy import ColumnElement, Engine, func, literal
 
 #: The SQLite function folding case the Unicode way (SQLite's own ``lower()`` folds ASCII only).
 SQLITE_FOLD_FUNCTION = "pylantir_casefold"
+#: DICOM's value delimiter: how a column holding several values stores them.
+DELIMITER = "\\"
 
 
 def _casefold(value: str | None) -> str | None:
@@ -43,6 +46,21 @@ class SqlOperations:
             return self.folded(expression).like(self.folded(like), escape="\\")
         return expression.like(like, escape="\\")
 
+    def has_value(self, expression: Any, value: str) -> ColumnElement[bool]:
+        """A column holding several values (``A\\B``) holds ``value`` as one of them (compared exactly)."""
+        return self._position(_delimited(expression), f"{DELIMITER}{value}{DELIMITER}") > 0
+
+    def has_value_matching(self, expression: Any, pattern: str) -> ColumnElement[bool]:
+        """One of the values of a column holding several (``A\\B``) matches the DICOM wild-card ``pattern``."""
+        one_value = "".join(
+            "[^\\\\]*" if char == "*" else "[^\\\\]" if char == "?" else re.escape(char) for char in pattern
+        )
+        return expression.regexp_match(f"(^|\\\\){one_value}(\\\\|$)")
+
+    def _position(self, text: Any, part: str) -> Any:
+        """Where ``part`` first occurs in ``text`` (1-based; 0 when it does not)."""
+        return func.strpos(text, part)
+
     def unindexed(self, expression: Any) -> Any:
         """``expression`` in a form no index serves, so that the planner drives the query by another one.
 
@@ -53,7 +71,12 @@ class SqlOperations:
 
 
 class SqliteOperations(SqlOperations):
-    """SQLite: Unicode case folding through a registered function; GLOB, as its LIKE ignores ASCII case."""
+    """SQLite: Unicode case folding through a registered function; GLOB, as its LIKE ignores ASCII case;
+    ``instr`` for ``strpos``. (SQLAlchemy gives SQLite connections the ``regexp`` function.)"""
+
+    def _position(self, text: Any, part: str) -> Any:
+        """``instr``: where ``part`` first occurs in ``text``."""
+        return func.instr(text, part)
 
     def folded(self, expression: Any) -> Any:
         """``expression`` folded by :data:`SQLITE_FOLD_FUNCTION`."""
@@ -65,6 +88,11 @@ class SqliteOperations(SqlOperations):
         if fold:
             return self.folded(expression).op("GLOB")(self.folded(glob))
         return expression.op("GLOB")(glob)
+
+
+def _delimited(expression: Any) -> Any:
+    """``\\`` + ``expression`` + ``\\``: every value between two delimiters."""
+    return literal(DELIMITER).concat(expression).concat(DELIMITER)
 
 
 def operations_for(engine: Engine) -> SqlOperations:

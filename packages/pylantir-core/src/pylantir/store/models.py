@@ -27,9 +27,12 @@ def utcnow() -> datetime:
 
 
 def dicom_column(column: str, **options: Any) -> Any:
-    """The ``mapped_column`` of a catalogue column: ``Float`` for DS, else a string of its VR's length."""
-    vr = attribute(column).vr
-    return mapped_column(Float if vr == "DS" else String(VR_LENGTHS[vr]), **options)
+    """The ``mapped_column`` of a catalogue column: ``Float`` for DS, else a string as long as its values
+    (each of its VR's length, separated by backslashes)."""
+    entry = attribute(column)
+    if entry.vr == "DS":
+        return mapped_column(Float, **options)
+    return mapped_column(String(VR_LENGTHS[entry.vr] * entry.values + entry.values - 1), **options)
 
 
 class Base(DeclarativeBase):
@@ -111,8 +114,10 @@ class WorklistItem(Base):
     # True once MPPS has taken over the step's status: syncs never overwrite it again.
     status_from_mpps: Mapped[bool] = mapped_column(default=False)
 
-    # Any other MWL attribute, by DICOM keyword (e.g. {"PatientState": "..."}), returned when asked.
+    # Any other MWL attribute, by DICOM keyword (e.g. {"PatientState": "..."}), returned when asked: at the
+    # top level, and inside the Scheduled Procedure Step item (catalogue.STEP_EXTRAS, e.g. RequestedContrastAgent).
     extra_attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra_step_attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     mpps: Mapped[list[PerformedProcedureStep]] = relationship(back_populates="worklist_item")
 

@@ -11,20 +11,39 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from pydicom.datadict import dictionary_VR, keyword_dict
+from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_dict
 
-from pylantir.store.catalogue import ATTRIBUTES, VIRTUAL_TARGETS, Level, attribute, target_names
+from pylantir.store.catalogue import (
+    ATTRIBUTES,
+    BY_COLUMN,
+    EXTRA_COLUMNS,
+    VIRTUAL_TARGETS,
+    Level,
+    attribute,
+    extra_level,
+    target_names,
+)
+from pylantir.sync.values import each_value
 
 EXTRA_PREFIX = "extra."
 
 #: Worklist column -> DICOM VR of the attribute it feeds (from the store's catalogue).
 COLUMN_VRS: dict[str, str] = {entry.column: entry.vr for entry in ATTRIBUTES}
 
-#: The automatic ``format`` of each VR (see :data:`pylantir.sync.values.FORMATS`).
-VR_FORMATS: dict[str, str] = {"DA": "date", "TM": "time", "DT": "datetime", "PN": "name", "CS": "upper", "DS": "number"}
+#: The automatic ``format`` of each VR (see :data:`pylantir.sync.values.ALL_FORMATS`); other VRs are text.
+VR_FORMATS: dict[str, str] = {
+    "DA": "date", "TM": "time", "DT": "datetime", "PN": "name", "CS": "upper",
+    "DS": "number", "FL": "number", "FD": "number",
+    "IS": "integer", "US": "integer", "SS": "integer", "UL": "integer", "SL": "integer", "SV": "integer",
+    "UV": "integer", "AT": "tag",
+}
+#: VRs an ``extra.<Keyword>`` may not have: sequences and bulk binary data (no field of a source holds them).
+UNMAPPABLE_VRS = frozenset({"SQ", "OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 #: Fields every worklist entry must have.
 REQUIRED: tuple[str, ...] = tuple(entry.column for entry in ATTRIBUTES if entry.required)
@@ -39,13 +58,24 @@ _CONVERSIONS: dict[str, str] = {virtual.name: virtual.conversion for virtual in 
 
 @dataclass(frozen=True)
 class Target:
-    """Where a mapped value goes and how it is normalised automatically."""
+    """Where a mapped value goes and how it is normalised automatically.
+
+    ``many``: the field holds several values (each normalised; a column keeps them joined by ``\\``, an
+    extra keeps a list).
+    """
 
     name: str
     column: str
     vr: str
     auto_format: str
     extra_keyword: str | None = None
+    many: bool = False
+
+    def per_value(self, normalise: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``normalise`` as this target applies it: to each value when it holds several, else as it is."""
+        if not self.many:
+            return normalise
+        return each_value(normalise, joined=self.extra_keyword is None)
 
 
 @cache
@@ -55,15 +85,16 @@ def target(name: str) -> Target | None:
         column = _PLAIN_TARGETS[name]
         vr = COLUMN_VRS[column]
         auto = _CONVERSIONS.get(name) or SPECIAL_FORMATS.get(column) or VR_FORMATS.get(vr, "text")
-        return Target(name, column, vr, auto)
+        return Target(name, column, vr, auto, many=BY_COLUMN[column].values > 1)
     if name.startswith(EXTRA_PREFIX):
         keyword = name[len(EXTRA_PREFIX) :]
         if keyword not in keyword_dict:
             return None
         vr = dictionary_VR(keyword)
-        if vr == "SQ":
+        if vr in UNMAPPABLE_VRS or " or " in vr:  # "US or SS": the VR depends on another attribute
             return None
-        return Target(name, "extra_attributes", vr, VR_FORMATS.get(vr, "text"), keyword)
+        column = EXTRA_COLUMNS[extra_level(keyword)]
+        return Target(name, column, vr, VR_FORMATS.get(vr, "text"), keyword, many=dictionary_VM(keyword) != "1")
     return None
 
 

@@ -1,14 +1,21 @@
-"""Stable identities of worklist entries, generated Study Instance UIDs and content hashes.
+r"""Stable identities of worklist entries, generated Study Instance UIDs and content hashes.
 
-The identity of an entry, in order of preference:
+An entry is one Scheduled Procedure Step. Its identity names its requested procedure, in order of
+preference:
 
 1. ``uid:<study_instance_uid>`` when the mapping provides a Study Instance UID;
 2. ``acc:<accession_number>`` when it provides an accession number;
+
+followed by ``\sps:<scheduled_procedure_step_id>`` when the step has an ID, so that the steps of one
+requested procedure (different step ID, modality, station, time) are different entries sharing the Study
+Instance UID; or else
+
 3. ``key:<hash>``, a SHA-256 (first 40 hex digits) of patient ID, scheduled start date, scheduled start
    time, modality, requested procedure ID, scheduled procedure step ID and procedure description.
 
 The same entry from two sources therefore has the same identity. An entry without a Study Instance UID
-gets ``2.25.<uuid5 of the identity as an integer>`` (PS3.5 B.2), the same on every sync.
+gets ``2.25.<uuid5 of its requested procedure's identity as an integer>`` (PS3.5 B.2): the same on every
+sync, and the same for every step of the procedure. (``\`` never occurs in a UID or an accession number.)
 
 Content hashes are digests of the raw record and the mapping (see :func:`record_hasher`).
 """
@@ -37,12 +44,17 @@ KEY_FIELDS = (
 )
 
 
+#: Separates the requested procedure's part of an identity from the step's.
+STEP_SEPARATOR = "\\sps:"
+
+
 def identity_of(row: Mapping[str, Any]) -> str | None:
     """The identity of a mapped row, or ``None`` when it has too little to identify it."""
-    if uid := row.get("study_instance_uid"):
-        return f"uid:{uid}"
-    if accession := row.get("accession_number"):
-        return f"acc:{accession}"
+    procedure = f"uid:{uid}" if (uid := row.get("study_instance_uid")) else (
+        f"acc:{accession}" if (accession := row.get("accession_number")) else None)
+    if procedure is not None:
+        step = row.get("scheduled_procedure_step_id")
+        return f"{procedure}{STEP_SEPARATOR}{step}" if step else procedure
     if not (row.get("patient_id") and row.get("scheduled_start_date") and row.get("modality")):
         return None
     key = "\x1f".join(str(row.get(name) or "") for name in KEY_FIELDS)
@@ -55,11 +67,13 @@ _UID_NAMESPACE_BYTES = UID_NAMESPACE.bytes  # UUID.bytes is computed on every ac
 
 
 def generated_uid(identity: str) -> str:
-    """A Study Instance UID derived from ``identity``: the integer of ``uuid5(UID_NAMESPACE, identity)``.
+    """A Study Instance UID derived from the requested procedure's part of ``identity``: the integer of
+    ``uuid5(UID_NAMESPACE, procedure)``, so that every step of one requested procedure gets the same.
 
     Computed as :func:`uuid.uuid5` does (SHA-1, version and variant bits), without building UUID objects.
     """
-    digest = hashlib.sha1(_UID_NAMESPACE_BYTES + identity.encode(), usedforsecurity=False).digest()
+    procedure = identity.partition(STEP_SEPARATOR)[0]
+    digest = hashlib.sha1(_UID_NAMESPACE_BYTES + procedure.encode(), usedforsecurity=False).digest()
     return f"2.25.{(int.from_bytes(digest[:16]) & _UUID5_CLEAR) | _UUID5_SET}"
 
 

@@ -164,7 +164,11 @@ class FieldMapping:
         self._plan = [(entry.compiled(), entry.target.name, entry.target.column, entry.target.extra_keyword)
                       for entry in entries]
         self._columns = [(compute, column) for compute, _, column, keyword in self._plan if keyword is None]
-        self._extras = [(compute, keyword) for compute, _, _, keyword in self._plan if keyword is not None]
+        #: JSON column (the extras of one level) -> its (compute, keyword) pairs
+        self._extras: dict[str, list[tuple[Callable[[Mapping[str, Any]], Any], str]]] = {}
+        for compute, _, column, keyword in self._plan:
+            if keyword is not None:
+                self._extras.setdefault(column, []).append((compute, keyword))
         self.source_fields = source_fields
         self.targets = frozenset(entry.target.name for entry in entries)
         #: A digest of the mapping as configured: part of every content hash.
@@ -184,17 +188,18 @@ class FieldMapping:
         return cls(builder.entries, frozenset(builder.fields), hashlib.sha256(canonical).hexdigest()[:32])
 
     def apply(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Map one raw record to worklist columns (``extra.*`` targets under ``extra_attributes``).
+        """Map one raw record to worklist columns (``extra.*`` targets under ``extra_attributes``, or
+        ``extra_step_attributes`` for attributes of the Scheduled Procedure Step item).
 
         Targets whose value is missing are ``None``. Raises :class:`RowError` naming every field whose
         value cannot be normalised (the reasons never quote the values).
         """
         try:  # the common case in one pass; a record with a problem is mapped again, field by field
             row = {column: compute(record) for compute, column in self._columns}
-            if self._extras:
-                extras = {keyword: value for compute, keyword in self._extras if (value := compute(record)) is not None}
-                if extras:
-                    row["extra_attributes"] = extras
+            for column, extras in self._extras.items():
+                values = {keyword: value for compute, keyword in extras if (value := compute(record)) is not None}
+                if values:
+                    row[column] = values
         except ValueProblem:
             return self._apply_reporting(record)
         return row
@@ -202,7 +207,6 @@ class FieldMapping:
     def _apply_reporting(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """:meth:`apply` for a record with a problem: raises :class:`RowError` listing all of them."""
         row: dict[str, Any] = {}
-        extras: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
         for compute, name, column, keyword in self._plan:
             try:
@@ -213,9 +217,7 @@ class FieldMapping:
             if keyword is None:
                 row[column] = value
             elif value is not None:
-                extras[keyword] = value
-        if extras:
-            row["extra_attributes"] = extras
+                row.setdefault(column, {})[keyword] = value
         if problems:
             raise RowError(problems, row)
         return row
@@ -391,13 +393,13 @@ def _composer(parts: tuple[tuple[str, Reader | None], ...]) -> Reader:
 
 
 def _steps(found: Target, fmt: str | None, kwargs: dict[str, Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
-    """The explicit format (with its options), then the target's own form when it differs."""
+    """The explicit format (with its options), then the target's own form when it differs (per value)."""
     steps: list[tuple[str, Callable[[Any], Any]]] = []
     if fmt is not None:
         steps.append((fmt, _bind(FORMATS[fmt], kwargs)))
     if fmt != found.auto_format:
         steps.append((found.auto_format, _bind(ALL_FORMATS[found.auto_format], kwargs if fmt is None else {})))
-    return tuple(steps)
+    return tuple((name, found.per_value(step)) for name, step in steps)
 
 
 def _bind(function: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[[Any], Any]:
@@ -413,4 +415,5 @@ def _unknown_target(name: str, otherwise: str = "the rich form is keyed by the w
 
 
 def _unknown_extra(name: str) -> str:
-    return f"'{name}' must be extra.<DICOM keyword> of a non-sequence attribute, e.g. extra.PatientState"
+    return (f"'{name}' must be extra.<DICOM keyword> of an attribute that is no sequence or bulk data "
+            "(VR SQ, OB, OW, UN...), e.g. extra.PatientState")

@@ -1,5 +1,10 @@
 """Quality gates: required fields, validity for the DICOM VR, plausible dates and measurements.
 
+Every value is checked by the VR of the attribute it fills (the columns' from the catalogue, an
+``extra.<Keyword>``'s from the data dictionary): text by length and characters, the binary numbers (US,
+SS, UL, SL, SV, UV, FL, FD), IS and AT by type and range, and a multi-valued field by each of its values
+(an attribute whose multiplicity is 1 holds one value).
+
 :class:`QualityGate` returns ``(field, reason)`` pairs; the reasons never quote values (they may be
 patient data). Plausibility limits: a birth date lies between 1900-01-01 and today; a scheduled date lies
 at most :data:`SCHEDULED_DAYS_BEFORE` days before and :data:`SCHEDULED_DAYS_AFTER` days after today (site
@@ -13,13 +18,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VM, dictionary_VR
 
+from pylantir.store.catalogue import BY_COLUMN, EXTRA_COLUMNS, Attribute
 from pylantir.sync.fields import COLUMN_VRS, REQUIRED
 
 SCHEDULED_DAYS_BEFORE = 366
@@ -57,24 +63,38 @@ VR_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "DA": (re.compile(r"\d{8}"), "not a valid DICOM date (YYYYMMDD)"),
     "TM": (re.compile(r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d(?:\.\d{1,6})?)?)?"), "not a valid DICOM time"),
     "DT": (re.compile(r"\d{4}(?:\d{2}){0,5}(?:\.\d{1,6})?(?:[+-]\d{4})?"), "not a valid DICOM date-time"),
-    "IS": (re.compile(r"[+-]?\d{1,11}"), "not a valid integer string"),
     "AS": (re.compile(r"\d{3}[DWMY]"), "not a valid age string (nnnD/W/M/Y)"),
+    "UC": _text(None, "UC"),
+    "UR": (re.compile(r"[^\s\\]*"), "not valid for VR UR (a URI or URL: no spaces or backslash)"),
+    "UT": (re.compile(r"[^\x00-\x08\x0b\x0e-\x1f\x7f]*"), "not valid for VR UT (no control characters)"),
 }
-_ANY_TEXT = _text(None, "text")
+#: The integer VRs (stored as numbers) and their ranges, inclusive.
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "US": (0, 2**16 - 1), "SS": (-(2**15), 2**15 - 1), "UL": (0, 2**32 - 1), "SL": (-(2**31), 2**31 - 1),
+    "UV": (0, 2**64 - 1), "SV": (-(2**63), 2**63 - 1), "IS": (-(2**31), 2**31 - 1), "AT": (0, 2**32 - 1),
+}
+#: The floating-point VRs (stored as numbers) and their largest magnitude.
+FLOAT_LIMITS: dict[str, float] = {"FL": 3.4028234663852886e38, "FD": math.inf, "DS": math.inf}
 _SEX_CODES = frozenset({"M", "F", "O"})
 
 
 @cache
-def _rule(vr: str) -> tuple[re.Pattern[str], str]:
-    return VR_RULES.get(vr, _ANY_TEXT)
+def _extra_vr(keyword: str) -> tuple[str, bool]:
+    """The VR of an extra's attribute, and whether it holds several values."""
+    return dictionary_VR(keyword), dictionary_VM(keyword) != "1"
 
 
-@cache
-def _extra_vr(keyword: str) -> str:
-    return dictionary_VR(keyword)
+def _column_rule(entry: Attribute) -> tuple[Callable[[str], Any], str]:
+    """The full match of a text column's values, and the reason when it fails (several values: each)."""
+    pattern, reason = VR_RULES[entry.vr]
+    if entry.values == 1:
+        return pattern.fullmatch, reason
+    several = re.compile(f"{pattern.pattern}(?:\\\\{pattern.pattern}){{0,{entry.values - 1}}}")
+    return several.fullmatch, f"{reason}; at most {entry.values} values, separated by \\"
 
 
-_COLUMN_RULES = {name: _rule(vr) for name, vr in COLUMN_VRS.items() if vr != "DS"}
+_COLUMN_RULES = {name: _column_rule(BY_COLUMN[name]) for name, vr in COLUMN_VRS.items() if vr != "DS"}
+_EXTRAS = frozenset(EXTRA_COLUMNS.values())
 _PLAUSIBLE = frozenset({"patient_birth_date", "scheduled_start_date", "patient_sex", *NUMBER_RANGES})
 
 
@@ -95,8 +115,8 @@ class QualityGate:
 
         #: column -> (full match of its VR's pattern, reason when it fails, whether plausibility is checked,
         #: texts that already passed both: up to KNOWN_VALID per column, as codes and dates repeat)
-        self._rules = {name: (pattern.fullmatch, reason, name in _PLAUSIBLE, set[str]())
-                       for name, (pattern, reason) in _COLUMN_RULES.items()}
+        self._rules = {name: (fullmatch, reason, name in _PLAUSIBLE, set[str]())
+                       for name, (fullmatch, reason) in _COLUMN_RULES.items()}
         #: column -> its texts that passed (the sets of ``_rules``), looked up first: most values repeat
         self._valid = {name: rule[3] for name, rule in self._rules.items()}
 
@@ -122,20 +142,17 @@ class QualityGate:
             text = value.__class__ is str
             if not matches(value if text else str(value)):
                 problems.append((name, reason))
-            elif plausible and (reason := self._implausible(name, value)):
-                problems.append((name, reason))
+            elif plausible and (implausible := self._implausible(name, value)):
+                problems.append((name, implausible))
             elif text and len(valid) < KNOWN_VALID:
                 valid.add(value)
         return problems
 
     def _other_problems(self, name: str, value: Any) -> list[tuple[str, str]]:
-        """Problems of ``extra_attributes`` (by each keyword's VR) and of the numeric (DS) columns."""
-        if name == "extra_attributes":
-            return [
-                (f"extra.{keyword}", reason)
-                for keyword, extra in value.items()
-                if (reason := _vr_problem(_extra_vr(keyword), extra))
-            ]
+        """Problems of the extras (by each keyword's VR and multiplicity) and of the numeric (DS) columns."""
+        if name in _EXTRAS:
+            return [(f"extra.{keyword}", reason) for keyword, extra in value.items()
+                    if (reason := _extra_problem(keyword, extra))]
         reason = _vr_problem(COLUMN_VRS[name], value) or self._implausible(name, value)
         return [(name, reason)] if reason else []
 
@@ -152,8 +169,27 @@ class QualityGate:
         return None
 
 
+def _extra_problem(keyword: str, value: Any) -> str | None:
+    vr, several = _extra_vr(keyword)
+    if isinstance(value, list):
+        if not several:
+            return "holds several values, but the attribute holds one"
+        return next((reason for item in value if (reason := _vr_problem(vr, item))), None)
+    return _vr_problem(vr, value)
+
+
 def _vr_problem(vr: str, value: Any) -> str | None:
-    if vr == "DS":
-        return None if isinstance(value, float) and math.isfinite(value) else "not a finite number"
-    pattern, reason = _rule(vr)
-    return None if pattern.fullmatch(str(value)) else reason
+    """Why one value does not fit ``vr`` (in the form the response encodes), or None."""
+    if vr in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[vr]
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return None
+        return f"not valid for VR {vr} (an integer from {low} to {high})"
+    if vr in FLOAT_LIMITS:
+        if isinstance(value, float) and math.isfinite(value) and abs(value) <= FLOAT_LIMITS[vr]:
+            return None
+        return "not a finite number" + (f" within the range of VR {vr}" if vr == "FL" else "")
+    if not isinstance(value, str):
+        return f"not valid for VR {vr} (text expected)"
+    pattern, reason = VR_RULES[vr]
+    return None if pattern.fullmatch(value) else reason

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from pylantir.store.catalogue import STATUS
+from pylantir.store.catalogue import EXTRA_COLUMNS, STATUS
 from pylantir.sync.fields import COLUMN_VRS
 from pylantir.sync.identity import generated_uid, identity_of
 from pylantir.sync.mapping import FieldMapping, RowError
 from pylantir.sync.quality import QualityGate
 
 #: The worklist columns a sync writes from a row, in the order of :attr:`PreparedRow.values`.
-COLUMNS: tuple[str, ...] = (*COLUMN_VRS, "scheduled_start", "extra_attributes")
+COLUMNS: tuple[str, ...] = (*COLUMN_VRS, "scheduled_start", *EXTRA_COLUMNS.values())
 DEFAULT_STATUS = "SCHEDULED"
 #: The columns of a row in insert form (:meth:`PreparedRow.insert_form`), in order.
 INSERT_COLUMNS: tuple[str, ...] = ("identity", "content_hash", "source_key", *COLUMNS)

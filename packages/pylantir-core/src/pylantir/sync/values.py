@@ -133,7 +133,7 @@ def to_datetime(value: Any, input_formats: Sequence[str] = ()) -> str:
 
 def to_person_name(value: Any, name_order: str = "given_family") -> str:
     """A person name as DICOM PN ``Family^Given^Middle``."""
-    text = " ".join(str(value).split())
+    text = " ".join(_text_of(value).split())
     if "^" in text or not text:
         return text
     if "," in text:
@@ -154,7 +154,7 @@ _SEX = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "O": "O", "OTHER": "O"}
 
 def to_sex(value: Any) -> str:
     """Patient sex as DICOM CS ``M``, ``F`` or ``O`` (``male``/``female``/``other`` accepted)."""
-    code = _SEX.get(str(value).strip().upper())
+    code = _SEX.get(_text_of(value).strip().upper())
     if code is None:
         raise ValueProblem("not a recognised sex (M, F, O, male, female, other; use 'map' for codes)")
     return code
@@ -164,8 +164,9 @@ def to_number(value: Any) -> float:
     """A decimal number (weights, sizes); a decimal comma is accepted."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    text = _text_of(value).strip().replace(",", ".")
     try:
-        return float(str(value).strip().replace(",", "."))
+        return float(text)
     except ValueError:
         raise ValueProblem("not a number") from None
 
@@ -177,17 +178,81 @@ def pounds_to_kg(value: Any) -> float:
 
 def to_text(value: Any) -> str:
     """Any scalar as stripped text (``42`` -> ``"42"``)."""
-    return str(value).strip()
+    return _text_of(value).strip()
 
 
 def to_upper(value: Any) -> str:
     """Stripped upper-case text (DICOM code strings)."""
-    return str(value).strip().upper()
+    return _text_of(value).strip().upper()
 
 
 def to_lower(value: Any) -> str:
     """Stripped lower-case text."""
-    return str(value).strip().lower()
+    return _text_of(value).strip().lower()
+
+
+def _text_of(value: Any) -> str:
+    """A scalar as text; a list or an object is not one value (a multi-valued target splits lists first)."""
+    if value.__class__ is not str and isinstance(value, (list, tuple, dict)):
+        raise ValueProblem("holds several values or an object, but the field holds one value")
+    return str(value)
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_TAG = re.compile(r"\(?([0-9A-Fa-f]{4}),?([0-9A-Fa-f]{4})\)?")
+
+
+def to_integer(value: Any) -> int:
+    """A whole number (the binary integer VRs US, SS, UL, SL, SV, UV, and IS): ``4``, ``"4"``, ``4.0``."""
+    if isinstance(value, bool):
+        raise ValueProblem("not an integer (a true/false value)")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = _text_of(value).strip()
+    if not _INTEGER.fullmatch(text):
+        raise ValueProblem("not an integer")
+    return int(text)
+
+
+def to_tag(value: Any) -> int:
+    """A DICOM tag (VR AT) as an integer: ``(0010,0010)``, ``00100010``, ``0010,0010`` or a keyword."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = _text_of(value).strip()
+    if match := _TAG.fullmatch(text):
+        return int(match[1] + match[2], 16)
+    from pydicom.datadict import tag_for_keyword
+
+    if (tag := tag_for_keyword(text)) is not None:
+        return tag
+    raise ValueProblem("not a DICOM tag ((gggg,eeee), ggggeeee or a keyword)")
+
+
+def each_value(normalise: Callable[[Any], Any], *, joined: bool) -> Callable[[Any], Any]:
+    """``normalise`` applied to every value of a multi-valued field.
+
+    Values come as a list, or as text separated by ``\\`` (DICOM's value delimiter); empty ones are dropped.
+    The result is the values joined by ``\\`` when ``joined`` (a column), else a list, or the single value
+    when there is one (an extra attribute, stored as JSON).
+    """
+
+    def normalise_each(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            parts = list(value)
+        elif isinstance(value, str):
+            parts = value.split("\\")
+        else:
+            parts = [value]
+        values = [normalise(part) for part in parts if part is not None and str(part).strip()]
+        if not values:
+            return None
+        if joined:
+            return "\\".join(map(str, values))
+        return values if len(values) > 1 else values[0]
+
+    return normalise_each
 
 
 
@@ -206,4 +271,6 @@ FORMATS: dict[str, Callable[..., Any]] = {
 }
 
 #: Every normaliser by name: the user-facing :data:`FORMATS` plus the automatic ones of virtual targets.
-ALL_FORMATS: dict[str, Callable[..., Any]] = {**FORMATS, "pounds_to_kg": pounds_to_kg}
+ALL_FORMATS: dict[str, Callable[..., Any]] = {
+    **FORMATS, "pounds_to_kg": pounds_to_kg, "integer": to_integer, "tag": to_tag,
+}

@@ -18,6 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from pylantir.store.migrations.worklist_copy import copied_worklist_table
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -37,21 +39,11 @@ def _foreign_key(name: str) -> sa.ForeignKey:
 
 def upgrade() -> None:
     """Add the columns (every existing row gets NULL)."""
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        # SQLite adds a foreign key only by copying the table (Alembic's batch mode); dropping the old copy
-        # with foreign keys on sets mpps_instances.worklist_item_id to NULL, so the links are put back.
-        links = bind.execute(
-            sa.text("SELECT sop_instance_uid, worklist_item_id FROM mpps_instances WHERE worklist_item_id IS NOT NULL")
-        ).all()
-        with op.batch_alter_table("worklist_items", recreate="always") as batch:
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite adds a foreign key only by copying the table (Alembic's batch mode), links kept
+        with copied_worklist_table() as batch:
             for name in LINEAGE:
                 batch.add_column(sa.Column(name, sa.Integer(), _foreign_key(name), nullable=True))
-        if links:
-            bind.execute(
-                sa.text("UPDATE mpps_instances SET worklist_item_id = :item WHERE sop_instance_uid = :uid"),
-                [{"uid": uid, "item": item} for uid, item in links],
-            )
     else:
         for name in LINEAGE:
             op.add_column("worklist_items", sa.Column(name, sa.Integer(), _foreign_key(name), nullable=True))
