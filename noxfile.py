@@ -29,7 +29,7 @@ BUILTIN_TYPES = set().union(*PLUGIN_TYPES.values())
 # setuptools with bdist_wheel: the kit tests build plugins without build isolation (and without an index)
 TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42", "setuptools>=70.1"]
 
-nox.options.sessions = ["lint", "tests", "isolation", "build", "kit"]
+nox.options.sessions = ["lint", "typing", "tests", "isolation", "build", "kit"]
 nox.options.reuse_existing_virtualenvs = False
 
 
@@ -46,6 +46,14 @@ def lint(session: nox.Session) -> None:
     """ruff over the packages, tests, benchmarks and this file."""
     session.install("ruff")
     session.run("ruff", "check", "packages", "tests", "noxfile.py", *_existing("bench", "examples"))
+
+
+@nox.session(name="typing")
+def type_check(session: nox.Session) -> None:
+    """mypy (with the pydantic plugin) over every distribution's sources; settings in mypy.ini."""
+    # the distributions' dependencies give mypy their types; the sources themselves are read from src/
+    session.install("mypy", CORE, *PLUGINS.values())
+    session.run("mypy", *session.posargs)
 
 
 @nox.session
@@ -76,6 +84,7 @@ def build(session: nox.Session) -> None:
     if len(wheels) != expected or len(list(dist.glob("*.tar.gz"))) != expected:
         found = sorted(p.name for p in dist.iterdir())
         session.error(f"expected {expected} wheels and {expected} sdists in {dist}, found {found}")
+    _assert_typed(session, wheels)
     venv = Path(session.create_tmp()) / "wheel-venv"
     shutil.rmtree(venv, ignore_errors=True)
     session.run("python", "-m", "venv", str(venv))
@@ -99,6 +108,16 @@ def _assert_types(session: nox.Session, listed: str | None, expected: set[str]) 
     if ok != expected:
         session.error(f"sources list shows ok types {sorted(ok)}, expected {sorted(expected)}")
     session.log(f"sources list: ok types {sorted(ok)}")
+
+
+def _assert_typed(session: nox.Session, wheels: list[str]) -> None:
+    """Every wheel ships its package's py.typed marker, so mypy reads the types of an installed distribution."""
+    import zipfile
+
+    for wheel in wheels:
+        package = Path(wheel).name.split("-")[0].replace("pylantir_core", "pylantir")
+        if f"{package}/py.typed" not in zipfile.ZipFile(wheel).namelist():
+            session.error(f"{Path(wheel).name} has no {package}/py.typed")
 
 
 def _existing(*paths: str) -> list[str]:

@@ -35,12 +35,14 @@ LEGACY_FILE = {
     "protocol": {"792": "BRAIN_MRI_3T"},
 }
 
-#: What the previous Pylantir produced from the fake project's rows: patient ID, patient name, birth
-#: date, scheduled date and time (the ``mri`` instance without a date is not scheduled).
+#: What the previous Pylantir (0.3.x-0.4.6, which ran a ``redcap2wl`` file as one REDCap data source)
+#: produced from the fake project's rows: patient ID, patient name, birth date (none: ``youth_dob_y``
+#: only names a field to export), scheduled date and time (the ``mri`` instance without a date is not
+#: scheduled).
 EXPECTED = {
-    ("sub_1001_ses_1_fam_501_site_792", "cpip-id-1001^fa-501", "20120101", "20260131", "143000"),
-    ("sub_1001_ses_2_fam_501_site_792", "cpip-id-1001^fa-501", "20120101", "20260731", "081500"),
-    ("sub_1002_ses_1_fam_502_site_792", "cpip-id-1002^fa-502", "20130101", "20260202", "100000"),
+    ("sub_1001_ses_1_fam_501_site_792", "cpip-id-1001^fa-501", "", "20260131", "143000"),
+    ("sub_1001_ses_2_fam_501_site_792", "cpip-id-1001^fa-501", "", "20260731", "081500"),
+    ("sub_1002_ses_1_fam_502_site_792", "cpip-id-1002^fa-502", "", "20260202", "100000"),
 }
 
 
@@ -98,5 +100,5 @@ def test_legacy_config_syncs_and_c_find_returns_the_previous_pylantir_ids(
 
     listed = json.loads(_invoke("worklist", "list", "--config", str(legacy_config), "--json"))
     assert {(i["protocol_name"], i["requested_procedure_description"], i["patient_sex"]) for i in listed} == {
-        ("BRAIN_MRI_3T", "CPIP", None)  # demo_sex is coded 1/2 in this project: no DICOM sex is guessed
+        ("BRAIN_MRI_3T", None, None)  # demo_sex only names a field to export, as there
     }

@@ -93,7 +93,8 @@ def test_invalid_database_url_environment_variable(write_config, monkeypatch):
             {"data_sources": [{"name": "a", "type": "csv"}, {"name": "a", "type": "json"}]},
             "data_sources.1.name: duplicate source name 'a' (also data_sources.0)",
         ),
-        ({"db_path": "x.db"}, "db_path: unknown key; 'db_path' belongs to the legacy format"),
+        ({"db_path": "x.db", "server": {}}, "server: belongs to the current format, but the file also has the "
+                                            "previous Pylantir's 'db_path'"),
         ([1, 2], "(top level): must be a JSON object, not list"),
     ],
 )

@@ -15,7 +15,9 @@ from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, ho
 from pylantir_calpendo.bookings import SOURCE_KEY
 from pylantir_calpendo.config import CalpendoConfig, check_config
 
-__all__ = ["SOURCE_KEY", "CalpendoConfig", "fetch_entries", "source_types", "validate_config"]
+__all__ = [
+    "SOURCE_KEY", "CalpendoConfig", "convert_previous_config", "fetch_entries", "source_types", "validate_config",
+]
 
 
 @hookimpl
@@ -28,6 +30,14 @@ def source_types() -> list[SourceType]:
 def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
     """Check a ``calpendo`` source's ``config`` without contacting Calpendo."""
     return check_config(config)
+
+
+@hookimpl
+def convert_previous_config(previous: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert a Calpendo source of the previous Pylantir (see :mod:`pylantir_calpendo.previous`)."""
+    from pylantir_calpendo.previous import convert
+
+    return convert(previous)
 
 
 @hookimpl

@@ -133,3 +133,38 @@ def fetch_entries(
             with open(config["file_path"], newline="") as handle:
                 yield from csv.DictReader(handle)
     """
+
+
+@hookspec
+def convert_previous_config(source_type: str, previous: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Convert a source of the previous Pylantir (0.3.x-0.4.6) owned by this plugin's type; optional.
+
+    :return: a mapping with any of ``config`` (the source's current ``config`` object), ``field_mapping``
+        (the current ``field_mapping``) and ``notes`` (a sequence of sentences, for the deprecation
+        warning: what changed meaning, what has no equivalent). A key left out keeps what ``previous``
+        has. Return ``None`` to keep everything as written.
+    :param source_type: the configured ``type``.
+    :param previous: the source as the previous Pylantir read it: ``name`` (``None`` when unnamed),
+        ``type``, ``sync_interval``, ``config`` (without a ``field_mapping`` it held), ``field_mapping``
+        (the one the previous Pylantir used, wherever it was written; its rich ``source_field`` /
+        ``_extract`` entries already in the current ``from`` / ``regex`` form, its plain entries as
+        written, since what they mean is the type's), and any other key the source held
+        (``window_mode``, ``daily_window``...). For a legacy ``redcap2wl`` file, the one ``redcap``
+        source the previous Pylantir made of it (``site`` and ``protocol`` in ``config``).
+
+    Called when a configuration file of the previous Pylantir is loaded (by every command that reads
+    one), once per source of the plugin's types, before ``validate_config``. Must not do I/O. Plugins
+    that do not implement it are unaffected: their sources keep ``config`` and ``field_mapping`` as
+    written. Raising is reported as a bug in the plugin.
+
+    Since 0.1.
+
+    Example::
+
+        @hookimpl
+        def convert_previous_config(previous):
+            config = dict(previous["config"])
+            if "path" in config:
+                config["file_path"] = config.pop("path")
+            return {"config": config, "notes": ["config.path is now config.file_path"]}
+    """

@@ -1,8 +1,9 @@
 """Pylantir source plugin for JSON and JSON Lines files: ``"type": "json"``.
 
 A source reads one file or a glob of files (merged as one source) holding an array of record objects,
-an object with that array at a dotted ``records_path``, or JSON Lines. Files are streamed; nested
-values are reachable from the ``field_mapping`` with dotted paths. See ``docs/sources-csv-json.md``.
+an object with that array at a dotted ``records_path``, or JSON Lines. Files are streamed (arrays with
+ijson, whose backend the type's summary names); nested values are reachable from the ``field_mapping``
+with dotted paths. See ``docs/sources-csv-json.md``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
 from pylantir.filesource import files_to_read, validate_file_config
 from pylantir_json.config import JsonConfig
+from pylantir_json.parser import BACKEND
 from pylantir_json.reader import JsonFile
 
 __all__ = ["JsonConfig", "fetch_entries", "source_types", "validate_config"]
@@ -24,7 +26,7 @@ def source_types() -> list[SourceType]:
     return [
         SourceType(
             "json",
-            "Scheduled exams from JSON or JSON Lines files",
+            f"Scheduled exams from JSON or JSON Lines files (parser: ijson {BACKEND})",
             config_schema=JsonConfig.model_json_schema(),
         )
     ]

@@ -17,7 +17,7 @@ from pylantir_redcap.config import RedcapConfig, check_config, with_type_default
 from pylantir_redcap.fetch import fetch_records
 from pylantir_redcap.fields import SOURCE_KEY
 
-__all__ = ["SOURCE_KEY", "RedcapConfig", "fetch_entries", "source_types", "validate_config"]
+__all__ = ["SOURCE_KEY", "RedcapConfig", "convert_previous_config", "fetch_entries", "source_types", "validate_config"]
 
 
 @hookimpl
@@ -36,6 +36,14 @@ def source_types() -> list[SourceType]:
 def validate_config(source_type: str, config: Mapping[str, Any]) -> list[ConfigProblem]:
     """Check a ``redcap`` or ``redcap_concussion`` source's ``config`` without contacting REDCap."""
     return check_config(with_type_defaults(source_type, config))
+
+
+@hookimpl
+def convert_previous_config(previous: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert a REDCap source of the previous Pylantir (see :mod:`pylantir_redcap.previous`)."""
+    from pylantir_redcap.previous import convert
+
+    return convert(previous)
 
 
 @hookimpl

@@ -67,6 +67,8 @@ class RedcapConfig(BaseModel):
     full_export_interval: float = Field(3600.0, gt=0)
     server_timezone: str | None = None
     timeout: float = Field(30.0, gt=0)
+    #: Add the previous Pylantir's patient ID and name to ``_source`` (see :mod:`pylantir_redcap.previous`).
+    previous_identifiers: bool = False
 
     def protocol_name(self) -> str | None:
         """The protocol for this source's site: ``protocol`` itself, or its entry for ``site_id``."""

@@ -15,6 +15,7 @@ from typing import Any
 from pylantir import Record
 from pylantir_redcap.config import RedcapConfig
 from pylantir_redcap.fields import SOURCE_KEY
+from pylantir_redcap.previous import previous_identifiers
 
 Row = Mapping[str, Any]
 
@@ -106,6 +107,8 @@ class RowSelection:
                 if not self._accepted(merged):
                     self.skipped += 1
                     continue
-                uid = row_uid(self.project_key, record_id, row)
-                merged[SOURCE_KEY] = {**self.source_values, "study_instance_uid": uid}
+                added = {**self.source_values, "study_instance_uid": row_uid(self.project_key, record_id, row)}
+                if self.cfg.previous_identifiers:
+                    added.update(previous_identifiers(merged, self.cfg.site_id) or {})
+                merged[SOURCE_KEY] = added
                 yield Record(merged, _location(record_id, row))

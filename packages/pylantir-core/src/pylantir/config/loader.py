@@ -1,4 +1,4 @@
-"""Reading a configuration file: JSON parsing, legacy conversion, validation with every error located.
+"""Reading a configuration file: JSON parsing, conversion of the previous format, validation with every error located.
 
 One JSON file (``--config PATH`` or ``PYLANTIR_CONFIG``); ``PYLANTIR_DATABASE_URL`` overrides its
 ``database_url``. All problems of a file are reported together, each with its dotted path.
@@ -12,8 +12,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pylantir.config.legacy import LEGACY_KEY_HINTS, convert_legacy, is_legacy, legacy_problems
 from pylantir.config.models import PylantirConfig, check_database_url
+from pylantir.config.previous import (
+    SourceConverter,
+    convert_previous,
+    is_previous,
+    previous_problems,
+    registry_converter,
+)
 from pylantir.contract import ConfigProblem
 from pylantir.validation import problems_from_model
 
@@ -29,21 +35,22 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def load_config(path: str | os.PathLike[str]) -> PylantirConfig:
+def load_config(path: str | os.PathLike[str], *, convert_source: SourceConverter | None = None) -> PylantirConfig:
     """Read and validate a configuration file, or raise :class:`ConfigError` naming every problem.
 
-    A relative ``plugins_dir`` is taken relative to the file's directory. A file in the previous
-    Pylantir's format (``redcap2wl``) is converted to one ``redcap`` source, with one deprecation
+    A relative ``plugins_dir`` is taken relative to the file's directory. A file of the previous
+    Pylantir is converted (:mod:`pylantir.config.previous`), each source's type-specific keys by the
+    plugin owning the type (``convert_source``; by default the installed plugins), with one deprecation
     warning (logged) that shows the equivalent current-format file.
     """
     where = str(path)
     raw = read_json(path)
     repeated = duplicate_keys(raw)
-    if is_legacy(raw):
-        _raise_if_any(where, repeated + legacy_problems(raw))
-        raw = convert_legacy(raw, where)
+    if is_previous(raw):
+        _raise_if_any(where, repeated + previous_problems(raw))
+        raw = convert_previous(raw, where, convert_source or _installed_plugins())
     problems = repeated + problems_from_model(PylantirConfig, raw) + duplicate_source_names(raw)
-    _raise_if_any(where, [_with_legacy_hint(problem) for problem in problems])
+    _raise_if_any(where, problems)
     config = PylantirConfig.model_validate(raw)
     if config.plugins_dir:
         config.plugins_dir = str(Path(path).parent / Path(config.plugins_dir).expanduser())
@@ -127,15 +134,11 @@ def format_problem(problem: ConfigProblem) -> str:
     return f"{problem.path or '(top level)'}: {problem.message}"
 
 
-def _with_legacy_hint(problem: ConfigProblem) -> ConfigProblem:
-    hint = LEGACY_KEY_HINTS.get(problem.path)
-    if hint and problem.message.startswith("unknown key"):
-        return ConfigProblem(
-            problem.path,
-            f"unknown key; '{problem.path}' belongs to the legacy format, which needs 'redcap2wl' "
-            f"and no 'data_sources'; in this format use '{hint}'",
-        )
-    return problem
+def _installed_plugins() -> SourceConverter:
+    """Conversions by the installed plugins (found when a previous-format file is read, not before)."""
+    from pylantir.plugins import PluginRegistry
+
+    return registry_converter(PluginRegistry.discover())
 
 
 def _raise_if_any(path: str, problems: list[ConfigProblem]) -> None:

@@ -1,4 +1,4 @@
-"""The configuration file's typed pydantic models (the new format; see :mod:`pylantir.config.legacy`).
+"""The configuration file's typed pydantic models (the current format; see :mod:`pylantir.config.previous`).
 
 Unknown keys are errors, so typos are never silently ignored. Secrets are never in the file: sources
 name the environment variables that hold them.

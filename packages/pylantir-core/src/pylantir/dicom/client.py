@@ -13,7 +13,7 @@ from pydicom.sequence import Sequence
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
-from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
+from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
 
 from pylantir.dicom.connections import prepare_association
 from pylantir.dicom.server import quiet_identifier_logging

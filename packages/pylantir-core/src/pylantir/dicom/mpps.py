@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydicom import Dataset
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.uid import generate_uid
+from pynetdicom.dimse_primitives import N_CREATE, N_SET
 from pynetdicom.events import Event
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -200,7 +201,8 @@ class MppsHandlers:
 
     def _create(self, event: Event) -> Result:
         dataset = _received(event, "AttributeList", "attribute list")
-        uid = event.request.AffectedSOPInstanceUID or generate_uid()
+        request = cast(N_CREATE, event.request)  # the handler is bound to N-CREATE only
+        uid = request.AffectedSOPInstanceUID or generate_uid()
         check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
         for index, step in enumerate(dataset[SSA].value, start=1):
             check_present(step, SSA_TYPE1, SSA_TYPE2, f"{SSA} item {index}: ")
@@ -223,12 +225,12 @@ class MppsHandlers:
                  f"{len(items)} worklist item(s)" if items else "unscheduled")
         response = Dataset()
         response.update(dataset)
-        if not event.request.AffectedSOPInstanceUID:
+        if not request.AffectedSOPInstanceUID:
             response.AffectedSOPInstanceUID = uid
         return SUCCESS, response
 
     def _set(self, event: Event) -> Result:
-        uid = str(event.request.RequestedSOPInstanceUID)
+        uid = str(cast(N_SET, event.request).RequestedSOPInstanceUID)  # the handler is bound to N-SET only
         modifications = _received(event, "ModificationList", "modification list")
         linked: list[WorklistItem] = []
         with self.database.session() as session:

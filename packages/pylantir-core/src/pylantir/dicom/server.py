@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynetdicom import AE, _config, evt
-from pynetdicom.events import Event
-from pynetdicom.sop_class import (
+from pynetdicom.events import Event, EventHandlerType
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
     ModalityPerformedProcedureStep,
     ModalityWorklistInformationFind,
     Verification,
@@ -61,7 +61,7 @@ def handle_sop_extended(event: Event) -> dict[str, bytes]:
     """
     return {
         uid: bytes(len(info))
-        for uid, info in event.app_info.items()
+        for uid, info in event.app_info.items()  # type: ignore[attr-defined]  # set per event type by pynetdicom
         if uid == ModalityWorklistInformationFind and info
     }
 
@@ -74,7 +74,7 @@ class _HandshakeInConnectionThread(ssl.SSLContext):
     thread instead, bounded by ``server.association_timeout`` (``ConnectionGuard``).
     """
 
-    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
         """Wrap ``sock`` without the handshake (``do_handshake_on_connect=False``)."""
         kwargs["do_handshake_on_connect"] = False
         return super().wrap_socket(sock, *args, **kwargs)
@@ -140,7 +140,8 @@ class RunningServer:
         stopper.start()
         # Wake the accept loop now instead of at its next 0.5 s poll: it sees the shutdown request first.
         with contextlib.suppress(OSError):
-            self.server.socket.shutdown(socket.SHUT_RDWR)
+            if self.server.socket is not None:
+                self.server.socket.shutdown(socket.SHUT_RDWR)
         stopper.join()
         for assoc in self.ae.active_associations:
             if assoc.is_established:
@@ -169,7 +170,7 @@ def start_server(
     )
     mpps = MppsHandlers(database)
     guard = ConnectionGuard(settings)
-    handlers = [
+    handlers: list[EventHandlerType] = [
         *guard.handlers(),
         (evt.EVT_SOP_EXTENDED, handle_sop_extended),
         (evt.EVT_C_ECHO, handle_echo),

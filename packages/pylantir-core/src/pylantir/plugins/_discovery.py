@@ -9,6 +9,7 @@ it declares) and registers it. Nothing a plugin does escapes as an exception: it
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -61,7 +62,7 @@ def directory_files(directory: Path) -> Iterator[tuple[PluginInfo, Loader]]:
     for path in sorted(directory.glob("*.py")):
         if not path.name.startswith("_"):
             info = PluginInfo(name=path.stem, origin=str(path), code=(os.path.realpath(path),))
-            yield info, lambda path=path: import_file(path)
+            yield info, functools.partial(import_file, path)
 
 
 def missing_directory(directory: Path) -> PluginInfo:

@@ -89,7 +89,7 @@ def record_hasher(mapping_fingerprint: str) -> Callable[[Mapping[str, Any]], str
     def digest(record: Mapping[str, Any]) -> str:
         try:
             # marshal format 0 has no references or interning: equal content gives equal bytes
-            body = marshal.dumps(record, 0)
+            body = marshal.dumps(record, 0)  # type: ignore[arg-type]  # any value: ValueError when not marshallable
         except ValueError:  # a type marshal does not know (datetime, Decimal, a non-dict mapping...)
             body = repr(tuple(record.items())).encode()
         return blake2b(prefix + body, digest_size=16).hexdigest()

@@ -114,11 +114,12 @@ class _Entry:
         """:meth:`value`, or an equivalent shortcut for the common plain rename of a top-level field."""
         if self.field is None or self.translate is not None or self.default is not None or len(self.steps) != 1:
             return self.value
-        field, ((name, step),) = self.field, self.steps
+        field = self.field
+        ((name, step),) = self.steps
         known: dict[str, Any] = {}  # text -> its normalised form (normalisers are pure functions)
 
         def plain(record: Mapping[str, Any]) -> Any:
-            value = record.get(field)
+            value: Any = record.get(field)  # a raw value: None, text or anything else
             text = value.__class__ is str
             if text:
                 if (found := known.get(value)) is not None:

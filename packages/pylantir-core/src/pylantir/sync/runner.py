@@ -309,7 +309,7 @@ def _write(sync: _Sync, fetched: _Fetched) -> None:
                 **_counts(result),
             )
         )
-        state = session.get(SourceState, source.name)
+        state = session.get_one(SourceState, source.name)
         state.last_success_at, state.consecutive_failures = sync.now, 0
         state.plugin_state = dict(fetched.state.saved)
 

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pylantir.config import PylantirConfig
@@ -39,7 +39,7 @@ from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-TABLE = WorklistItem.__table__
+TABLE = cast(Table, WorklistItem.__table__)  # a declarative model's table; typed as FromClause
 CONFLICTS_LOGGED = 10
 DELETE_CHUNK = 500
 #: SQLite page cache of a sync's write transaction (KiB; the default is 2 MiB): the B-trees of a large
@@ -97,11 +97,12 @@ class _BulkInsert:
         if not self._raw:
             self._session.execute(insert(TABLE), [column_values(row) | self._constants for row in rows])
             return
-        columns: dict[str, Sequence[Any]] = {}
-        for name, column in zip(INSERT_COLUMNS, zip(*rows, strict=True), strict=True):
+        columns: dict[str, Iterable[Any]] = {}
+        for name, given in zip(INSERT_COLUMNS, zip(*rows, strict=True), strict=True):
+            column: Sequence[Any] = given
             if name in self._processors:
                 process, null = self._processors[name]
-                column = [null if value is None else process(value) for value in column]
+                column = [null if value is None else process(value) for value in given]
             if name not in self._omissible or column.count(None) != len(column):
                 columns[name] = column
         columns.update((name, repeat(value, len(rows))) for name, value in self._fixed.items())
