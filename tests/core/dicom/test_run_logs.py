@@ -174,9 +174,11 @@ def test_run_logs_what_happens_without_patient_data(tmp_path: Path, verbosity: l
     one(rf"INFO pylantir\.dicom\.mpps: MPPS {re.escape(MPPS_UID)} from MR1: N-CREATE IN PROGRESS, "
         r"1 worklist item\(s\)$")
     one(rf"INFO pylantir\.dicom\.mpps: MPPS {re.escape(MPPS_UID)} from MR1: N-SET COMPLETED, 1 worklist item\(s\)$")
-    peers = [re.search(r"association from (\S+):", line) for line in lines]
-    peer_lines = [match.group(1) for match in peers if match]
-    assert len(peer_lines) == len(set(peer_lines)) >= 8  # one line per association
+    # One line per association: each is accepted or refused, and each refusal is counted once.
+    associations = [line for line in lines if "pylantir.dicom.connections: association from" in line]
+    assert all(re.search(r" accepted \(|refused: ", line) for line in associations)
+    refusals = [int(n) for n in re.findall(r"; (\d+) refused since start$", log, re.M)]
+    assert len(refusals) == max(refusals) == len(set(refusals)) >= 3
 
 
 def test_v_adds_no_alembic_lines(tmp_path: Path) -> None:

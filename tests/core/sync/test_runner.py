@@ -6,7 +6,7 @@ import logging
 import threading
 from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from pylantir import Record, Rejected, SourceError, TransientSourceError
 from pylantir.store import Database, RejectedRow, SourceState, SyncRun, WorklistItem
@@ -186,16 +186,23 @@ def test_one_transaction_per_sync(memory, database, kit) -> None:
     assert (run.outcome, run.fetched, run.inserted) == ("failed", 49, 0)
 
 
-def test_source_error_without_traceback_bug_with_traceback(memory, database, kit, caplog) -> None:
+def test_source_error_without_traceback_bug_in_one_line_traceback_at_debug(memory, database, kit, caplog) -> None:
     memory.errors["alpha"] = [SourceError("file /data/x.csv is missing")]
-    memory.errors["beta"] = [KeyError("oops")]
-    with caplog.at_level(logging.WARNING, logger="pylantir"):
+    memory.rows["beta"] = [kit.record(1)]
+    memory.raise_after["beta"] = KeyError("oops")
+    with caplog.at_level(logging.DEBUG, logger="pylantir"):
         expected = sync_source(database, memory.registry, kit.source("alpha"))
         bug = sync_source(database, memory.registry, kit.source("beta"))
     assert expected.error == "file /data/x.csv is missing"
-    assert "plugin" in bug.error and "KeyError" in bug.error
-    by_source = {r.getMessage().split("'")[1]: r for r in caplog.records if r.exc_info}
-    assert set(by_source) == {"beta"}
+    assert "plugin memory-plugin" in bug.error and "KeyError: 'oops'" in bug.error
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage().split("'")[1] for r in errors] == ["beta"]
+    (line,) = errors
+    # source, plugin, exception and where to look, on one line without a traceback
+    assert not line.exc_info and "\n" not in line.getMessage()
+    assert "source 'beta'" in line.getMessage() and "conftest.py:" in line.getMessage()
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert [r.levelno for r in tracebacks] == [logging.DEBUG]
 
 
 def test_transient_errors_are_retried(memory, database, kit) -> None:
@@ -248,3 +255,26 @@ def test_every_column_kind_round_trips(memory, database, kit) -> None:
     assert first.created_at.year >= 2026 and first.status_from_mpps is False
     assert first.scheduled_start.endswith("093000") and first.source_key == "record 1"
 
+
+
+def test_a_repeated_rejection_is_logged_once(memory, database, kit, caplog) -> None:
+    memory.rows["alpha"] = [kit.record(1), kit.record(2, pid=""), Rejected("line 7", "6 fields, 7 expected")]
+    src = kit.source()
+
+    def rejected_lines() -> list[str]:
+        lines = [r.getMessage() for r in caplog.records
+                 if r.levelno == logging.WARNING and "rejected" in r.getMessage()]
+        caplog.clear()
+        return lines
+
+    with caplog.at_level(logging.INFO, logger="pylantir"):
+        sync_source(database, memory.registry, src)
+        assert len(rejected_lines()) == 2
+        again = sync_source(database, memory.registry, src)
+        assert again.rejected == 2 and rejected_lines() == []
+        memory.rows["alpha"].append(kit.record(3, date="yesterday"))
+        changed = sync_source(database, memory.registry, src)
+        (line,) = rejected_lines()
+        assert changed.rejected == 3 and "record 4" in line
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(RejectedRow)) == 2 + 2 + 3  # all stored

@@ -20,9 +20,13 @@ if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pyla
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def sources_status(config_path: Path, as_json: bool) -> None:
-    """Show each configured data source's last sync, outcome, counts, failures and next due time."""
+    """Show each configured data source's last sync, outcome, counts, failures and next due time.
+
+    A sync whose process ended before it finished (killed, host restarted) shows as ``interrupted``; the
+    next ``pylantir run`` or ``pylantir sync`` on this host closes it so.
+    """
     from pylantir.store import Database
-    from pylantir.sync.runner import COUNTS
+    from pylantir.sync.result import COUNTS
 
     config = load_config_or_exit(config_path)
     database = Database.open(config.database_url, echo=config.database_echo)
@@ -52,7 +56,8 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
 
     from pylantir.store import SyncRun
     from pylantir.sync.clock import SystemClock, as_utc
-    from pylantir.sync.runner import COUNTS
+    from pylantir.sync.lineage import INTERRUPTED, is_orphaned
+    from pylantir.sync.result import COUNTS
     from pylantir.sync.scheduler import SourceHealth, next_due
     from pylantir.sync.service import load_health
 
@@ -61,6 +66,7 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
     with database.session() as session:
         latest = select(func.max(SyncRun.id)).where(SyncRun.source_name.in_(names)).group_by(SyncRun.source_name)
         runs = {run.source_name: run for run in session.scalars(select(SyncRun).where(SyncRun.id.in_(latest)))}
+        orphaned = {name for name, run in runs.items() if is_orphaned(run)}
     now = SystemClock().now()
     statuses = []
     for source in config.data_sources:
@@ -72,8 +78,12 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
             "type": source.type,
             "enabled": source.enabled,
             "last_sync": as_utc(run.started_at).isoformat(timespec="seconds") if run else None,
-            "outcome": run.outcome if run else None,
+            "outcome": (INTERRUPTED if source.name in orphaned else run.outcome) if run else None,
             "error": run.error if run else None,
+            "finished": as_utc(run.finished_at).isoformat(timespec="seconds") if run and run.finished_at else None,
+            "seconds": round((run.finished_at - run.started_at).total_seconds(), 2)
+            if run and run.finished_at else None,
+            "runner": f"pid {run.pid} on {run.host}" if run and run.host else None,
             "counts": {name: getattr(run, name) for name in COUNTS} if run else {},
             "consecutive_failures": state.consecutive_failures,
             "degraded": state.degraded,

@@ -19,7 +19,6 @@ from pydicom import Dataset
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
-from pydicom.sequence import Sequence
 from pydicom.valuerep import MAX_VALUE_LEN, validate_pn
 from pynetdicom.events import Event
 
@@ -44,22 +43,26 @@ def read_identifier(event: Event) -> Dataset:
 
 
 def checked_keys(identifier: Dataset) -> Dataset:
-    """A copy of ``identifier`` in which every key carries its dictionary VR and a value that fits it."""
-    checked = Dataset()
-    for element in identifier:
-        checked.add(_checked(element))
-    return checked
+    """``identifier`` with every key checked, and zero-length keys of another VR given their dictionary VR.
+
+    Checks in place (the identifier is the one just decoded for this request) and returns it.
+    """
+    for element in list(identifier):
+        expected = _dictionary_vrs(element.tag)
+        if expected and element.VR not in expected:
+            if not element.is_empty:
+                raise InvalidIdentifier(f"sent with VR {element.VR}, its VR is {' or '.join(expected)}",
+                                        element.keyword or None, int(element.tag))
+            identifier[element.tag] = DataElement(element.tag, expected[0], [] if expected[0] == "SQ" else None)
+        elif element.VR == "SQ":
+            for item in element.value:
+                checked_keys(item)
+        else:
+            _check_values(element)
+    return identifier
 
 
-def _checked(element: DataElement) -> DataElement:
-    expected = _dictionary_vrs(element.tag)
-    if expected and element.VR not in expected:
-        if element.is_empty:
-            return DataElement(element.tag, expected[0], [] if expected[0] == "SQ" else None)
-        raise InvalidIdentifier(f"sent with VR {element.VR}, its VR is {' or '.join(expected)}",
-                                element.keyword or None, int(element.tag))
-    if element.VR == "SQ":
-        return DataElement(element.tag, "SQ", Sequence([checked_keys(item) for item in element.value]))
+def _check_values(element: DataElement) -> None:
     values = _values(element.value)
     if len(values) > MAX_VALUES:
         raise InvalidIdentifier(f"more than {MAX_VALUES} values", element.keyword or None, int(element.tag))
@@ -67,7 +70,6 @@ def _checked(element: DataElement) -> DataElement:
         problem = _length_problem(element.VR, value)
         if problem:
             raise InvalidIdentifier(problem, element.keyword or None, int(element.tag))
-    return element
 
 
 def _dictionary_vrs(tag: int) -> list[str]:

@@ -17,20 +17,21 @@ The same entry from two sources therefore has the same identity. An entry withou
 gets ``2.25.<uuid5 of its requested procedure's identity as an integer>`` (PS3.5 B.2): the same on every
 sync, and the same for every step of the procedure. (``\`` never occurs in a UID or an accession number.)
 
-Content hashes are digests of the raw record and the mapping (see :func:`record_hasher`).
+Content hashes are digests of the raw record in a canonical encoding, the mapping and the normalisation
+version (see :func:`record_hasher`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import marshal
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
+from datetime import date, datetime, time
+from decimal import Decimal
 from hashlib import blake2b
 from typing import Any
 
-#: Bumped whenever mapping or normalisation changes what a record becomes.
-HASH_VERSION = 1
+import orjson
 
 UID_NAMESPACE = uuid.UUID("7f0c3b8e-6a51-4c1e-9d2e-5b1f0a9e2c47")
 KEY_FIELDS = (
@@ -77,21 +78,44 @@ def generated_uid(identity: str) -> str:
     return f"2.25.{(int.from_bytes(digest[:16]) & _UUID5_CLEAR) | _UUID5_SET}"
 
 
-def record_hasher(mapping_fingerprint: str) -> Callable[[Mapping[str, Any]], str]:
-    """A function giving the content hash of a raw record under one mapping.
+def _canonical(value: Any) -> Any:
+    """JSON form of what orjson does not encode itself, tagged by type (so "1" and Decimal("1") differ)."""
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": bytes(value).hex()}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Set):
+        return {"$set": sorted(map(repr, value))}
+    if isinstance(value, (date, datetime, time)):  # subclasses orjson leaves alone
+        return {"$" + type(value).__name__: value.isoformat()}
+    return {"$" + f"{type(value).__module__}.{type(value).__qualname__}": repr(value)}
 
-    The hash covers the record as the plugin yielded it and the mapping (and :data:`HASH_VERSION`), so
-    an unchanged record is recognised before it is mapped and nothing is written for it; changing the
-    mapping or the engine's normalisation rewrites every row once.
+
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """A stable encoding of ``value`` (JSON, keys sorted; equal content gives equal bytes on every Python).
+
+    Dates and times are ISO 8601 (RFC 3339), decimals, bytes and sets are tagged with their type, and any
+    other object is its type and ``repr``.
     """
-    prefix = f"{HASH_VERSION}:{mapping_fingerprint}:".encode()
+    return orjson.dumps(value, default=_canonical, option=_CANONICAL)
+
+
+def record_hasher(mapping_fingerprint: str, normalisation: str) -> Callable[[Mapping[str, Any]], str]:
+    """A function giving the content hash of a raw record under one mapping and normalisation.
+
+    The hash covers the record as the plugin yielded it, the mapping and the normalisation version
+    (:func:`pylantir.sync.normalisation.normalisation_version`), so an unchanged record is recognised before
+    it is mapped and nothing is written for it; changing the mapping or the engine's normalisation
+    rewrites every row once.
+    """
+    prefix = f"{normalisation}:{mapping_fingerprint}:".encode()
 
     def digest(record: Mapping[str, Any]) -> str:
-        try:
-            # marshal format 0 has no references or interning: equal content gives equal bytes
-            body = marshal.dumps(record, 0)  # type: ignore[arg-type]  # any value: ValueError when not marshallable
-        except ValueError:  # a type marshal does not know (datetime, Decimal, a non-dict mapping...)
-            body = repr(tuple(record.items())).encode()
-        return blake2b(prefix + body, digest_size=16).hexdigest()
+        return blake2b(prefix + canonical_bytes(record), digest_size=16).hexdigest()
 
     return digest

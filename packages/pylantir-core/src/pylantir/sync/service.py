@@ -13,6 +13,7 @@ from pylantir.config import DataSourceSettings, PylantirConfig
 from pylantir.plugins import PluginRegistry
 from pylantir.store import Database, SourceState
 from pylantir.sync.clock import Clock, SystemClock, as_utc
+from pylantir.sync.lineage import close_interrupted_runs
 from pylantir.sync.runner import Progress, SyncResult, sync_source
 from pylantir.sync.scheduler import Scheduler, SourceHealth
 from pylantir.sync.writer import source_ranks
@@ -56,6 +57,8 @@ class SyncService:
     def __init__(
         self, config: PylantirConfig, registry: PluginRegistry, database: Database, clock: Clock | None = None
     ):
+        """Prepare the schedule; runs left open by dead processes of this host are closed as interrupted."""
+        close_interrupted_runs(database)
         self.config = config
         self.registry = registry
         self.database = database

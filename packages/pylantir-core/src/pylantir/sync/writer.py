@@ -3,14 +3,22 @@
 Rows come in insert form (flat tuples of :data:`~pylantir.sync.rows.INSERT_COLUMNS`, see
 :class:`pylantir.sync.spool.Spool`). Per batch, one indexed query fetches the identity, content hash,
 owner and MPPS flag of the rows already stored; then new rows are inserted and changed rows updated
-with one ``executemany`` each. Unchanged rows are not written at all. On SQLite, when the table is
-empty as the write transaction starts (a first sync), the query is skipped: the transaction holds the
-database's write lock, and the rows of one sync have distinct identities, so every row is new.
+with one ``executemany`` each. Unchanged rows are not written at all.
+
+Every write states its rules in the SQL, so that the database applies them to the row as it is when the
+write happens, not as the lookup saw it (another instance, an MPPS N-SET or another source may have
+written it meanwhile; on PostgreSQL under READ COMMITTED an UPDATE waits for a concurrent writer and then
+re-evaluates its WHERE clause and its SET expressions on the row that writer committed):
+
+- MPPS owns the status: ``SET status = CASE WHEN status_from_mpps THEN status ELSE :new END``;
+- priority: a row is overwritten only when this source owns it or outranks its owner (``WHERE``);
+- an insert of an entry another writer inserted meanwhile becomes an update under the same two rules
+  (``INSERT ... ON CONFLICT (identity) DO UPDATE ... WHERE``), so no sync fails on the identity key;
+- removal deletes only rows that are still this source's, ``SCHEDULED`` and not taken over by MPPS.
 
 Cross-source dedup: an entry stored by another source is taken over only when this source ranks
 higher. Ranks come from :func:`source_ranks`: sources with an explicit ``priority`` first (a lower
 number wins), then the others in config order. A source no longer configured ranks last.
-MPPS-owned status (``status_from_mpps``) is never overwritten.
 
 Removal (after a complete fetch only): entries of this source that the fetch no longer contains are
 deleted while still ``SCHEDULED`` and not taken over by MPPS, unless the fetch looks suspicious (no
@@ -22,31 +30,42 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from itertools import repeat
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from pylantir.config import PylantirConfig
+from pylantir.store.bulk import BulkUpsert
 from pylantir.store.catalogue import STATUS
 from pylantir.store.models import WorklistItem
 from pylantir.store.removed import any_removed, still_removed
+from pylantir.sync.result import SyncResult
 from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-TABLE = cast(Table, WorklistItem.__table__)  # a declarative model's table; typed as FromClause
+TABLE = cast(Table, WorklistItem.__table__)
 CONFLICTS_LOGGED = 10
 DELETE_CHUNK = 500
 _START = INSERT_COLUMNS.index("scheduled_start")
-#: SQLite page cache of a sync's write transaction (KiB; the default is 2 MiB): the B-trees of a large
-#: first sync stay in memory instead of spilling to the WAL and being read back (~15% of the insert time).
-WRITE_CACHE_KIB = 8192
+#: Columns a sync sets when it changes a stored row (the identity and what the insert alone sets stay).
+UPDATED_COLUMNS = (*INSERT_COLUMNS[1:], "source_name", "updated_at", "updated_run_id")
 
 
 def source_ranks(config: PylantirConfig) -> dict[str, int]:
@@ -63,80 +82,6 @@ def column_values(row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(INSERT_COLUMNS, row, strict=True))
 
 
-class _BulkInsert:
-    """Inserts rows in insert form with one ``executemany``, with the same ``constants`` in every row.
-
-    On SQLite the rows go to the driver's ``executemany`` as tuples, built column by column with
-    SQLAlchemy's own bind processors applied to the columns that need one; this skips SQLAlchemy's per-row
-    parameter building, the largest cost of a big first sync. A column that is NULL in every row of the
-    batch (and has no default) is left out of the INSERT: the ``sqlite3`` module binds each ``None`` slowly
-    (~0.25 us), and most worklist columns are empty. Other databases use SQLAlchemy's batched insert as it is.
-    """
-
-    def __init__(self, session: Session, constants: dict[str, Any]):
-        self._session = session
-        self._constants = constants
-        self._dialect = session.connection().dialect
-        self._raw = self._dialect.name == "sqlite"
-        self._statements: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {}
-        if not self._raw:
-            return
-        processors = {name: self._processor(name) for name in [*INSERT_COLUMNS, *constants]}
-        # processor and what it makes of None (JSON turns None into 'null': computed once)
-        self._processors = {name: (process, process(None)) for name, process in processors.items() if process}
-        self._fixed = {
-            name: process(value) if (process := processors[name]) else value for name, value in constants.items()
-        }
-        self._omissible = frozenset(
-            name for name in INSERT_COLUMNS if TABLE.c[name].default is None and TABLE.c[name].server_default is None
-        )
-
-    def _processor(self, name: str) -> Callable[[Any], Any] | None:
-        return TABLE.c[name].type.dialect_impl(self._dialect).bind_processor(self._dialect)
-
-    def execute(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert ``rows``."""
-        if not self._raw:
-            self._session.execute(insert(TABLE), [column_values(row) | self._constants for row in rows])
-            return
-        columns: dict[str, Iterable[Any]] = {}
-        for name, given in zip(INSERT_COLUMNS, zip(*rows, strict=True), strict=True):
-            column: Sequence[Any] = given
-            if name in self._processors:
-                process, null = self._processors[name]
-                column = [null if value is None else process(value) for value in given]
-            if name not in self._omissible or column.count(None) != len(column):
-                columns[name] = column
-        columns.update((name, repeat(value, len(rows))) for name, value in self._fixed.items())
-        sql, order = self._statement(tuple(columns))
-        self._session.connection().exec_driver_sql(sql, list(zip(*map(columns.get, order), strict=True)))
-
-    def _statement(self, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-        """The INSERT of ``names`` and the order of its parameters (compiled once per set of columns)."""
-        if names not in self._statements:
-            compiled = insert(TABLE).compile(dialect=self._dialect, column_keys=list(names))
-            self._statements[names] = (str(compiled), tuple(compiled.positiontup or ()))
-        return self._statements[names]
-
-
-@contextmanager
-def write_cache(session: Session) -> Iterator[None]:
-    """On SQLite, a larger page cache while the block writes; then the connection's own size again.
-
-    Only the writing connection (syncs write one at a time) holds the larger cache, and only meanwhile.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    previous = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
-    connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size={previous}")
-
-
 def stored_hashes(session: Session, source_name: str) -> dict[str, str]:
     """Content hash -> identity of every row the source owns (one query on the indexed owner)."""
     rows = session.execute(
@@ -145,47 +90,64 @@ def stored_hashes(session: Session, source_name: str) -> dict[str, str]:
     return {digest: identity for digest, identity in rows}
 
 
-@dataclass
-class WriteCounts:
-    """What a sync wrote."""
-
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    conflicts: int = 0  # entries another source also provides (the higher-ranked one is kept)
-    already_removed: int = 0  # new rows that housekeeping removed before: not added again
+def _status_kept_from_mpps(new: Any) -> ColumnElement[Any]:
+    """The status to store: the stored one once MPPS owns it (evaluated by the database), else ``new``."""
+    return case((TABLE.c.status_from_mpps.is_(True), TABLE.c[STATUS]), else_=new)
 
 
 class Writer:
-    """Writes one source's rows in an open session; the caller commits or rolls back."""
+    """Writes one source's rows in an open session; the caller commits or rolls back.
+
+    :param counts: where the writes are counted (``inserted``, ``updated``, ``unchanged``, ``removed``,
+        ``conflicts``, ``already_removed``).
+    """
 
     def __init__(
-        self, session: Session, source_name: str, ranks: Mapping[str, int], now: datetime, run_id: int | None = None
+        self,
+        session: Session,
+        source_name: str,
+        ranks: Mapping[str, int],
+        now: datetime,
+        run_id: int | None,
+        counts: SyncResult,
     ):
         self.session = session
-        self.run_id = run_id
         self.source_name = source_name
         self.ranks = ranks
         self.now = now
-        self.counts = WriteCounts()
-        self._update_all = update(TABLE).where(TABLE.c.id == bindparam("_id"))
+        self.run_id = run_id
+        self.counts = counts
+        may_overwrite = self._may_overwrite()
+        self._update = (
+            update(TABLE)
+            .where(TABLE.c.id == bindparam("_id"), may_overwrite)
+            .values({name: bindparam(f"new_{name}") for name in UPDATED_COLUMNS})
+            .values({STATUS: _status_kept_from_mpps(bindparam(f"new_{STATUS}"))})
+        )
         # one statement for every batch (a literal IN list would be built and coerced value by value)
         self._lookup = select(
             TABLE.c.identity, TABLE.c.id, TABLE.c.content_hash, TABLE.c.source_name, TABLE.c.status_from_mpps
         ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
-        self._all_new = self._insert_only(session)
-        self._removed_before = any_removed(session)
-        self._insert = _BulkInsert(session, {"source_name": source_name, "created_at": now, "updated_at": now,
-                                             "status_from_mpps": False,
-                                             "created_run_id": run_id, "updated_run_id": run_id})
+        constants = {"source_name": source_name, "created_at": now, "updated_at": now, "status_from_mpps": False,
+                     "created_run_id": run_id, "updated_run_id": run_id}
 
-    @staticmethod
-    def _insert_only(session: Session) -> bool:
-        """Whether every row written will be new: SQLite with an empty table (its write lock is held)."""
-        if session.connection().dialect.name != "sqlite":
-            return False
-        return session.execute(select(TABLE.c.id).limit(1)).first() is None
+        def on_conflict(excluded: Any) -> tuple[dict[str, Any], ColumnElement[bool]]:
+            set_ = {name: excluded[name] for name in UPDATED_COLUMNS}
+            set_[STATUS] = _status_kept_from_mpps(excluded[STATUS])
+            changed = or_(TABLE.c.content_hash != excluded.content_hash, TABLE.c.source_name != source_name)
+            return set_, and_(may_overwrite, changed)
+
+        self._removed_before = any_removed(session)
+        self._insert = BulkUpsert(session, TABLE, INSERT_COLUMNS, constants, "identity", on_conflict)
+
+    def _may_overwrite(self) -> ColumnElement[bool]:
+        """Whether this source may overwrite a stored row: it owns it, or no source that outranks it does."""
+        mine = self.ranks.get(self.source_name, math.inf)
+        outranking = sorted(name for name, rank in self.ranks.items() if rank < mine and name != self.source_name)
+        if not outranking:
+            return true()
+        others = (TABLE.c.source_name != bindparam(f"outranking_{n}", name) for n, name in enumerate(outranking))
+        return or_(TABLE.c.source_name == bindparam("writer_source", self.source_name), and_(*others))
 
     def write_batch(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert new rows, update changed ones, skip unchanged ones and ones a higher source owns.
@@ -193,19 +155,12 @@ class Writer:
         ``rows`` are in insert form (:data:`~pylantir.sync.rows.INSERT_COLUMNS`): identity first, then the
         content hash.
         """
-        if self._all_new:
-            rows = self._not_removed_before(rows)
-            if rows:
-                self._insert.execute(rows)
-            self.counts.inserted += len(rows)
-            return
         stored = {
             row.identity: row
             for row in self.session.execute(self._lookup, {"identities": [row[0] for row in rows]})
         }
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
-        mpps_updates: list[dict[str, Any]] = []
         for row in rows:
             identity, content_hash = row[0], row[1]
             old = stored.get(identity)
@@ -215,20 +170,14 @@ class Writer:
                 continue
             elif old.source_name == self.source_name and old.content_hash == content_hash:
                 self.counts.unchanged += 1
-            elif old.status_from_mpps:
-                params = self._params(row) | {"_id": old.id}
-                del params[STATUS]
-                mpps_updates.append(params)
             else:
-                updates.append(self._params(row) | {"_id": old.id})
+                updates.append(self._update_params(row, old.id))
         added = self._not_removed_before(inserts)
-        if added:
-            self._insert.execute(added)
-        for batch in (updates, mpps_updates):
-            if batch:
-                self.session.execute(self._update_all, batch)
+        self._insert.execute(added)
+        if updates:
+            self.session.execute(self._update, updates)
         self.counts.inserted += len(added)
-        self.counts.updated += len(updates) + len(mpps_updates)
+        self.counts.updated += len(updates)
 
     def _not_removed_before(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
         """``rows`` (new ones) without those housekeeping removed, unless rescheduled later (store.removed)."""
@@ -238,13 +187,10 @@ class Writer:
         self.counts.already_removed += len(removed)
         return [row for row in rows if row[0] not in removed] if removed else rows
 
-    def _params(self, row: tuple[Any, ...]) -> dict[str, Any]:
-        params = column_values(row)
-        del params["identity"]
-        params.update(
-            source_name=self.source_name, updated_at=self.now, updated_run_id=self.run_id
-        )
-        return params
+    def _update_params(self, row: tuple[Any, ...], row_id: int) -> dict[str, Any]:
+        values = column_values(row)
+        values.update(source_name=self.source_name, updated_at=self.now, updated_run_id=self.run_id)
+        return {"_id": row_id, **{f"new_{name}": values[name] for name in UPDATED_COLUMNS}}
 
     def _takes_over(self, owner: str, identity: str) -> bool:
         mine, theirs = self.ranks.get(self.source_name, math.inf), self.ranks.get(owner, math.inf)
@@ -257,6 +203,14 @@ class Writer:
             )
         return wins
 
+    def _removable(self) -> ColumnElement[bool]:
+        """Rows a complete fetch may remove when it no longer contains them (checked again on delete)."""
+        return and_(
+            TABLE.c.source_name == self.source_name,
+            TABLE.c[STATUS] == DEFAULT_STATUS,
+            TABLE.c.status_from_mpps.is_(False),
+        )
+
     def remove_missing(self, seen: set[str], guard_fraction: float) -> str | None:
         """Delete this source's SCHEDULED entries not in ``seen``; a warning instead when suspicious."""
         owned = self.session.execute(
@@ -264,13 +218,7 @@ class Writer:
         ).scalar_one()
         missing = [
             row.id
-            for row in self.session.execute(
-                select(TABLE.c.id, TABLE.c.identity).where(
-                    TABLE.c.source_name == self.source_name,
-                    TABLE.c[STATUS] == DEFAULT_STATUS,
-                    TABLE.c.status_from_mpps.is_(False),
-                )
-            )
+            for row in self.session.execute(select(TABLE.c.id, TABLE.c.identity).where(self._removable()))
             if row.identity not in seen
         ]
         if not missing:
@@ -284,6 +232,7 @@ class Writer:
             log.warning(warning)
             return warning
         for start in range(0, len(missing), DELETE_CHUNK):
-            self.session.execute(delete(TABLE).where(TABLE.c.id.in_(missing[start : start + DELETE_CHUNK])))
-        self.counts.removed = len(missing)
+            chunk = missing[start : start + DELETE_CHUNK]
+            deleted = self.session.execute(delete(TABLE).where(TABLE.c.id.in_(chunk), self._removable()))
+            self.counts.removed += cast(CursorResult[Any], deleted).rowcount
         return None

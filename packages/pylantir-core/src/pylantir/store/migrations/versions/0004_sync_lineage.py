@@ -26,11 +26,7 @@ branch_labels = None
 depends_on = None
 
 LINEAGE = ("created_run_id", "updated_run_id")
-RUNNER = (
-    sa.Column("host", sa.String(255)),
-    sa.Column("pid", sa.Integer()),
-    sa.Column("process_started_at", sa.DateTime(timezone=True)),
-)
+RUNNER = (("host", sa.String(255)), ("pid", sa.Integer()), ("process_started_at", sa.DateTime(timezone=True)))
 
 
 def _foreign_key(name: str) -> sa.ForeignKey:
@@ -47,15 +43,15 @@ def upgrade() -> None:
     else:
         for name in LINEAGE:
             op.add_column("worklist_items", sa.Column(name, sa.Integer(), _foreign_key(name), nullable=True))
-    for column in RUNNER:
-        op.add_column("sync_runs", column.copy())
+    for name, column_type in RUNNER:
+        op.add_column("sync_runs", sa.Column(name, column_type))
 
 
 def downgrade() -> None:
     """Drop them (on SQLite through a table copy: Alembic's batch mode)."""
     with op.batch_alter_table("sync_runs") as batch:
-        for column in RUNNER:
-            batch.drop_column(column.name)
+        for name, _ in RUNNER:
+            batch.drop_column(name)
     with op.batch_alter_table("worklist_items") as batch:
         for name in LINEAGE:
             if op.get_bind().dialect.name != "sqlite":
