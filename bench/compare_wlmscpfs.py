@@ -190,7 +190,8 @@ def main() -> None:
         universal, universal_checked = findscu_query(items, workdir / "responses")
         port, wl_port = h.free_port(), h.free_port()
         pylantir = Server("Pylantir", h.Service(
-            "pylantir run", [*h.pylantir_command(), "run", "--no-sync", "--config", str(config), "--port", str(port)],
+            "pylantir run",
+            [*h.pylantir_command(), "run", "--no-sync", "--no-http", "--config", str(config), "--port", str(port)],
             port, workdir / "pylantir.log"), PYLANTIR_AE)
         wlmscpfs = Server("wlmscpfs", h.Service(
             "wlmscpfs", [h.dcmtk_tool("wlmscpfs"), "-dfp", str(wl_root), str(wl_port)], wl_port,

@@ -210,7 +210,7 @@ def main() -> None:
         print(f"first sync of {options.rows} rows: {first.wall:.1f} s; each re-sync rewrites {expected_updates} rows")
 
         cli = [resync_with_cli(config, export, expected_updates) for _ in range(options.runs)]
-        service = h.Service("pylantir run", [*h.pylantir_command(), "run", "--config", str(config)], port,
+        service = h.Service("pylantir run", [*h.pylantir_command(), "run", "--config", str(config), "--no-http"], port,
                             workdir / "run.log")
         (workdir / "run.log").touch()
         log = SyncLog(workdir / "run.log")

@@ -83,7 +83,7 @@ def test_sync_lands_the_bookings_and_run_serves_them(site, tmp_path):
 
     port, log = _free_port(), tmp_path / "run.log"  # a file: -vv fills a pipe nobody reads meanwhile
     with log.open("w") as output:
-        process = subprocess.Popen([PYLANTIR, "-vv", "run", "--config", str(config), "--port", str(port)],
+        process = subprocess.Popen([PYLANTIR, "-vv", "run", "--config", str(config), "--port", str(port), "--no-http"],
                                    stdout=output, stderr=subprocess.STDOUT, text=True,
                                    env={**os.environ, "CALPENDO_USERNAME": USER, "CALPENDO_PASSWORD": PASSWORD})
     try:
@@ -129,8 +129,9 @@ def test_dcmtk_findscu_sees_the_bookings(site, dcmtk):
     _, config, soon = site
     assert _run("sync", "--config", str(config)).returncode == 0
     port = _free_port()
-    process = subprocess.Popen([PYLANTIR, "run", "--config", str(config), "--port", str(port), "--no-sync"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [PYLANTIR, "run", "--config", str(config), "--port", str(port), "--no-sync", "--no-http"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:

@@ -211,7 +211,7 @@ def free_port() -> int:
 def serving(env: PluginEnv, config: Path) -> Iterator[int]:
     """``pylantir run --no-sync`` in the venv on a free port; yields the port once it accepts connections."""
     port = free_port()
-    process = env.start("-m", "pylantir", "run", "--config", str(config), "--no-sync", "--port", str(port))
+    process = env.start("-m", "pylantir", "run", "--config", str(config), "--no-sync", "--no-http", "--port", str(port))
     try:
         deadline = time.monotonic() + 120  # generous: a loaded 2-core machine imports slowly
         while True:

@@ -40,7 +40,8 @@ def test_run_no_sync_serves_then_stops_cleanly(tmp_path: Path) -> None:
     """--no-sync serves with the CLI overrides, logs one start line, and SIGTERM exits 0."""
     port = free_port()
     code, err = run_and_stop(
-        ["run", "--config", str(write_config(tmp_path)), "--no-sync", "--port", str(port), "--ae-title", "TESTAE"],
+        ["run", "--config", str(write_config(tmp_path)), "--no-sync", "--no-http", "--port", str(port),
+         "--ae-title", "TESTAE"],
         port,
     )
     assert code == 0, err
@@ -52,7 +53,7 @@ def test_run_no_sync_serves_then_stops_cleanly(tmp_path: Path) -> None:
 def test_run_with_sync(tmp_path: Path) -> None:
     """Without --no-sync the sync engine starts before the port opens and stops with the server."""
     port = free_port()
-    code, err = run_and_stop(["run", "--config", str(write_config(tmp_path)), "--port", str(port)], port)
+    code, err = run_and_stop(["run", "--config", str(write_config(tmp_path)), "--port", str(port), "--no-http"], port)
     assert code == 0, err
     assert "sources: none" in err
 
@@ -61,7 +62,7 @@ def test_run_refuses_unusable_sources_before_listening(tmp_path: Path) -> None:
     """Source problems are listed and the command exits non-zero without opening the port."""
     port = free_port()
     config = write_config(tmp_path, data_sources=[{"name": "ghost", "type": "no-such-plugin"}])
-    result = subprocess.run([*PYLANTIR, "run", "--config", str(config), "--port", str(port)], check=False,
+    result = subprocess.run([*PYLANTIR, "run", "--config", str(config), "--port", str(port), "--no-http"], check=False,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "ghost" in result.stderr
@@ -75,7 +76,7 @@ def test_run_refuses_unusable_sources_before_listening(tmp_path: Path) -> None:
 )
 def test_run_rejects_bad_overrides(tmp_path: Path, args: list[str], message: str) -> None:
     """Invalid overrides are usage errors naming the option."""
-    result = CliRunner().invoke(cli, ["run", "--config", str(write_config(tmp_path)), "--no-sync", *args])
+    result = CliRunner().invoke(cli, ["run", "--config", str(write_config(tmp_path)), "--no-sync", "--no-http", *args])
     assert result.exit_code == 2
     assert message in result.output
 
@@ -124,7 +125,7 @@ def test_run_hides_the_database_password(tmp_path: Path, postgres_url: str) -> N
     config = tmp_path / "pylantir.json"
     config.write_text(json.dumps({"database_url": url}))
     port = free_port()
-    code, err = run_and_stop(["run", "--config", str(config), "--no-sync", "--port", str(port)], port)
+    code, err = run_and_stop(["run", "--config", str(config), "--no-sync", "--no-http", "--port", str(port)], port)
     assert code == 0, err
     [start_line] = [line for line in err.splitlines() if "pylantir serving" in line]
     assert "s3cret-pw" not in err and "***" in start_line

@@ -44,7 +44,8 @@ def test_echo_and_find_speak_tls_to_a_tls_pylantir_run(add_items: Callable[..., 
     context.load_cert_chain(tls_files["client_cert"], tls_files["client_key"])
     client_tls = ["--tls-ca", tls_files["ca_cert"], "--tls-certificate", tls_files["client_cert"],
                   "--tls-key", tls_files["client_key"]]
-    with serving(["run", "--config", str(config), "--no-sync"], Peer("127.0.0.1", port, ssl_context=context)):
+    with serving(["run", "--config", str(config), "--no-sync", "--no-http"],
+                 Peer("127.0.0.1", port, ssl_context=context)):
         echoed = pylantir("echo", "127.0.0.1", str(port), *client_tls)
         assert echoed.returncode == 0, echoed.stderr
         assert echoed.stdout == f"C-ECHO to ANY-SCP at 127.0.0.1:{port} over TLS: success\n"

@@ -31,7 +31,7 @@ def test_run_removes_a_finished_exam_on_schedule_without_logging_it(tmp_path: Pa
     config = tmp_path / "pylantir.json"
     config.write_text(json.dumps({"database_url": url, "server": {"port": port},
                                   "housekeeping": {"interval_minutes": 0.01}}))
-    with serving(["run", "--no-sync", "--config", str(config)], Peer("127.0.0.1", port)) as server:
+    with serving(["run", "--no-sync", "--no-http", "--config", str(config)], Peer("127.0.0.1", port)) as server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with database.session() as session:

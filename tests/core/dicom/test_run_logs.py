@@ -128,7 +128,7 @@ def test_run_logs_what_happens_without_patient_data(tmp_path: Path, verbosity: l
     port = free_port()
     config = write_site(tmp_path, port)
     modality = Peer("127.0.0.1", port, calling_ae="MR1", called_ae="PYLANTIR", timeout=5)
-    with serving([*verbosity, "run", "--config", str(config)], modality) as server:
+    with serving([*verbosity, "run", "--config", str(config), "--no-http"], modality) as server:
         deadline = time.monotonic() + 20
         while not (found := patiently(find, modality, query(PatientName="quixote^zebulon"))):
             assert time.monotonic() < deadline, "the first sync did not finish"  # it runs beside the server

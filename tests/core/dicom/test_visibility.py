@@ -317,7 +317,7 @@ def test_pylantir_run_shows_findscu_only_todays_items_of_a_source(tmp_path: Path
                           "field_mapping": {"mrn": "patient_id", "name": "patient_name", "modality": "modality",
                                             "exam_date": "scheduled_start_date", "exam_time": "scheduled_start_time"}}],
     }))
-    with serving(["run", "--config", str(config)], Peer("127.0.0.1", port)):
+    with serving(["run", "--config", str(config), "--no-http"], Peer("127.0.0.1", port)):
         for _ in range(100):  # the first sync runs as the server starts
             responses = _findscu(dcmtk, tmp_path, port)
             if responses:

@@ -168,8 +168,9 @@ def test_mpps_status_is_never_overwritten_by_concurrent_syncs(tmp_path: Path, po
     database = Database.open(postgres_url)
     ports = [free_port(), free_port()]
     instances = [
-        subprocess.Popen([*PYLANTIR, "run", "--config", str(write_config(tmp_path, postgres_url, source, port, 0.5))],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*PYLANTIR, "run", "--config", str(write_config(tmp_path, postgres_url, source, port, 0.5)), "--no-http"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for port in ports
     ]
     try:

@@ -5,7 +5,8 @@ SQLAlchemy and Alembic are imported when a command runs, not when the CLI starts
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -123,13 +124,20 @@ def _revision_state(revision: str | None) -> str:
 
 
 def _guarded(database: Database, action: Callable[[], T]) -> T:
-    """Run ``action``; a database failure becomes a CLI error naming the URL (password hidden)."""
+    """Run ``action`` under :func:`database_errors`."""
+    with database_errors(database):
+        return action()
+
+
+@contextmanager
+def database_errors(database: Database) -> Iterator[None]:
+    """A database failure in the block becomes a CLI error naming the URL (password hidden)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from pylantir.store.schema import SchemaError
 
     try:
-        return action()
+        yield
     except (SQLAlchemyError, SchemaError) as exc:
         database.close()
         detail = getattr(exc, "orig", None) or exc

@@ -17,6 +17,7 @@ QUIET_LIBRARIES = {
     "pynetdicom": logging.CRITICAL,  # its errors repeat what our association lines say, with tracebacks
     "pydicom": logging.CRITICAL,  # its warnings quote the values they are about
     "alembic": logging.WARNING,
+    "uvicorn": logging.WARNING,  # its start lines repeat ours; its access log is off (query strings hold patient data)
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "urllib3": logging.WARNING,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pylantir import __version__
+from pylantir.cli.access import tokens_group, users_group
 from pylantir.cli.client import echo_command, find_command
 from pylantir.cli.config_cmd import config_group
 from pylantir.cli.context import CliContext
@@ -42,6 +43,8 @@ cli.add_command(sync)
 cli.add_command(run)
 cli.add_command(echo_command)
 cli.add_command(find_command)
+cli.add_command(users_group)
+cli.add_command(tokens_group)
 
 
 def main() -> None:

@@ -20,28 +20,33 @@ from pylantir.cli.context import (
     pass_cli,
 )
 from pylantir.cli.logs import log_at_least
-from pylantir.config import PylantirConfig, ServerSettings
+from pylantir.config import PylantirConfig
 
 if TYPE_CHECKING:
+    from pylantir.dicom import RunningServer
+    from pylantir.http import RunningHttp
     from pylantir.store import Database
 
 log = logging.getLogger("pylantir.run")
 SYNC_STOP_TIMEOUT = 30.0
 
 
-def _with_overrides(config: PylantirConfig, **overrides: Any) -> PylantirConfig:
-    """The config with the command-line overrides applied and validated like the file."""
+def _with_overrides(config: PylantirConfig, section: str, **overrides: Any) -> PylantirConfig:
+    """The config with the command-line overrides of one section (``server``, ``http``) applied and validated
+    like the file."""
     from pydantic import ValidationError
 
     updates = {key: value for key, value in overrides.items() if value is not None}
     if not updates:
         return config
+    current = getattr(config, section)
     try:
-        server = ServerSettings.model_validate({**config.server.model_dump(), **updates})
+        replaced = type(current).model_validate({**current.model_dump(), **updates})
     except ValidationError as exc:
-        raise click.UsageError("; ".join(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}"
+        prefix = "--http-" if section == "http" else "--"
+        raise click.UsageError("; ".join(f"{prefix}{str(e['loc'][0]).replace('_', '-')}: {e['msg']}"
                                          for e in exc.errors())) from exc
-    return config.model_copy(update={"server": server})
+    return config.model_copy(update={section: replaced})
 
 
 def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> Any:
@@ -75,13 +80,17 @@ def _wait_for_signal() -> None:
 @click.option("--host", help="Address to listen on (overrides server.host).")
 @click.option("--port", type=int, help="TCP port to listen on (overrides server.port).")
 @click.option("--no-sync", is_flag=True, help="Serve the worklist only; do not run the data-source sync.")
+@click.option("--http-port", type=int, help="TCP port of the HTTP service (overrides http.port).")
+@click.option("--no-http", is_flag=True, help="Serve no HTTP (API, health, dashboard); overrides http.enabled.")
 @pass_cli
 def run(
-    cli_ctx: CliContext, config_path: Path, ae_title: str | None, host: str | None, port: int | None, no_sync: bool
+    cli_ctx: CliContext, config_path: Path, ae_title: str | None, host: str | None, port: int | None, no_sync: bool,
+    http_port: int | None, no_http: bool,
 ) -> None:
-    """Serve the worklist over DICOM (MWL C-FIND, MPPS, C-ECHO) and keep it in sync with the data sources.
+    """Serve the worklist over DICOM (MWL C-FIND, MPPS, C-ECHO) and HTTP (API, health, dashboard), and keep
+    it in sync with the data sources.
 
-    The sources are checked and the sync engine started before the port opens. Housekeeping (what left the
+    The sources are checked and the sync engine started before the ports open. Housekeeping (what left the
     worklist, old sync runs) runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
     """
     from pylantir.dicom import ServerStartError, start_server
@@ -89,7 +98,8 @@ def run(
     from pylantir.store import Database
 
     log_at_least(logging.INFO)
-    config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
+    config = _with_overrides(load_config_or_exit(config_path), "server", ae_title=ae_title, host=host, port=port)
+    config = _with_overrides(config, "http", port=http_port, enabled=False if no_http else None)
     database = Database.open(config.database_url)
     sync = None if no_sync else _start_sync(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
@@ -100,15 +110,23 @@ def run(
             server = start_server(config, database)
         except ServerStartError as exc:
             raise click.ClickException(str(exc)) from exc
+        try:
+            http = _start_http(config, database, server, sync) if config.http.enabled else None
+        except BaseException:
+            server.shutdown()
+            raise
         sources = "sync disabled" if no_sync else ", ".join(s.name for s in config.enabled_sources()) or "none"
         log.info(
             "pylantir serving AE title %s on %s port %d, database %s, sources: %s",
             server.ae_title, server.host, server.port, database.safe_url(), sources,
         )
+        _announce_http(http, database, config_path)
         try:
             _wait_for_signal()
         finally:
             log.info("shutting down")
+            if http is not None:
+                http.shutdown()
             server.shutdown()
     finally:
         if housekeeping is not None:
@@ -116,3 +134,31 @@ def run(
         if sync is not None:
             sync.stop(SYNC_STOP_TIMEOUT)
         database.close()
+
+
+def _start_http(config: PylantirConfig, database: Database, server: RunningServer, sync: Any) -> RunningHttp:
+    from pylantir.accounts import AccountError
+    from pylantir.http import HttpStartError, create_app, start_http
+
+    try:
+        return start_http(create_app(config, database, dicom=server, sync=sync), config.http)
+    except (HttpStartError, AccountError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _announce_http(http: RunningHttp | None, database: Database, config_path: Path) -> None:
+    """Say where the HTTP service is, and how to make the first admin while there is none."""
+    from sqlalchemy import select
+
+    from pylantir.accounts import Role
+    from pylantir.store import User
+
+    if http is None:
+        log.info("HTTP service disabled (http.enabled false, or --no-http)")
+        return
+    log.info("dashboard and API at %s/ (API documentation: %s/docs, health: %s/health)", http.url, http.url, http.url)
+    with database.session() as session:
+        has_admin = session.scalar(select(User.id).where(User.role == Role.ADMIN.value).limit(1)) is not None
+    if not has_admin:
+        log.info("no admin user yet: create the first one with 'pylantir users add NAME --role admin --config %s' "
+                 "(it asks for the password)", config_path)

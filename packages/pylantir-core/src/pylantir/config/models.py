@@ -6,6 +6,7 @@ name the environment variables that hold them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
@@ -119,6 +120,48 @@ class ServerSettings(_Strict):
     visibility: Visibility = Field(default_factory=lambda: Visibility(all=True))
 
 
+#: The HTTP service's default port: the previous Pylantir's API port, away from DICOM's 11112.
+DEFAULT_HTTP_PORT = 8000
+#: What ``http.open_endpoints`` may leave open (everything else always needs a login or a token).
+OpenEndpoint = Literal["health", "ready", "metrics"]
+DEFAULT_OPEN_ENDPOINTS: tuple[OpenEndpoint, ...] = ("health", "ready")
+
+
+class HttpTlsSettings(_Strict):
+    """HTTPS: the service's certificate (chain) and private key, as PEM files."""
+
+    certificate: str
+    private_key: str
+
+
+class HttpSettings(_Strict):
+    """The HTTP service that ``pylantir run`` serves beside DICOM: REST API, health, dashboard (docs/http-api.md).
+
+    There is no default user, password or secret: the first admin is made with ``pylantir users add``.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(DEFAULT_HTTP_PORT, ge=0, le=65535)
+    tls: HttpTlsSettings | None = None
+    #: Endpoints answered without a login or token (for a load balancer or a monitoring network).
+    open_endpoints: list[OpenEndpoint] = Field(default_factory=lambda: list(DEFAULT_OPEN_ENDPOINTS))
+    #: Hours a dashboard login lasts.
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    #: Origins (``https://host:port``) whose browser scripts may call the API with credentials (CORS).
+    cors_allowed_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin: use scheme://host[:port], without a path")
+        if "*" in value:
+            raise ValueError("'*' cannot be allowed with credentials: list the origins")
+        return value
+
+
 class DataSourceSettings(_Strict):
     """One configured data source. ``config`` is checked by the owning plugin's ``validate_config``."""
 
@@ -161,6 +204,7 @@ class PylantirConfig(_Strict):
     """The whole configuration file."""
 
     server: ServerSettings = Field(default_factory=ServerSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     database_url: str = "sqlite:///pylantir.sqlite"
     database_echo: bool = False
     plugins_dir: str | None = None

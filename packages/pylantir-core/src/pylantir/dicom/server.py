@@ -131,6 +131,11 @@ class RunningServer:
     guard: ConnectionGuard
     _stopped: bool = field(default=False, init=False, repr=False)
 
+    def listening(self) -> bool:
+        """Whether the server still has its listening socket open (``/ready`` asks)."""
+        sock = self.server.socket
+        return not self._stopped and sock is not None and sock.fileno() >= 0
+
     def shutdown(self) -> None:
         """Stop listening, then abort the associations still open. Calling it again does nothing."""
         if self._stopped:

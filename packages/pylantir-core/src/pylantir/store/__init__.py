@@ -2,22 +2,30 @@
 
 from pylantir.store.database import Database
 from pylantir.store.models import (
+    ApiToken,
+    AuditEvent,
     Base,
     PerformedProcedureStep,
     RejectedRow,
     RemovedEntry,
+    ServiceSecret,
     SourceState,
     SyncRun,
+    User,
     WorklistItem,
 )
 
 __all__ = [
+    "ApiToken",
+    "AuditEvent",
     "Base",
     "Database",
     "PerformedProcedureStep",
     "RejectedRow",
     "RemovedEntry",
+    "ServiceSecret",
     "SourceState",
     "SyncRun",
+    "User",
     "WorklistItem",
 ]

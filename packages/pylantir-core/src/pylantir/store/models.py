@@ -229,3 +229,75 @@ class SourceState(Base):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     # The FetchState.saved of the last successful sync (watermarks, file signatures).
     plugin_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class User(Base):
+    """A person who logs in to the HTTP service (dashboard, API); made with ``pylantir users add``."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # argon2id, in its own encoded form (parameters and salt included); never the password itself
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # read, write or admin (pylantir.accounts.Role)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                  passive_deletes=True)
+
+
+class ApiToken(Base):
+    """A bearer credential: an API token for scripts (``pylantir tokens create``) or a login session.
+
+    Only a SHA-256 digest of the token is stored (tokens are 256 random bits, so a digest cannot be reversed
+    by guessing); a revoked or expired token is refused and kept until housekeeping of sessions removes it.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "api" (a script's token) or "session" (a login)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # a session's role is its user's (looked up on each request); an API token has its own
+    role: Mapped[str | None] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User | None] = relationship(back_populates="tokens")
+
+
+class AuditEvent(Base):
+    """One write through the HTTP service or an account change: who, when, from where, what changed.
+
+    ``changes`` holds the changed fields' old and new values: never more than the row itself holds.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # "user:alice", "token:nightly-export", "cli:root"
+    actor: Mapped[str] = mapped_column(String(96))
+    remote_address: Mapped[str | None] = mapped_column(String(64))
+    # e.g. "worklist.create", "user.add", "token.revoke"
+    action: Mapped[str] = mapped_column(String(64))
+    # e.g. "worklist_item:42", "user:alice"
+    target: Mapped[str | None] = mapped_column(String(128))
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ServiceSecret(Base):
+    """A secret the service generated at its first start (e.g. the key of CSRF tokens); never a default."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

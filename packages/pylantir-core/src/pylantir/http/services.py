@@ -1,0 +1,52 @@
+"""What the HTTP service's routers work with: the process's configuration, database, DICOM server and sync.
+
+One :class:`Services` per app (``app.state.services``); a router asks for it with ``Depends(get_services)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from pylantir.config import PylantirConfig
+from pylantir.http.throttle import LoginThrottle
+from pylantir.store import Database
+from pylantir.sync.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from pylantir.dicom import RunningServer
+    from pylantir.sync.service import SyncService
+
+
+@dataclass
+class Services:
+    """The parts of the running process that the HTTP service shows and steers."""
+
+    config: PylantirConfig
+    database: Database
+    #: The key of CSRF tokens (:func:`pylantir.accounts.service_secret`).
+    secret: bytes
+    #: The DICOM server of this process (``None``: it serves none, and ``/ready`` says so).
+    dicom: RunningServer | None = None
+    #: The sync engine of this process (``None`` with ``--no-sync``).
+    sync: SyncService | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: When the service started: a source that never synced is judged stale from then on.
+    started_at: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started_at = self.clock.now()
+
+
+def get_services(request: Request) -> Services:
+    """The app's :class:`Services` (a FastAPI dependency)."""
+    services: Services = request.app.state.services
+    return services
+
+
+#: An endpoint's parameter ``services: ServicesDep`` receives the app's :class:`Services`.
+ServicesDep = Annotated[Services, Depends(get_services)]
