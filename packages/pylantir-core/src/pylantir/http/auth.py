@@ -121,6 +121,17 @@ async def authenticate(request: Request, services: ServicesDep) -> Principal:
     return principal
 
 
+async def identify(request: Request, services: ServicesDep) -> Principal | None:
+    """The request's :class:`Principal`, or ``None`` when it carries no live credential (a page then redirects
+    to its login form instead of answering 401); 403 as in :func:`authenticate`."""
+    try:
+        return await authenticate(request, services)
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+            return None
+        raise
+
+
 def require_role(needed: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency giving the :class:`Principal` when its role allows ``needed``, else 403."""
 
@@ -141,6 +152,8 @@ ADMIN = require_role(Role.ADMIN)
 Reader = Annotated[Principal, Depends(READER)]
 Writer = Annotated[Principal, Depends(WRITER)]
 Admin = Annotated[Principal, Depends(ADMIN)]
+#: ``who: MaybePrincipal``: the principal or ``None`` (see :func:`identify`).
+MaybePrincipal = Annotated[Principal | None, Depends(identify)]
 
 
 def set_session_cookie(response: Response, token: str, services: Services) -> None:
