@@ -14,10 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from pylantir.cli.sources_status import source_statuses
 from pylantir.config import load_config
 from pylantir.store import Database, SyncRun, WorklistItem
 from pylantir.sync.lineage import close_interrupted_runs
+from pylantir.sync.status import source_statuses
 
 PYLANTIR = [sys.executable, "-c", "from pylantir.cli.main import main; main()"]
 ROWS = 20_000

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from pylantir.cli.context import config_option, load_config_or_exit
 from pylantir.cli.output import print_table
-
-if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pylantir --help` stays fast
-    from pylantir.config import PylantirConfig
-    from pylantir.store import Database
 
 
 @click.command("status")
@@ -27,6 +22,7 @@ def sources_status(config_path: Path, as_json: bool) -> None:
     """
     from pylantir.store import Database
     from pylantir.sync.result import COUNTS
+    from pylantir.sync.status import source_statuses
 
     config = load_config_or_exit(config_path)
     database = Database.open(config.database_url, echo=config.database_echo)
@@ -48,45 +44,3 @@ def sources_status(config_path: Path, as_json: bool) -> None:
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
-
-
-def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str, Any]]:
-    """One JSON-ready status per configured source, in config order."""
-    from sqlalchemy import func, select
-
-    from pylantir.store import SyncRun
-    from pylantir.sync.clock import SystemClock, as_utc
-    from pylantir.sync.lineage import INTERRUPTED, is_orphaned
-    from pylantir.sync.result import COUNTS
-    from pylantir.sync.scheduler import SourceHealth, next_due
-    from pylantir.sync.service import load_health
-
-    names = [source.name for source in config.data_sources]
-    health = load_health(database, names)
-    with database.session() as session:
-        latest = select(func.max(SyncRun.id)).where(SyncRun.source_name.in_(names)).group_by(SyncRun.source_name)
-        runs = {run.source_name: run for run in session.scalars(select(SyncRun).where(SyncRun.id.in_(latest)))}
-        orphaned = {name for name, run in runs.items() if is_orphaned(run)}
-    now = SystemClock().now()
-    statuses = []
-    for source in config.data_sources:
-        state = health.get(source.name, SourceHealth())
-        run = runs.get(source.name)
-        due = next_due(source, state, now, config.timezone) if source.enabled else None
-        statuses.append({
-            "name": source.name,
-            "type": source.type,
-            "enabled": source.enabled,
-            "last_sync": as_utc(run.started_at).isoformat(timespec="seconds") if run else None,
-            "outcome": (INTERRUPTED if source.name in orphaned else run.outcome) if run else None,
-            "error": run.error if run else None,
-            "finished": as_utc(run.finished_at).isoformat(timespec="seconds") if run and run.finished_at else None,
-            "seconds": round((run.finished_at - run.started_at).total_seconds(), 2)
-            if run and run.finished_at else None,
-            "runner": f"pid {run.pid} on {run.host}" if run and run.host else None,
-            "counts": {name: getattr(run, name) for name in COUNTS} if run else {},
-            "consecutive_failures": state.consecutive_failures,
-            "degraded": state.degraded,
-            "next_due": due.isoformat(timespec="seconds") if due else None,
-        })
-    return statuses

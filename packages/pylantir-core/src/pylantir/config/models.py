@@ -162,6 +162,10 @@ class HttpSettings(_Strict):
         return value
 
 
+#: Names no configured source may take: ``manual`` holds the walk-ins added over HTTP (no sync removes them).
+RESERVED_SOURCE_NAMES = frozenset({"manual"})
+
+
 class DataSourceSettings(_Strict):
     """One configured data source. ``config`` is checked by the owning plugin's ``validate_config``."""
 
@@ -177,6 +181,13 @@ class DataSourceSettings(_Strict):
     removal_guard_fraction: float = Field(0.5, ge=0, le=1)
     #: What scanners see of this source's items; ``None``: ``server.visibility``.
     visibility: Visibility | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_SOURCE_NAMES:
+            raise ValueError(f"'{value}' is the built-in source of entries added over HTTP; choose another name")
+        return value
 
 
 class Housekeeping(_Strict):

@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from pylantir import __version__
 from pylantir.accounts import service_secret
 from pylantir.config import PylantirConfig
-from pylantir.http import docs, login, system
+from pylantir.http import docs, login, operations, prometheus, system, worklist
 from pylantir.http.services import Services
 from pylantir.store import Database
 from pylantir.sync.clock import Clock, SystemClock
@@ -44,7 +44,10 @@ def create_app(
     if config.http.cors_allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.http.cors_allowed_origins, allow_credentials=True,
                            allow_methods=["*"], allow_headers=["*"])
-    app.include_router(system.router)
-    app.include_router(login.router)
+    app.include_router(system.router)  # /health, /ready
+    app.include_router(prometheus.router)  # /metrics
+    app.include_router(login.router)  # /api/v1/auth
+    app.include_router(worklist.router)  # /api/v1/worklist, /api/v1/scanners
+    app.include_router(operations.router)  # /api/v1/sources, /api/v1/mpps, /api/v1/audit
     docs.mount_docs(app)
     return app

@@ -2,9 +2,8 @@
 
 - the database does not answer ``SELECT 1``;
 - the DICOM server of this process is not listening;
-- an enabled source has not synced successfully within :data:`STALE_INTERVALS` of its intervals (counted
-  from its last success, or from the service's start for a source that never synced, and only while its
-  operation window was open: a source whose window is closed at night does not make the instance unready).
+- an enabled source is stale (:func:`pylantir.sync.status.staleness`: no successful sync within 3 of its
+  intervals while its operation window was open; a source that never synced is judged from the service's start).
 
 The stored source state is read, so an instance that does not sync itself (``--no-sync``, another instance
 syncing) judges the sources by what the syncing instance stored.
@@ -12,19 +11,15 @@ syncing) judges the sources by what the syncing instance stored.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from pylantir.config import DataSourceSettings
 from pylantir.http.services import Services
 from pylantir.store import SourceState
 from pylantir.sync.clock import as_utc
-from pylantir.sync.scheduler import in_window
-
-STALE_INTERVALS = 3
+from pylantir.sync.status import staleness
 
 
 def _database_problem(services: Services) -> str | None:
@@ -46,39 +41,22 @@ def _dicom_problem(services: Services) -> str | None:
     return None
 
 
-def _window_open_throughout(source: DataSourceSettings, start: datetime, end: datetime, zone: ZoneInfo) -> bool:
-    """Whether the source's operation window was open at both ends of ``[start, end]`` (and so, for windows of
-    a few hours and intervals of minutes, in between)."""
-    return in_window(source.operation_interval, start.astimezone(zone)) and in_window(
-        source.operation_interval, end.astimezone(zone)
-    )
-
-
 def stale_sources(services: Services, now: datetime) -> list[str]:
     """One sentence per enabled source that has not synced successfully within its last 3 intervals."""
     sources = services.config.enabled_sources()
     if not sources:
         return []
     with services.database.session() as session:
-        states = {
-            state.source_name: state
+        last_success = {
+            state.source_name: as_utc(state.last_success_at)
             for state in session.scalars(
                 select(SourceState).where(SourceState.source_name.in_([source.name for source in sources]))
             )
+            if state.last_success_at is not None
         }
-    zone = ZoneInfo(services.config.timezone)
-    problems = []
-    for source in sources:
-        state = states.get(source.name)
-        last_success = as_utc(state.last_success_at) if state and state.last_success_at else None
-        since = last_success or services.started_at
-        allowed = timedelta(seconds=STALE_INTERVALS * source.sync_interval)
-        if now - since <= allowed or not _window_open_throughout(source, now - allowed, now, zone):
-            continue
-        when = f"last success {last_success.isoformat(timespec='seconds')}" if last_success else "never synced"
-        problems.append(f"source '{source.name}' has not synced successfully within {STALE_INTERVALS} intervals "
-                        f"({STALE_INTERVALS * source.sync_interval:g} s; {when})")
-    return problems
+    reasons = (staleness(source, last_success.get(source.name), services.started_at, now, services.config.timezone)
+               for source in sources)
+    return [reason for reason in reasons if reason]
 
 
 def readiness_problems(services: Services) -> list[str]:

@@ -1,0 +1,136 @@
+"""``/api/v1/sources`` (health, runs, rejected rows, a sync now), ``/api/v1/mpps`` (recent performed steps) and
+``/api/v1/audit`` (admins): what operators look at."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import select
+
+from pylantir import audit
+from pylantir.config import DataSourceSettings
+from pylantir.http.auth import Admin, Reader, Writer
+from pylantir.http.services import Services, ServicesDep
+from pylantir.plugins import PluginUnavailableError
+from pylantir.store import PerformedProcedureStep, RejectedRow, SyncRun
+from pylantir.sync.clock import as_utc
+from pylantir.sync.result import COUNTS
+from pylantir.sync.status import source_statuses
+
+router = APIRouter(prefix="/api/v1", tags=["operations"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _source(services: Services, name: str) -> DataSourceSettings:
+    for source in services.config.data_sources:
+        if source.name == name:
+            return source
+    configured = ", ".join(source.name for source in services.config.data_sources) or "none"
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no source named '{name}' is configured (configured: {configured})")
+
+
+def _plugin(services: Services, source_type: str) -> str | None:
+    """The distribution providing a source type, when this process loaded the plugins (it syncs)."""
+    if services.sync is None:
+        return None
+    try:
+        return services.sync.registry.owner(source_type).label
+    except PluginUnavailableError:
+        return None
+
+
+@router.get("/sources")
+def sources(who: Reader, services: ServicesDep) -> list[dict[str, Any]]:
+    """Every configured source: type and plugin, last success, last failure with its message, latest run
+    with its counts, next due time, circuit breaker (``degraded``) and staleness."""
+    statuses = source_statuses(services.config, services.database, services.clock.now(), services.started_at)
+    return [{**entry, "plugin": _plugin(services, entry["type"])} for entry in statuses]
+
+
+def _run_json(run: SyncRun) -> dict[str, Any]:
+    return {
+        "id": run.id, "source": run.source_name, "type": run.source_type, "outcome": run.outcome,
+        "started_at": as_utc(run.started_at).isoformat(),
+        "finished_at": as_utc(run.finished_at).isoformat() if run.finished_at else None,
+        "counts": {name: getattr(run, name) for name in COUNTS}, "error": run.error,
+        "runner": f"pid {run.pid} on {run.host}" if run.host else None,
+    }
+
+
+@router.get("/sources/{name}/runs")
+def source_runs(name: str, who: Reader, services: ServicesDep, limit: Limit = 20) -> list[dict[str, Any]]:
+    """The source's latest sync runs, newest first, with their counts and errors."""
+    _source(services, name)
+    with services.database.session() as session:
+        runs = session.scalars(select(SyncRun).where(SyncRun.source_name == name)
+                               .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit))
+        return [_run_json(run) for run in runs]
+
+
+@router.get("/sources/{name}/runs/{run_id}/rejected")
+def rejected_rows(name: str, run_id: int, who: Reader, services: ServicesDep, limit: Limit = 1000,
+                  ) -> dict[str, Any]:
+    """The rows a run rejected, with their reasons: source row or line, the first field at fault, the message."""
+    with services.database.session() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.source_name != name:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"source '{name}' has no sync run {run_id}")
+        rows = session.scalars(select(RejectedRow).where(RejectedRow.sync_run_id == run_id)
+                               .order_by(RejectedRow.id).limit(limit))
+        return {"run": _run_json(run),
+                "rejected": [{"location": row.location, "field": row.field, "reason": row.reason} for row in rows]}
+
+
+@router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED)
+def sync_now(name: str, who: Writer, services: ServicesDep,
+             wait: Annotated[bool, Query(description="answer when the sync has ended, with its result")] = False,
+             ) -> dict[str, Any]:
+    """Start a sync of the source now (or join the one running); with ``wait``, its outcome and counts."""
+    source = _source(services, name)
+    if not source.enabled:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"source '{name}' is disabled (enabled: false)")
+    if services.sync is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this process does not sync (started with --no-sync)")
+    with services.database.session() as session:
+        audit.record(session, actor=who.actor, action="source.sync", target=f"source:{name}",
+                     remote_address=who.remote_address)
+    future = services.sync.scheduler.submit(source)
+    if not wait:
+        return {"source": name, "started": True}
+    result = future.result()
+    return {"source": name, "started": True, "outcome": result.outcome, "run_id": result.run_id,
+            "counts": result.counts(), "error": result.error}
+
+
+@router.get("/mpps")
+def recent_mpps(
+    who: Reader, services: ServicesDep, limit: Limit = 100,
+    status_: Annotated[str | None, Query(alias="status", description="IN PROGRESS, COMPLETED or DISCONTINUED")] = None,
+) -> list[dict[str, Any]]:
+    """Recent performed procedure steps, newest change first: state, calling AE title, the linked item."""
+    query = select(PerformedProcedureStep).order_by(PerformedProcedureStep.updated_at.desc()).limit(limit)
+    if status_:
+        query = query.where(PerformedProcedureStep.status == status_.upper())
+    with services.database.session() as session:
+        return [{
+            "sop_instance_uid": step.sop_instance_uid, "status": step.status,
+            "calling_ae_title": step.calling_ae_title,
+            "created_at": as_utc(step.created_at).isoformat(), "updated_at": as_utc(step.updated_at).isoformat(),
+            "worklist_item": None if step.worklist_item is None else {
+                "id": step.worklist_item.id, "patient_id": step.worklist_item.patient_id,
+                "patient_name": step.worklist_item.patient_name,
+                "accession_number": step.worklist_item.accession_number,
+                "status": step.worklist_item.scheduled_procedure_step_status},
+        } for step in session.scalars(query)]
+
+
+@router.get("/audit")
+def audit_trail(who: Admin, services: ServicesDep, limit: Limit = 100,
+                before: Annotated[int | None, Query(description="events older than this event ID (paging)")] = None,
+                ) -> list[dict[str, Any]]:
+    """Every write through HTTP and every account change, newest first (admins only)."""
+    with services.database.session() as session:
+        return [{"id": event.id, "at": as_utc(event.at).isoformat(), "actor": event.actor,
+                 "remote_address": event.remote_address, "action": event.action, "target": event.target,
+                 "changes": event.changes} for event in audit.recent(session, limit, before)]
