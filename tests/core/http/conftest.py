@@ -38,10 +38,10 @@ class Site:
     def config(self) -> Path:
         """The configuration file, (re)written from the settings."""
         path = self.directory / "pylantir.json"
-        http = {"port": self.http_port, **self.settings.pop("http", {})}
-        path.write_text(json.dumps({"database_url": self.database_url, "server": {"port": self.dicom_port},
-                                    "http": http, **self.settings}))
-        self.settings["http"] = {key: value for key, value in http.items() if key != "port"}
+        server = {**self.settings.get("server", {}), "port": self.dicom_port}
+        http = {**self.settings.get("http", {}), "port": self.http_port}
+        others = {key: value for key, value in self.settings.items() if key not in ("server", "http")}
+        path.write_text(json.dumps({"database_url": self.database_url, "server": server, "http": http, **others}))
         return path
 
     @property

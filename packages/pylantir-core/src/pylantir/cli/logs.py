@@ -3,12 +3,17 @@
 Default: WARNING; ``-v``: INFO; ``-vv``: DEBUG, and only then the libraries below speak (pynetdicom's PDU
 dumps, Alembic's setup lines, pydicom's value warnings, which quote values, i.e. patient data). ``pylantir
 run`` logs at INFO at least: a server's operator needs its association and query lines.
+
+``--log-format json`` writes one JSON object per line (``time``, ``level``, ``logger``, ``message``, and
+``exception`` with the traceback when there is one) for log shippers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
+from datetime import UTC, datetime
 
 LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -35,15 +40,34 @@ class QuietLibraries(logging.Filter):
 
 
 _QUIET = QuietLibraries()
+LOG_FORMATS = ("text", "json")
 
 
-def configure_logging(verbosity: int) -> None:
-    """Set up logging for one command run with ``verbosity`` ``-v`` flags."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message`` [, ``exception``]."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(verbosity: int, log_format: str = "text") -> None:
+    """Set up logging for one command run with ``verbosity`` ``-v`` flags, as ``text`` or ``json`` lines."""
     level = LEVELS[min(verbosity, len(LEVELS) - 1)]
     logging.basicConfig(level=level, format=FORMAT)
     quiet = level > logging.DEBUG
     for handler in logging.getLogger().handlers:
         (handler.addFilter if quiet else handler.removeFilter)(_QUIET)
+        if log_format == "json":
+            handler.setFormatter(JsonFormatter())
     if quiet:
         for name, library_level in QUIET_LIBRARIES.items():
             logging.getLogger(name).setLevel(library_level)

@@ -12,7 +12,7 @@ from pylantir.cli.client import echo_command, find_command, mpps_group
 from pylantir.cli.config_cmd import config_group
 from pylantir.cli.context import CliContext
 from pylantir.cli.db import db_group
-from pylantir.cli.logs import configure_logging
+from pylantir.cli.logs import LOG_FORMATS, configure_logging
 from pylantir.cli.previous_commands import PREVIOUS_COMMANDS
 from pylantir.cli.run import run
 from pylantir.cli.sources import sources
@@ -29,10 +29,12 @@ from pylantir.cli.worklist import worklist_group
     help="Also load every *.py plugin file in this directory.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-v: INFO, -vv: DEBUG).")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", envvar="PYLANTIR_LOG_FORMAT",
+              show_default=True, help="Log lines as text, or as one JSON object per line (for log shippers).")
 @click.pass_context
-def cli(ctx: click.Context, plugins_dir: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, plugins_dir: Path | None, verbose: int, log_format: str) -> None:
     """Pylantir: DICOM Modality Worklist and MPPS server fed by pluggable scheduling sources."""
-    configure_logging(verbose)
+    configure_logging(verbose, log_format)
     ctx.obj = CliContext(plugins_dir=plugins_dir)
 
 

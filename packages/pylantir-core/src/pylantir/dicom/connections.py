@@ -43,6 +43,7 @@ from pynetdicom._handlers import (
 from pynetdicom.association import Association
 from pynetdicom.events import Event, EventType
 
+from pylantir import metrics
 from pylantir.config import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,11 @@ _REFUSALS: dict[tuple[int | None, int | None, int | None], str] = {
     (0x01, 0x01, 0x07): "called AE title {called} is not {ae_title} (server.check_called_ae_title)",
     (0x02, 0x03, 0x02): "limit reached (server.max_associations = {limit})",
 }
+#: The ``reason`` label of ``pylantir_associations_refused`` for each refusal (no AE title in a label value).
+_REFUSAL_LABELS: dict[tuple[int | None, int | None, int | None], str] = {
+    (0x01, 0x01, 0x03): "calling_ae_not_allowed", (0x01, 0x01, 0x07): "called_ae_wrong",
+    (0x02, 0x03, 0x02): "limit",
+}
 
 
 class ConnectionGuard:
@@ -158,6 +164,7 @@ class ConnectionGuard:
         self.deadline = SetupDeadline(self._expired)
         self._refusals = 0
         self._lock = threading.Lock()
+        self._established: set[int] = set()
 
     def handlers(self) -> list[tuple[EventType, Callable[..., Any]]]:
         """The ``(event, handler)`` pairs to bind on the server."""
@@ -166,12 +173,21 @@ class ConnectionGuard:
             (evt.EVT_ACCEPTED, self._accepted),
             (evt.EVT_REJECTED, self._rejected),
             (evt.EVT_ABORTED, self._aborted),
+            (evt.EVT_CONN_CLOSE, self._closed),
         ]
 
-    def _count_refusal(self) -> int:
+    def _count_refusal(self, reason: str) -> int:
+        metrics.ASSOCIATIONS_REFUSED.labels(reason).inc()
         with self._lock:
             self._refusals += 1
             return self._refusals
+
+    def _closed(self, event: Event) -> None:
+        with self._lock:
+            if id(event.assoc) not in self._established:
+                return
+            self._established.discard(id(event.assoc))
+        metrics.ASSOCIATIONS_ACTIVE.dec()
 
     def _opened(self, event: Event) -> None:
         opened = time.monotonic()
@@ -196,7 +212,8 @@ class ConnectionGuard:
         except (ssl.SSLError, OSError) as exc:
             reason = f"TLS handshake failed: {getattr(exc, 'reason', None) or type(exc).__name__}"
         _shut(connection)
-        log.warning("connection from %s closed: %s; %d refused since start", peer, reason, self._count_refusal())
+        log.warning("connection from %s closed: %s; %d refused since start", peer, reason,
+                    self._count_refusal("tls_handshake"))
         return False
 
     def _expired(self, assoc: Association) -> None:
@@ -204,12 +221,16 @@ class ConnectionGuard:
         log.warning(
             "connection from %s closed: no complete association request within %g s (server.association_timeout);"
             " %d refused since start",
-            peer_of(assoc), self.settings.association_timeout, self._count_refusal(),
+            peer_of(assoc), self.settings.association_timeout, self._count_refusal("setup_timeout"),
         )
 
     def _accepted(self, event: Event) -> None:
         assoc = event.assoc
         services = sorted({UID(context.abstract_syntax or "").name for context in assoc.accepted_contexts})
+        metrics.ASSOCIATIONS_ACCEPTED.labels(metrics.ae_label(assoc.requestor.ae_title)).inc()
+        with self._lock:
+            self._established.add(id(assoc))
+        metrics.ASSOCIATIONS_ACTIVE.inc()
         log.info("association from %s: %s -> %s accepted (%s)", peer_of(assoc), assoc.requestor.ae_title,
                  _called(assoc), ", ".join(services) or "no presentation context accepted")
 
@@ -223,7 +244,8 @@ class ConnectionGuard:
             limit=self.settings.max_associations,
         ) if template else f"result/source/reason {key}"
         log.info("association from %s: %s -> %s refused: %s; %d refused since start", peer_of(assoc),
-                 assoc.requestor.ae_title, _called(assoc), reason, self._count_refusal())
+                 assoc.requestor.ae_title, _called(assoc), reason,
+                 self._count_refusal(_REFUSAL_LABELS.get(key, "rejected") if key else "rejected"))
 
     def _aborted(self, event: Event) -> None:
         assoc = event.assoc

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pydicom import Dataset
 from pynetdicom.events import Event
 
+from pylantir import metrics
 from pylantir.dicom.decoding import describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.dicom.keys import read_identifier
@@ -49,6 +50,15 @@ def _milliseconds(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def _count(requestor: str, outcome: str, started: float, matches: int = 0) -> None:
+    """The C-FIND's metrics (:mod:`pylantir.metrics`): request, duration and matches by calling AE title."""
+    ae = metrics.ae_label(requestor)
+    metrics.CFIND_REQUESTS.labels(ae, outcome).inc()
+    metrics.CFIND_SECONDS.labels(ae, outcome).observe(time.perf_counter() - started)
+    if matches:
+        metrics.CFIND_MATCHES.labels(ae).inc(matches)
+
+
 def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[Event], Iterator[FindResult]]:
     """The ``evt.EVT_C_FIND`` handler answering from ``database`` with ``settings``."""
 
@@ -63,11 +73,13 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
             element = exc.keyword or (describe_tag(exc.tag) if exc.tag is not None else "identifier")
             log.warning("C-FIND from %s refused (A900): %s: %s", requestor, element, exc)
             log.debug("C-FIND refusal of %s", requestor, exc_info=exc)
+            _count(requestor, "refused", started)
             yield _failure(IDENTIFIER_DOES_NOT_MATCH, f"{element}: {exc}", exc.tag)
             return
         except Exception as exc:  # noqa: BLE001 - answered C001; a bug of ours, logged without values
             log_failure(log, logging.ERROR, exc, "C-FIND from %s: the identifier cannot be turned into a query",
                         requestor)
+            _count(requestor, "failed", started)
             yield _failure(UNABLE_TO_PROCESS, "identifier cannot be processed")
             return
         status = PENDING_WARNING if query.unmatched_keys else PENDING
@@ -78,6 +90,7 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
                     if event.is_cancelled:
                         log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches,
                                  _milliseconds(started))
+                        _count(requestor, "cancelled", started, matches)
                         yield CANCEL, None
                         return
                     try:
@@ -90,9 +103,12 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
                     yield status, response
         except Exception as exc:  # noqa: BLE001 - answered C001 (database down, locked, ...)
             log_failure(log, logging.ERROR, exc, "C-FIND from %s failed after %d matches", requestor, matches)
+            metrics.DATABASE_ERRORS.labels("cfind").inc()
+            _count(requestor, "failed", started, matches)
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")
             return
         unmatched = f" (not used for matching: {', '.join(query.unmatched_keys)})" if query.unmatched_keys else ""
+        _count(requestor, "success", started, matches)
         log.info("C-FIND from %s: %d match%s in %.1f ms%s", requestor, matches, "" if matches == 1 else "es",
                  _milliseconds(started), unmatched)
 

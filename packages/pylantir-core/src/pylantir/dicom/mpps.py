@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pylantir import metrics
 from pylantir.dicom.decoding import UndecodableDataset, decode_received, describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.store import Database, PerformedProcedureStep, WorklistItem
@@ -194,9 +195,12 @@ class MppsHandlers:
             return handler(event)
         except MppsError as exc:
             log.warning("MPPS %s from %s refused: 0x%04X %s", operation, requestor, exc.status, exc)
+            metrics.MPPS_EVENTS.labels(operation, "refused").inc()
             return exc.as_status(with_attribute_list), None
         except Exception as exc:  # noqa: BLE001 - answered 0110 so that the modality knows
             log_failure(log, logging.ERROR, exc, "MPPS %s from %s failed, answered 0x0110", operation, requestor)
+            metrics.MPPS_EVENTS.labels(operation, "failed").inc()
+            metrics.DATABASE_ERRORS.labels("mpps").inc()
             return MppsError(PROCESSING_FAILURE, "the MPPS could not be stored").as_status(False), None
 
     def _create(self, event: Event) -> Result:
@@ -221,6 +225,7 @@ class MppsHandlers:
                 _update_worklist(items, IN_PROGRESS)
         except IntegrityError as exc:
             raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
+        metrics.MPPS_EVENTS.labels("N-CREATE", IN_PROGRESS).inc()
         log.info("MPPS %s from %s: N-CREATE IN PROGRESS, %s", uid, event.assoc.requestor.ae_title,
                  f"{len(items)} worklist item(s)" if items else "unscheduled")
         response = Dataset()
@@ -258,6 +263,7 @@ class MppsHandlers:
             instance.status = new_status
             instance.attributes = _to_json(stored)
             instance.updated_at = datetime.now(UTC)
+        metrics.MPPS_EVENTS.labels("N-SET", new_status).inc()
         log.info("MPPS %s from %s: N-SET %s, %s", uid, event.assoc.requestor.ae_title, new_status,
                  f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
         return SUCCESS, applied

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
+from pylantir import metrics
 from pylantir.config import DataSourceSettings
 from pylantir.contract import FetchState, SourceError
 from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableError
@@ -113,7 +114,16 @@ def sync_source(
     if not result.ok:
         record_failure(database, source, result, now)
     log_summary(source, result)
+    _count(source, result)
     return result
+
+
+def _count(source: DataSourceSettings, result: SyncResult) -> None:
+    """The run's metrics (:mod:`pylantir.metrics`): its outcome, and its rows by kind."""
+    metrics.SYNC_RUNS.labels(source.name, result.outcome).inc()
+    for kind in ("inserted", "updated", "unchanged", "rejected", "removed"):
+        if count := getattr(result, kind):
+            metrics.SYNC_ROWS.labels(source.name, kind).inc(count)
 
 
 def _counting(result: SyncResult, progress: Progress | None) -> Progress:
