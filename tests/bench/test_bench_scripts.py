@@ -63,3 +63,12 @@ def test_cli_startup_times_every_command() -> None:
     for label in ("pylantir --help", "pylantir sources list", "pylantir config example", "pylantir config check FILE",
                   "pylantir sync, until the fetch starts", "pylantir sync, header-only CSV, to exit"):
         assert table_row(output, label)
+
+
+def test_http_bench_times_c_find_with_and_without_http_and_the_api_search() -> None:
+    output = run_script("http_bench.py", "--items", "400", "--runs", "2")
+    # 400 items: 37 today on MR1 (the script checks every answer's count)
+    assert table_row(output, "C-FIND station + today, --no-http")[1] == "37"
+    assert table_row(output, "C-FIND station + today, HTTP on")[1] == "37"
+    assert table_row(output, "API search station + today")[1] == "37"
+    assert table_row(output, "API search patient ID")

@@ -93,6 +93,13 @@ def test_invalid_database_url_environment_variable(write_config, monkeypatch):
             {"data_sources": [{"name": "a", "type": "csv"}, {"name": "a", "type": "json"}]},
             "data_sources.1.name: duplicate source name 'a' (also data_sources.0)",
         ),
+        (
+            {"data_sources": [{"name": "manual", "type": "csv"}]},
+            "data_sources.0.name: 'manual' is the built-in source of entries added over HTTP",
+        ),
+        ({"http": {"cors_allowed_origins": ["example.org/app"]}},
+         "http.cors_allowed_origins: 'example.org/app' is not an origin"),
+        ({"http": {"open_endpoints": ["worklist"]}}, "http.open_endpoints.0: Input should be 'health', 'ready'"),
         ({"db_path": "x.db", "server": {}}, "server: belongs to the current format, but the file also has the "
                                             "previous Pylantir's 'db_path'"),
         ([1, 2], "(top level): must be a JSON object, not list"),

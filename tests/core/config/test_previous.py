@@ -197,3 +197,17 @@ def test_an_unconvertible_entry_is_left_out_and_named(write_config, caplog):
         [source] = load_config(write_config(raw)).data_sources
     assert source.field_mapping == {"x": "patient_name"}
     assert "data source 'a': field_mapping.patient_id left out: '_extract.pattern' refers back" in deprecation(caplog)
+
+
+def test_the_previous_api_keys_configure_the_http_service(write_config, caplog):
+    """``api.cors_allowed_origins`` becomes ``http.cors_allowed_origins``; ``users_db_path`` and the other
+    CORS keys are named in the warning (users are added with ``pylantir users add``)."""
+    raw = {**previous_file(), "users_db_path": "~/users.db",
+           "api": {"cors_allowed_origins": ["https://dash.example.org"], "cors_allow_credentials": True}}
+    with caplog.at_level(logging.WARNING):
+        config = load_config(write_config(raw))
+    assert config.http.cors_allowed_origins == ["https://dash.example.org"]
+    assert config.http.enabled and config.http.port == 8000
+    message = deprecation(caplog)
+    assert "users_db_path: users now live in the worklist database; add them with 'pylantir users add'" in message
+    assert "api: cors_allow_credentials are not settings any more" in message

@@ -209,7 +209,7 @@ def test_a_broad_query_over_10000_items_returns_only_the_windows_items(
     """10,000 items over 60 days from four sources: the calpendo-like source shows its overnight window
     (after midnight: last night's rest and tonight's), the REDCap-like one today + 3 days, a source with
     "all" everything, and the items of a source no longer configured follow server.visibility (today)."""
-    items = rows(10_000, date(2026, 2, 6), ("cal", "red", "manual", "gone"))
+    items = rows(10_000, date(2026, 2, 6), ("cal", "red", "paper", "gone"))
     fill(items)
     config = {
         "timezone": EDMONTON,
@@ -217,20 +217,20 @@ def test_a_broad_query_over_10000_items_returns_only_the_windows_items(
         "data_sources": [
             {"name": "cal", "type": "calpendo", "visibility": OVERNIGHT},
             {"name": "red", "type": "redcap", "visibility": {"days_ahead": 3}},
-            {"name": "manual", "type": "csv", "enabled": False, "visibility": {"days_ahead": 3}},
+            {"name": "paper", "type": "csv", "enabled": False, "visibility": {"days_ahead": 3}},
         ],
     }
     peer, _ = serve_at(config, utc(2026, 3, 8, 8, 0))  # 01:00 MST on 8 March
     answer = seen(peer)
     assert answer == expected(items, {
         "cal": [("20260307180000", "20260308060000"), ("20260308180000", "20260309060000")],
-        "red": [("20260308000000", "20260312000000")], "manual": [("20260308000000", "20260312000000")],
+        "red": [("20260308000000", "20260312000000")], "paper": [("20260308000000", "20260312000000")],
     }, default=[("20260308000000", "20260309000000")])
     assert 400 < len(answer) < 600  # ~42 per source-day in the windows, out of 10,000
     # a dated query is narrowed by the windows too: 10 March is beyond the default's and the overnight's reach
     dated = broad()
     dated.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate = "20260310"
-    assert set(seen(peer, dated)) == {item["patient_id"] for item in items if item["source_name"] in ("red", "manual")
+    assert set(seen(peer, dated)) == {item["patient_id"] for item in items if item["source_name"] in ("red", "paper")
                                       and item["scheduled_start_date"] == "20260310"}
 
 

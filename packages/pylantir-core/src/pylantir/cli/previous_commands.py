@@ -1,6 +1,6 @@
 """The previous Pylantir's command line (PyPI ``pylantir`` 0.3.x-0.4.6), kept so that sites' service units and
 scripts work unchanged: ``start``, ``query-db``, ``test-client`` and ``test-mpps`` with their options
-(``--ip``, ``--port``, ``--AEtitle``, ``--pylantir_config``...).
+(``--ip``, ``--port``, ``--AEtitle``, ``--pylantir_config``...), and ``start-api`` (:mod:`pylantir.cli.start_api`).
 
 Each is a thin alias: it says once, on standard error, what the current spelling is, then runs the current
 command (``run``, ``worklist list``, ``find``, ``mpps create`` / ``mpps set``) with the options translated.
@@ -17,6 +17,7 @@ import click
 
 from pylantir.cli.client import find_command, mpps_create, mpps_set
 from pylantir.cli.run import run
+from pylantir.cli.start_api import start_api
 from pylantir.cli.worklist import list_items
 
 #: What the previous Pylantir's client commands connected to and as whom when not told.
@@ -121,4 +122,4 @@ def test_mpps(ctx: click.Context, ip: str, port: int, called_ae: str, config_pat
                sop_instance_uid=sop_uid, status=mpps_status)
 
 
-PREVIOUS_COMMANDS = (start, query_db, test_client, test_mpps)
+PREVIOUS_COMMANDS = (start, start_api, query_db, test_client, test_mpps)

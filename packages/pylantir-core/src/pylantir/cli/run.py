@@ -31,7 +31,7 @@ log = logging.getLogger("pylantir.run")
 SYNC_STOP_TIMEOUT = 30.0
 
 
-def _with_overrides(config: PylantirConfig, section: str, **overrides: Any) -> PylantirConfig:
+def with_overrides(config: PylantirConfig, section: str, **overrides: Any) -> PylantirConfig:
     """The config with the command-line overrides of one section (``server``, ``http``) applied and validated
     like the file."""
     from pydantic import ValidationError
@@ -63,7 +63,8 @@ def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database)
     return service
 
 
-def _wait_for_signal() -> None:
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -98,8 +99,8 @@ def run(
     from pylantir.store import Database
 
     log_at_least(logging.INFO)
-    config = _with_overrides(load_config_or_exit(config_path), "server", ae_title=ae_title, host=host, port=port)
-    config = _with_overrides(config, "http", port=http_port, enabled=False if no_http else None)
+    config = with_overrides(load_config_or_exit(config_path), "server", ae_title=ae_title, host=host, port=port)
+    config = with_overrides(config, "http", port=http_port, enabled=False if no_http else None)
     database = Database.open(config.database_url)
     sync = None if no_sync else _start_sync(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
@@ -111,7 +112,7 @@ def run(
         except ServerStartError as exc:
             raise click.ClickException(str(exc)) from exc
         try:
-            http = _start_http(config, database, server, sync) if config.http.enabled else None
+            http = start_http_service(config, database, server, sync) if config.http.enabled else None
         except BaseException:
             server.shutdown()
             raise
@@ -120,9 +121,9 @@ def run(
             "pylantir serving AE title %s on %s port %d, database %s, sources: %s",
             server.ae_title, server.host, server.port, database.safe_url(), sources,
         )
-        _announce_http(http, database, config_path)
+        announce_http(http, database, config_path)
         try:
-            _wait_for_signal()
+            wait_for_signal()
         finally:
             log.info("shutting down")
             if http is not None:
@@ -136,7 +137,9 @@ def run(
         database.close()
 
 
-def _start_http(config: PylantirConfig, database: Database, server: RunningServer, sync: Any) -> RunningHttp:
+def start_http_service(config: PylantirConfig, database: Database, server: RunningServer | None, sync: Any
+                       ) -> RunningHttp:
+    """The HTTP service of ``config.http`` over ``database`` (and this process's DICOM server and sync, if any)."""
     from pylantir.accounts import AccountError
     from pylantir.http import HttpStartError, create_app, start_http
 
@@ -146,7 +149,7 @@ def _start_http(config: PylantirConfig, database: Database, server: RunningServe
         raise click.ClickException(str(exc)) from exc
 
 
-def _announce_http(http: RunningHttp | None, database: Database, config_path: Path) -> None:
+def announce_http(http: RunningHttp | None, database: Database, config_path: Path) -> None:
     """Say where the HTTP service is, and how to make the first admin while there is none."""
     from sqlalchemy import select
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pylantir.config.jsontext import readable_json
-from pylantir.config.models import OperationInterval, PylantirConfig
+from pylantir.config.models import OperationInterval
 from pylantir.config.previous_mapping import PreviousMappingError, convert_rich_entry, is_previous_rich_entry
 from pylantir.contract import ConfigProblem
 from pylantir.validation import problems_from_model
@@ -175,10 +175,7 @@ def _http(previous: PreviousConfig, notes: list[str]) -> dict[str, Any]:
     http: dict[str, Any] = {}
     origins = api.get("cors_allowed_origins")
     if isinstance(origins, list) and origins:
-        if "http" in PylantirConfig.model_fields:
-            http["cors_allowed_origins"] = [str(origin) for origin in origins]
-        else:
-            notes.append("api.cors_allowed_origins: this Pylantir has no HTTP service; not used")
+        http["cors_allowed_origins"] = [str(origin) for origin in origins]
     left = sorted(key for key in api if key != "cors_allowed_origins" and not key.startswith("_"))
     if left:
         notes.append(f"api: {', '.join(left)} are not settings any more (the HTTP service allows its own "

@@ -47,8 +47,10 @@ class LoginGrant:
     expires_at: datetime
 
 
-def log_in(services: Services, username: str, password: str, address: str | None) -> LoginGrant:
-    """Check the credentials and open a session; :class:`LoginRefused` when wrong or rate-limited.
+def log_in(services: Services, username: str, password: str, address: str | None, *,
+           hours: float | None = None) -> LoginGrant:
+    """Check the credentials and open a session of ``hours`` (default ``http.session_hours``);
+    :class:`LoginRefused` when wrong or rate-limited.
 
     Blocking (argon2 and the database): call it from a thread (FastAPI runs sync endpoints in one).
     """
@@ -62,7 +64,7 @@ def log_in(services: Services, username: str, password: str, address: str | None
             services.throttle.failed(where, username)
             log.warning("failed login from %s", where)
             raise LoginRefused("wrong username or password")
-        row, token = create_session(session, user, services.config.http.session_hours)
+        row, token = create_session(session, user, hours or services.config.http.session_hours)
         audit.record(session, actor=f"user:{user.username}", action="session.login", remote_address=address)
         assert row.expires_at is not None
         grant = LoginGrant(token, user.username, Role(user.role), csrf_token(services.secret, token),

@@ -34,8 +34,8 @@ def _database_problem(services: Services) -> str | None:
 
 
 def _dicom_problem(services: Services) -> str | None:
-    if services.dicom is None:
-        return "this process serves no DICOM"
+    if services.dicom is None:  # an HTTP-only process (pylantir start-api)
+        return None
     if not services.dicom.listening():
         return f"DICOM port {services.dicom.host}:{services.dicom.port} is not bound"
     return None

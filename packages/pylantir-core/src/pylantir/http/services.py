@@ -29,7 +29,7 @@ class Services:
     database: Database
     #: The key of CSRF tokens (:func:`pylantir.accounts.service_secret`).
     secret: bytes
-    #: The DICOM server of this process (``None``: it serves none, and ``/ready`` says so).
+    #: The DICOM server of this process (``None``: it serves none, as ``pylantir start-api``; ``/ready`` skips it).
     dicom: RunningServer | None = None
     #: The sync engine of this process (``None`` with ``--no-sync``).
     sync: SyncService | None = None
