@@ -42,7 +42,7 @@ from .conftest import (
     write_source,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.plugin("pylantir-csv")]
 
 SOURCES = {"ris": "R", "lab": "L", "cardio": "C"}  # name -> Patient ID prefix
 ROWS = 300  # per source in the spread test

@@ -24,7 +24,7 @@ from pylantir.sync.clock import as_utc
 
 from .conftest import MAPPING, PYLANTIR, Cluster, csv_source, n_create_dataset, n_set_final, wait_for, write_source
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.plugin("pylantir-csv")]
 
 STEPS = 300  # MPPS steps performed (N-CREATE + N-SET COMPLETED each)
 MPPS_CLIENTS = 4
