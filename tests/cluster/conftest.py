@@ -100,7 +100,8 @@ class Cluster:
         path = self.directory / "pylantir.json"
         path.write_text(json.dumps({
             "database_url": self.database_url,
-            "server": {"ae_title": "PYLANTIR", "host": "127.0.0.1", "port": 104},
+            # three servers and their clients on two loaded cores: an association request may take its time
+            "server": {"ae_title": "PYLANTIR", "host": "127.0.0.1", "port": 104, "association_timeout": 30},
             "data_sources": sources, **extra,
         }))
         return path

