@@ -69,7 +69,7 @@ def _mapping_problems(source: DataSourceSettings, where: str) -> list[str]:
     from pylantir.sync.mapping import FieldMapping, MappingError
 
     try:
-        FieldMapping.parse(source.field_mapping, where=where)
+        FieldMapping.of_source(source, where=where)
     except MappingError as exc:
         return exc.problems
     return []

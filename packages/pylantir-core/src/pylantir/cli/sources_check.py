@@ -98,7 +98,7 @@ def _check_mapping(source: DataSourceSettings, report: SourceReport) -> None:
     from pylantir.sync.mapping import FieldMapping, MappingError
 
     try:
-        FieldMapping.parse(source.field_mapping)
+        FieldMapping.of_source(source)
     except MappingError as exc:
         for problem in exc.problems:
             path, _, message = problem.partition(": ")

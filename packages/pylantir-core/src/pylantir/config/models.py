@@ -129,6 +129,8 @@ class DataSourceSettings(_Strict):
     operation_interval: OperationInterval = Field(default_factory=OperationInterval)
     config: dict[str, Any] = Field(default_factory=dict)
     field_mapping: dict[str, Any] = Field(default_factory=dict)
+    #: How slash and dot dates with the year last (``11/02/1971``) are read; ``None``: only when unambiguous.
+    date_order: Literal["day_first", "month_first"] | None = None
     priority: int | None = None
     timeout: float = Field(300.0, gt=0)
     removal_guard_fraction: float = Field(0.5, ge=0, le=1)

@@ -32,7 +32,7 @@ def check_sources(config: PylantirConfig, registry: PluginRegistry) -> list[str]
         except (PluginUnavailableError, PluginBugError) as exc:
             problems.append(f"{where}: {exc}")
         try:
-            FieldMapping.parse(source.field_mapping, where=f"{where}.field_mapping")
+            FieldMapping.of_source(source, where=f"{where}.field_mapping")
         except MappingError as exc:
             problems.extend(exc.problems)
     return problems
