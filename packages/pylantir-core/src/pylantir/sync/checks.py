@@ -26,7 +26,7 @@ def check_sources(config: PylantirConfig, registry: PluginRegistry) -> list[str]
             registry.owner(source.type, source.name)
             problems.extend(
                 f"{where}.config{'.' + problem.path if problem.path else ''}: {problem.message}"
-                for problem in registry.validate_config(source.type, source.config)
+                for problem in registry.validate_config(source.type, source.config, source.config_dir)
                 if problem.severity == "error"
             )
         except (PluginUnavailableError, PluginBugError) as exc:
