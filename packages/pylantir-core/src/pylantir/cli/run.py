@@ -19,6 +19,7 @@ from pylantir.cli.context import (
     load_config_or_exit,
     pass_cli,
 )
+from pylantir.cli.database import open_database
 from pylantir.cli.logs import log_at_least
 from pylantir.config import PylantirConfig, ServerSettings
 
@@ -67,7 +68,7 @@ def _one_instance_per_sqlite_file(config: PylantirConfig) -> RunLock | None:
     from pylantir.store.run_lock import RunLock, RunLockError
     from pylantir.sync.lineage import this_process
 
-    database_file = sqlite_file(config.database_url)
+    database_file = sqlite_file(config.resolved_database_url())
     if database_file is None:
         return None
     lock = RunLock(database_file)
@@ -121,9 +122,8 @@ def run(
 def _serve(cli_ctx: CliContext, config: PylantirConfig, no_sync: bool) -> None:
     from pylantir.dicom import ServerStartError, start_server
     from pylantir.housekeeping import HousekeepingService
-    from pylantir.store import Database
 
-    database = Database.open(config.database_url)
+    database = open_database(config, "migrate")
     sync = None if no_sync else _start_sync(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
     if housekeeping is not None:
