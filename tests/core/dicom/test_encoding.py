@@ -22,8 +22,8 @@ from pydicom.uid import (
 )
 from pydicom.valuerep import DSfloat
 from pynetdicom import AE, evt
-from pynetdicom.pdu import P_DATA_TF
 from pynetdicom.dsutils import encode
+from pynetdicom.pdu import P_DATA_TF
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]  # made at import
 
 from pylantir.dicom import RunningServer
