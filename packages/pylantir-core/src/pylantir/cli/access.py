@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pylantir.cli.context import config_option, load_config_or_exit
-from pylantir.cli.db import database_errors, open_database
+from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
 
 if TYPE_CHECKING:
@@ -38,12 +38,13 @@ def _actor() -> str:
 
 @contextmanager
 def _accounts(config_path: Path) -> Iterator[Session]:
-    """A transaction on the configured database (created or upgraded first); account mistakes become CLI errors."""
+    """A transaction on the configured database (created or upgraded first); account mistakes become CLI errors
+    (database failures are the top-level group's, as for every command)."""
     from pylantir.accounts import AccountError
 
-    database = open_database(load_config_or_exit(config_path), upgrade=True)
+    database = open_database(load_config_or_exit(config_path), "migrate")
     try:
-        with database_errors(database), database.session() as session:
+        with database.session() as session:
             yield session
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -19,6 +19,7 @@ from pylantir.cli.context import (
     load_config_or_exit,
     pass_cli,
 )
+from pylantir.cli.database import open_database
 from pylantir.cli.logs import log_at_least
 from pylantir.config import PylantirConfig
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from pylantir.dicom import RunningServer
     from pylantir.http import RunningHttp
     from pylantir.store import Database
+    from pylantir.store.run_lock import RunLock
 
 log = logging.getLogger("pylantir.run")
 SYNC_STOP_TIMEOUT = 30.0
@@ -51,6 +53,7 @@ def with_overrides(config: PylantirConfig, section: str, **overrides: Any) -> Py
 
 def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> Any:
     from pylantir.sync.checks import check_sources
+    from pylantir.sync.leadership import leadership_for
     from pylantir.sync.service import SyncService
 
     registry = cli_ctx.registry(plugins_dir=Path(config.plugins_dir) if config.plugins_dir else None)
@@ -58,9 +61,27 @@ def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database)
     problems = check_sources(config, registry)
     if problems:
         raise click.ClickException("the data sources cannot be used:\n" + "\n".join(f"  - {p}" for p in problems))
-    service = SyncService(config, registry, database)
+    leadership = leadership_for(database, [source.name for source in config.enabled_sources()])
+    service = SyncService(config, registry, database, leadership=leadership)
     service.start()
     return service
+
+
+def _one_instance_per_sqlite_file(config: PylantirConfig) -> RunLock | None:
+    """The run lock of a SQLite database (``None`` for PostgreSQL); a second ``run`` on the file is refused."""
+    from pylantir.store.database import sqlite_file
+    from pylantir.store.run_lock import RunLock, RunLockError
+    from pylantir.sync.lineage import this_process
+
+    database_file = sqlite_file(config.resolved_database_url())
+    if database_file is None:
+        return None
+    lock = RunLock(database_file)
+    try:
+        lock.acquire(this_process().pid, this_process().host)
+    except RunLockError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return lock
 
 
 def wait_for_signal() -> None:
@@ -93,15 +114,27 @@ def run(
 
     The sources are checked and the sync engine started before the ports open. Housekeeping (what left the
     worklist, old sync runs) runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
-    """
-    from pylantir.dicom import ServerStartError, start_server
-    from pylantir.housekeeping import HousekeepingService
-    from pylantir.store import Database
 
+    Several instances may share one PostgreSQL database: each source is synced by one of them at a time
+    (its leader, elected through the database) and every instance answers. A second instance on one SQLite
+    file is refused.
+    """
     log_at_least(logging.INFO)
     config = with_overrides(load_config_or_exit(config_path), "server", ae_title=ae_title, host=host, port=port)
     config = with_overrides(config, "http", port=http_port, enabled=False if no_http else None)
-    database = Database.open(config.database_url)
+    run_lock = _one_instance_per_sqlite_file(config)
+    try:
+        _serve(cli_ctx, config, config_path, no_sync)
+    finally:
+        if run_lock is not None:
+            run_lock.release()
+
+
+def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sync: bool) -> None:
+    from pylantir.dicom import ServerStartError, start_server
+    from pylantir.housekeeping import HousekeepingService
+
+    database = open_database(config, "migrate")
     sync = None if no_sync else _start_sync(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
     if housekeeping is not None:

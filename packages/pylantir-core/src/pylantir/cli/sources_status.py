@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pylantir.cli.context import config_option, load_config_or_exit
+from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
 
 
@@ -15,17 +16,19 @@ from pylantir.cli.output import print_table
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def sources_status(config_path: Path, as_json: bool) -> None:
-    """Show each configured data source's last sync, outcome, counts, failures and next due time.
+    """Show each configured data source's last sync, outcome, counts, failures, next due time and leader.
+
+    The leader is the ``pylantir run`` instance (PID and host) that syncs the source now: one per source
+    among the instances sharing a PostgreSQL database, the one instance on a SQLite file.
 
     A sync whose process ended before it finished (killed, host restarted) shows as ``interrupted``; the
     next ``pylantir run`` or ``pylantir sync`` on this host closes it so.
     """
-    from pylantir.store import Database
     from pylantir.sync.result import COUNTS
     from pylantir.sync.status import source_statuses
 
     config = load_config_or_exit(config_path)
-    database = Database.open(config.database_url, echo=config.database_echo)
+    database = open_database(config, "current")
     try:
         statuses = source_statuses(config, database)
     finally:
@@ -34,10 +37,11 @@ def sources_status(config_path: Path, as_json: bool) -> None:
         click.echo(json.dumps(statuses, indent=2))
         return
     print_table(
-        ["source", "type", "enabled", "last sync", "outcome", *COUNTS, "failures", "degraded", "next due"],
+        ["source", "type", "enabled", "last sync", "outcome", *COUNTS, "failures", "degraded", "next due",
+         "leader"],
         [[s["name"], s["type"], _yes(s["enabled"]), s["last_sync"] or "never", s["outcome"] or "-",
           *(s["counts"].get(c, "-") for c in COUNTS), s["consecutive_failures"], _yes(s["degraded"]),
-          s["next_due"] or "-"] for s in statuses],
+          s["next_due"] or "-", s["leader"] or "-"] for s in statuses],
         empty="No data source configured.",
     )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from pylantir.cli.context import load_config_or_exit
+from pylantir.cli.database import open_database
 from pylantir.cli.logs import log_at_least
 from pylantir.cli.run import announce_http, start_http_service, wait_for_signal, with_overrides
 
@@ -36,13 +37,11 @@ def start_api(api_host: str, api_port: int, config_path: Path) -> None:
     No DICOM and no sync run in this process (`pylantir start` or `pylantir run` do; `pylantir run` also
     serves HTTP itself). Users are added with `pylantir users add`: there is no default user.
     """
-    from pylantir.store import Database
-
     click.echo("pylantir start-api: the previous Pylantir's command; the HTTP service now runs inside "
                f"'pylantir run --config {config_path}' (http.host/http.port in the configuration)", err=True)
     log_at_least(logging.INFO)
     config = with_overrides(load_config_or_exit(config_path), "http", host=api_host, port=api_port, enabled=True)
-    database = Database.open(config.database_url)
+    database = open_database(config, "migrate")
     try:
         http = start_http_service(config, database, None, None)
         log.info("pylantir HTTP service only (no DICOM, no sync), database %s", database.safe_url())

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
 
 from pylantir import metrics
 from pylantir.config import DataSourceSettings
@@ -55,6 +57,7 @@ def sync_source(
     retry_attempts: int = RETRY_ATTEMPTS,
     retry_wait: float = RETRY_WAIT,
     progress: Progress | None = None,
+    fence: Callable[[Session], None] | None = None,
 ) -> SyncResult:
     """Sync ``source`` once and return what happened; never raises for a source's failure.
 
@@ -63,6 +66,8 @@ def sync_source(
     :param cancel: set it to abandon the sync without committing (shutdown).
     :param site_timezone: the timezone in which "today" is judged for plausible dates.
     :param progress: called with the source name and the number of records fetched so far.
+    :param fence: called in the write transaction; raises :class:`SyncStopped` to abandon the write (the
+        instance no longer leads the source).
     """
     now = (clock or SystemClock()).now()
     started = time.monotonic()
@@ -71,7 +76,7 @@ def sync_source(
     spool: Spool | None = None
     try:
         result.run_id, previous, last_success = begin_run(database, source, now)
-        mapping = FieldMapping.parse(source.field_mapping, where=f"source '{source.name}' field_mapping")
+        mapping = FieldMapping.of_source(source, where=f"source '{source.name}' field_mapping")
         preparer = RowPreparer(mapping, now.astimezone(ZoneInfo(site_timezone)).date())
 
         def attempt() -> tuple[Fetched, Spool]:
@@ -95,7 +100,7 @@ def sync_source(
         )
         result.fetched = fetched.fetched
         commit(WriteJob(database, source, ranks if ranks is not None else {source.name: 0}, now, cancel, result,
-                        fetched, spool, started))
+                        fetched, spool, started, fence))
     except SyncStopped as exc:
         result.outcome, result.error = exc.outcome, str(exc)
     except (SourceError, MappingError, PluginUnavailableError) as exc:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from pylantir.config import DataSourceSettings, PylantirConfig
 from pylantir.store import Database, SourceState, SyncRun
 from pylantir.sync.clock import SystemClock, as_utc
+from pylantir.sync.leadership import source_leaders
 from pylantir.sync.lineage import INTERRUPTED, is_orphaned
 from pylantir.sync.result import COUNTS, OK_OUTCOMES
 from pylantir.sync.scheduler import SourceHealth, in_window, next_due
@@ -47,8 +48,9 @@ def staleness(source: DataSourceSettings, last_success: datetime | None, since: 
 def source_statuses(config: PylantirConfig, database: Database, now: datetime | None = None,
                     since: datetime | None = None) -> list[dict[str, Any]]:
     """One JSON-ready status per configured source, in config order: the latest run (outcome, counts,
-    error), the last success and the last failure with its message, the circuit breaker, the next due time
-    and staleness (judged from ``since`` for a source that never synced; default: ``now``)."""
+    error), the last success and the last failure with its message, the circuit breaker, the next due time,
+    staleness (judged from ``since`` for a source that never synced; default: ``now``) and, with several
+    instances on PostgreSQL, which instance leads its sync."""
     now = now or SystemClock().now()
     names = [source.name for source in config.data_sources]
     with database.session() as session:
@@ -61,6 +63,7 @@ def source_statuses(config: PylantirConfig, database: Database, now: datetime | 
         failures = {run.source_name: run for run in session.scalars(select(SyncRun).where(SyncRun.id.in_(failed_ids)))}
         states = {state.source_name: state
                   for state in session.scalars(select(SourceState).where(SourceState.source_name.in_(names)))}
+    leaders = source_leaders(database, names)
     statuses = []
     for source in config.data_sources:
         state = states.get(source.name)
@@ -91,5 +94,6 @@ def source_statuses(config: PylantirConfig, database: Database, now: datetime | 
             "degraded": health.degraded,
             "next_due": _iso(due),
             "stale": staleness(source, last_success, since or now, now, config.timezone),
+            "leader": leaders[source.name].describe() if source.name in leaders else None,
         })
     return statuses
