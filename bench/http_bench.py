@@ -2,9 +2,10 @@
 worklist search.
 
 Generates ``--items`` scheduled items (the harness's plan: 9 stations, 333 a day, 37 today on MR1), syncs
-them from a CSV export with ``pylantir sync`` into a new SQLite file, then starts the installed ``pylantir
-run --no-sync`` twice on the same database, once with ``--no-http`` and once with the HTTP service, and
-times, alternating between the two processes (A B A B ...), one association per query:
+them from a CSV export with ``pylantir sync`` into a new SQLite file, copies it (one ``pylantir run`` per
+SQLite file), then starts the installed ``pylantir run --no-sync`` on each copy, one with ``--no-http`` and
+one with the HTTP service, and
+times, alternating between the two processes (A B, B A, ...), one association per query:
 
 - C-FIND station + today (what a modality asks), on both processes;
 - ``GET /api/v1/worklist?station=MR1&date=today`` and ``?patient_id=...`` over HTTP (httpx, one keep-alive
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +47,18 @@ def prepare(workdir: Path, count: int) -> tuple[Path, list[h.Item]]:
     if summary.get("inserted") != str(count):
         raise h.BenchError(f"pylantir sync stored {summary.get('inserted')} of {count} items")
     return config, items
+
+
+def copy_site(config: Path, directory: Path) -> Path:
+    """A copy of the synced database with its own configuration file (the same sources)."""
+    directory.mkdir()
+    settings = json.loads(config.read_text())
+    database = directory / "worklist.sqlite"
+    shutil.copyfile(settings["database_url"].removeprefix("sqlite:///"), database)
+    settings["database_url"] = f"sqlite:///{database}"
+    copied = directory / "pylantir.json"
+    copied.write_text(json.dumps(settings, indent=2))
+    return copied
 
 
 def read_token(config: Path) -> str:
@@ -91,7 +105,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pylantir-bench-") as tmp:
         workdir = Path(tmp)
         config, items = prepare(workdir, options.items)
-        token = read_token(config)
+        served_config = copy_site(config, workdir / "served")
+        token = read_token(served_config)
         today = h.today_utc().strftime("%Y%m%d")
         station = h.STATIONS[0][0]
         on_station = sum(1 for item in items if item.date == today and item.station == station)
@@ -99,17 +114,19 @@ def main() -> None:
         of_patient = sum(1 for item in items if item.patient_id == patient)
         identifier = h.worklist_query(date=today, station=station)
         plain_port, http_dicom_port, http_port = h.free_port(), h.free_port(), h.free_port()
-        run = [*h.pylantir_command(), "run", "--no-sync", "--config", str(config)]
-        plain = h.Service("pylantir run --no-http", [*run, "--no-http", "--port", str(plain_port)], plain_port,
-                          workdir / "plain.log")
-        served = h.Service("pylantir run (HTTP)", [*run, "--port", str(http_dicom_port), "--http-port",
-                                                   str(http_port)], http_dicom_port, workdir / "http.log")
+        run = [*h.pylantir_command(), "run", "--no-sync", "--config"]
+        plain = h.Service("pylantir run --no-http", [*run, str(config), "--no-http", "--port", str(plain_port)],
+                          plain_port, workdir / "plain.log")
+        served = h.Service("pylantir run (HTTP)",
+                           [*run, str(served_config), "--port", str(http_dicom_port), "--http-port", str(http_port)],
+                           http_dicom_port, workdir / "http.log")
         url = f"http://127.0.0.1:{http_port}"
         with plain, served:
             wait_for_http(url)
             finds: dict[int, list[float]] = {plain_port: [], http_dicom_port: []}
-            for _ in range(options.runs + 1):  # the first of each: warm-up, dropped below
-                for port in finds:
+            for round_number in range(options.runs + 1):  # the first of each: warm-up, dropped below
+                ports = list(finds) if round_number % 2 else list(finds)[::-1]  # A B, B A, ...: no order bias
+                for port in ports:
                     finds[port] += timed(lambda port=port: len(h.find(port, PYLANTIR_AE, identifier)), 1,
                                          on_station)
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
