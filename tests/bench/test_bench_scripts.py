@@ -7,6 +7,7 @@ the same items; every sync stores what it should; no C-FIND answer is wrong whil
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -72,3 +73,15 @@ def test_http_bench_times_c_find_with_and_without_http_and_the_api_search() -> N
     assert table_row(output, "C-FIND station + today, HTTP on")[1] == "37"
     assert table_row(output, "API search station + today")[1] == "37"
     assert table_row(output, "API search patient ID")
+
+
+@pytest.mark.postgres
+def test_cluster_bench_spreads_queries_and_takes_over() -> None:
+    server = os.environ.get("PYLANTIR_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("PYLANTIR_TEST_POSTGRES_URL is not set: no PostgreSQL server to run the cluster benchmark on")
+    output = run_script("cluster_bench.py", "--postgres-url", server, "--rows", "300", "--clients", "2",
+                        "--seconds", "1", "--runs", "1")
+    for instances in ("1", "3"):
+        assert table_row(output, instances)[1].endswith(" s (900 rows)")
+    assert table_row(output, "new leader's sync starts")  # the script checks the answers and the rows
