@@ -101,5 +101,5 @@ def running(
     """``pylantir GLOBAL_ARGS run --config <site> RUN_ARGS`` as a process answering DICOM and HTTP; SIGTERM after."""
     with serving([*global_args, "run", "--config", str(site.config), *run_args],
                  Peer("127.0.0.1", site.dicom_port, timeout=2)) as server:
-        wait_for_http(site.url, server.process, time.monotonic() + 30, verify=verify)
+        wait_for_http(site.url, server.process, time.monotonic() + 60, verify=verify)
         yield server
