@@ -16,13 +16,15 @@ from collections.abc import Callable, Iterator
 
 from pydicom import Dataset
 from pynetdicom.events import Event
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from pylantir.dicom.decoding import describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.dicom.keys import read_identifier
 from pylantir.dicom.matching import InvalidIdentifier, MatchSettings, build_query
-from pylantir.dicom.responses import UnencodableValue, build_response
-from pylantir.store import Database
+from pylantir.dicom.responses import UnencodableValue, build_response, everything_request
+from pylantir.store import Database, WorklistItem
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,21 @@ def _failure(code: int, comment: str, offending: int | None = None) -> FindResul
 
 def _milliseconds(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+def matching_responses(session: Session, statement: Select[WorklistItem], request: Dataset, requestor: str,
+                       everything: bool = False) -> Iterator[Dataset]:
+    """The response identifier (:func:`build_response`) of each item ``statement`` selects, in its order.
+
+    Every front end that answers a worklist query (C-FIND, DICOMweb's search) reads its matches here. An item
+    whose stored values cannot be encoded is left out with a WARNING naming it and the attribute, prefixed by
+    ``requestor`` (``C-FIND from MR1``). ``everything``: every stored attribute too (``includefield=all``).
+    """
+    for item in session.scalars(statement.execution_options(yield_per=YIELD_PER)):
+        try:
+            yield build_response(item, everything_request(item, request) if everything else request)
+        except UnencodableValue as exc:  # one bad row never ends the answer: leave it out, say so
+            log.warning("%s: worklist item id %s (source %s) left out: %s", requestor, item.id, item.source_name, exc)
 
 
 def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[Event], Iterator[FindResult]]:
@@ -74,18 +91,12 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
         matches = 0
         try:
             with database.session() as session:
-                for item in session.scalars(query.statement.execution_options(yield_per=YIELD_PER)):
+                for response in matching_responses(session, query.statement, identifier, f"C-FIND from {requestor}"):
                     if event.is_cancelled:
                         log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches,
                                  _milliseconds(started))
                         yield CANCEL, None
                         return
-                    try:
-                        response = build_response(item, identifier)
-                    except UnencodableValue as exc:  # one bad row never ends the answer: leave it out, say so
-                        log.warning("C-FIND from %s: worklist item id %s (source %s) left out: %s",
-                                    requestor, item.id, item.source_name, exc)
-                        continue
                     matches += 1
                     yield status, response
         except Exception as exc:  # noqa: BLE001 - answered C001 (database down, locked, ...)

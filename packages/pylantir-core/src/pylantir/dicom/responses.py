@@ -172,3 +172,19 @@ def build_response(item: WorklistItem, request: Dataset) -> Dataset:
     elif CHARACTER_SET in request:
         response.SpecificCharacterSet = None
     return response
+
+
+def everything_request(item: WorklistItem, request: Dataset) -> Dataset:
+    """``request`` widened to every attribute ``item`` stores (DICOMweb's ``includefield=all``): each column,
+    code sequence and extra at both levels, beside the request's own keys."""
+    builder = _Builder(item)
+    widened = builder.full_item(TOP_LEVEL)
+    step = builder.full_item(STEP_LEVEL)
+    for element in request:
+        if element.keyword == SPS_SEQUENCE:
+            for key in element.value[0] if len(element.value) else []:
+                step[key.tag] = key
+        else:
+            widened[element.tag] = element
+    widened.add(DataElement(Tag(SPS_SEQUENCE), "SQ", Sequence([step])))
+    return widened
