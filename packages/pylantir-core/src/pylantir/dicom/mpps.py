@@ -76,6 +76,8 @@ NOT_SETTABLE = frozenset({
 })
 
 Result = tuple[int | Dataset, Dataset | None]
+#: Work a front end adds to an MPPS change's transaction (its audit entry).
+Record = Callable[[Session], None]
 
 
 class MppsError(Exception):
@@ -185,12 +187,13 @@ class StepUpdate:
 
 
 def create_step(database: Database, uid: str, dataset: Dataset, requestor: str, operation: str,
-                calling_ae_title: str | None = None) -> None:
+                calling_ae_title: str | None = None, record: Record | None = None) -> None:
     """Create the MPPS instance ``uid`` IN PROGRESS from ``dataset`` and mark its linked worklist items STARTED.
 
     One implementation for every front end (N-CREATE, DICOMweb's Create): raises :class:`MppsError` with the
     DIMSE status of a refusal (missing or empty attribute, wrong status, duplicate instance). ``requestor``
-    (an AE title, an HTTP actor) and ``operation`` (``N-CREATE``, ...) name the request in the log line.
+    (an AE title, an HTTP actor) and ``operation`` (``N-CREATE``, ...) name the request in the log line;
+    ``record`` (an audit entry, say) runs in the same transaction.
     """
     check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
     for index, step in enumerate(dataset[SSA].value, start=1):
@@ -208,19 +211,23 @@ def create_step(database: Database, uid: str, dataset: Dataset, requestor: str, 
                 calling_ae_title=calling_ae_title, attributes=_to_json(dataset),
             ))
             _update_worklist(items, IN_PROGRESS)
+            if record is not None:
+                record(session)
     except IntegrityError as exc:
         raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
     log.info("MPPS %s from %s: %s IN PROGRESS, %s", uid, requestor, operation,
              f"{len(items)} worklist item(s)" if items else "unscheduled")
 
 
-def update_step(database: Database, uid: str, modifications: Dataset, requestor: str, operation: str) -> StepUpdate:
+def update_step(database: Database, uid: str, modifications: Dataset, requestor: str, operation: str,
+                record: Record | None = None) -> StepUpdate:
     """Apply ``modifications`` to the IN PROGRESS instance ``uid``; COMPLETED / DISCONTINUED are final and
     reach the linked worklist items.
 
     One implementation for every front end (N-SET, DICOMweb's Update): raises :class:`MppsError` for an
     unknown instance (0112), a final one (0110, Error ID A710), an unknown status or an incomplete final
     state. Attributes an update may not change (Table F.7.2-1) are ignored and listed in the result.
+    ``record`` runs in the same transaction.
     """
     linked: list[WorklistItem] = []
     with database.session() as session:
@@ -251,6 +258,8 @@ def update_step(database: Database, uid: str, modifications: Dataset, requestor:
         instance.status = new_status
         instance.attributes = _to_json(stored)
         instance.updated_at = datetime.now(UTC)
+        if record is not None:
+            record(session)
     log.info("MPPS %s from %s: %s %s, %s", uid, requestor, operation, new_status,
              f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
     return StepUpdate(new_status, applied, ignored)
