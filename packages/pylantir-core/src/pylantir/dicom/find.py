@@ -6,6 +6,9 @@ element), C001 when the database fails. Failures carry no identifier; pynetdicom
 itself. Each C-FIND is logged in one INFO line (calling AE, matches, milliseconds); a refusal in one WARNING
 line naming the element and the reason, never a value. A match whose stored values cannot be encoded is
 left out with a WARNING naming the item's id and the attribute (docs/conformance.md 2.5).
+
+On the little-endian transfer syntaxes the pending responses are encoded here and queued as bytes
+(:mod:`pylantir.dicom.pending`); on the others they are yielded as datasets for pynetdicom to encode.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from pylantir.dicom.decoding import describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.dicom.keys import read_identifier
 from pylantir.dicom.matching import InvalidIdentifier, MatchSettings, build_query
-from pylantir.dicom.responses import UnencodableValue, build_response, everything_request
+from pylantir.dicom.pending import PendingResponses
+from pylantir.dicom.responses import RequestPlan, Response, UnencodableValue, build_response
 from pylantir.store import Database, WorklistItem
 
 log = logging.getLogger(__name__)
@@ -51,19 +55,26 @@ def _milliseconds(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def matching_responses(session: Session, statement: Select[WorklistItem], request: Dataset, requestor: str,
-                       everything: bool = False) -> Iterator[Dataset]:
-    """The response identifier (:func:`build_response`) of each item ``statement`` selects, in its order.
+def matching_responses(
+    session: Session, statement: Select[WorklistItem], plan: RequestPlan, requestor: str,
+    encode: Callable[[Response], bytes] | None = None,
+) -> Iterator[tuple[Response, bytes | None]]:
+    """The response (:func:`build_response`) of each item ``statement`` selects, in its order, with its
+    encoding by ``encode`` (None without one).
 
     Every front end that answers a worklist query (C-FIND, DICOMweb's search) reads its matches here. An item
-    whose stored values cannot be encoded is left out with a WARNING naming it and the attribute, prefixed by
-    ``requestor`` (``C-FIND from MR1``). ``everything``: every stored attribute too (``includefield=all``).
+    whose stored values cannot be built or encoded is left out with a WARNING naming it and the attribute,
+    prefixed by ``requestor`` (``C-FIND from MR1``): one bad row never ends the answer.
     """
     for item in session.scalars(statement.execution_options(yield_per=YIELD_PER)):
         try:
-            yield build_response(item, everything_request(item, request) if everything else request)
-        except UnencodableValue as exc:  # one bad row never ends the answer: leave it out, say so
-            log.warning("%s: worklist item id %s (source %s) left out: %s", requestor, item.id, item.source_name, exc)
+            response = build_response(item, plan)
+            encoded = encode(response) if encode is not None else None
+        except UnencodableValue as exc:
+            log.warning("%s: worklist item id %s (source %s) left out: %s", requestor, item.id, item.source_name,
+                        exc)
+            continue
+        yield response, encoded
 
 
 def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[Event], Iterator[FindResult]]:
@@ -88,17 +99,26 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
             yield _failure(UNABLE_TO_PROCESS, "identifier cannot be processed")
             return
         status = PENDING_WARNING if query.unmatched_keys else PENDING
+        plan = RequestPlan.of(identifier)
+        sender = PendingResponses.for_event(event, status)
         matches = 0
         try:
             with database.session() as session:
-                for response in matching_responses(session, query.statement, identifier, f"C-FIND from {requestor}"):
+                encode = sender.encode if sender is not None else None
+                for response, encoded in matching_responses(session, query.statement, plan,
+                                                            f"C-FIND from {requestor}", encode):
                     if event.is_cancelled:
                         log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches,
                                  _milliseconds(started))
                         yield CANCEL, None
                         return
+                    if not event.assoc.is_established:
+                        return  # aborted or released by the peer: nobody to answer
                     matches += 1
-                    yield status, response
+                    if sender is not None and encoded is not None:
+                        sender.send(encoded)
+                    else:
+                        yield status, response.dataset()
         except Exception as exc:  # noqa: BLE001 - answered C001 (database down, locked, ...)
             log_failure(log, logging.ERROR, exc, "C-FIND from %s failed after %d matches", requestor, matches)
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")
