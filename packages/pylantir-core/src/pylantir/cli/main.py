@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from pylantir import __version__
-from pylantir.cli.client import echo_command, find_command
+from pylantir.cli.client import echo_command, find_command, mpps_group
 from pylantir.cli.config_cmd import config_group
 from pylantir.cli.context import CliContext
 from pylantir.cli.database import database_errors, database_problem
 from pylantir.cli.db import db_group
 from pylantir.cli.logs import configure_logging
+from pylantir.cli.previous_commands import PREVIOUS_COMMANDS
 from pylantir.cli.run import run
 from pylantir.cli.sources import sources
 from pylantir.cli.sync import sync
@@ -57,6 +58,9 @@ cli.add_command(sync)
 cli.add_command(run)
 cli.add_command(echo_command)
 cli.add_command(find_command)
+cli.add_command(mpps_group)
+for previous_command in PREVIOUS_COMMANDS:
+    cli.add_command(previous_command)
 
 
 def main() -> None:
