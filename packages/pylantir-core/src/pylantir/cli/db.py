@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from pylantir.cli.context import config_option, load_config_or_exit
+from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
 from pylantir.cli.output import print_table
 from pylantir.config import PylantirConfig
 
 if TYPE_CHECKING:
+    from pylantir.plugins import PluginRegistry
     from pylantir.store import Database
 
 T = TypeVar("T")
@@ -28,24 +29,41 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @config_option
-def upgrade(config_path: Path) -> None:
+@pass_cli
+def upgrade(cli_ctx: CliContext, config_path: Path) -> None:
     """Create the database schema, or upgrade an older one to this version's (rows are kept).
 
-    Pylantir also does this at start; the command lets a site upgrade ahead of time.
+    A database of the previous Pylantir (0.3.x-0.4.6) also gets its worklist imported, once (its old table
+    is kept as legacy_worklist_items). Pylantir also does all this at start; the command lets a site upgrade
+    ahead of time.
     """
-    database = open_database(load_config_or_exit(config_path), upgrade=True)
+    config = load_config_or_exit(config_path)
+    database = open_database(config, upgrade=True)
     try:
         revision = _guarded(database, database.revision)
         click.echo(f"{database.safe_url()}: schema at revision {revision} (newest)")
+        import_previous(database, config, cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None))
     finally:
         database.close()
+
+
+def import_previous(database: Database, config: PylantirConfig, registry: PluginRegistry) -> None:
+    """Import the previous Pylantir's worklist if the database has one not imported yet; say what was done."""
+    from pylantir.previous_import import ImportPostponed, import_previous_worklist
+
+    try:
+        report = _guarded(database, lambda: import_previous_worklist(database, config, registry))
+    except ImportPostponed as exc:
+        raise click.ClickException(f"the previous Pylantir's worklist is not imported yet: {exc}") from exc
+    if report is not None:
+        click.echo(report.summary(), err=True)
 
 
 @db_group.command("info")
 @config_option
 def info(config_path: Path) -> None:
     """Show the database URL (password hidden), its schema revision and the rows in each table."""
-    from pylantir.store.queries import row_counts
+    from pylantir.store.queries import previous_import_state, row_counts
 
     config = load_config_or_exit(config_path)
     missing = _missing_sqlite_file(config.database_url)
@@ -55,8 +73,11 @@ def info(config_path: Path) -> None:
         if missing:
             click.echo(f"revision: none (the file {missing} does not exist yet; Pylantir creates it at start)")
             return
-        revision, counts = _guarded(database, lambda: (database.revision(), row_counts(database.engine)))
+        revision, counts, previous = _guarded(database, lambda: (
+            database.revision(), row_counts(database.engine), previous_import_state(database.engine)))
         click.echo(f"revision: {_revision_state(revision)}")
+        if previous:
+            click.echo(f"previous Pylantir: {previous}")
         print_table(
             ["table", "rows"],
             [[table, "-" if count is None else count] for table, count in counts.items()],

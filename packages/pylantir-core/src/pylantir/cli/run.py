@@ -19,6 +19,7 @@ from pylantir.cli.context import (
     load_config_or_exit,
     pass_cli,
 )
+from pylantir.cli.db import import_previous
 from pylantir.cli.logs import log_at_least
 from pylantir.config import PylantirConfig, ServerSettings
 
@@ -91,6 +92,11 @@ def run(
     log_at_least(logging.INFO)
     config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
     database = Database.open(config.database_url)
+    try:
+        import_previous(database, config, cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None))
+    except click.ClickException:
+        database.close()
+        raise
     sync = None if no_sync else _start_sync(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
     if housekeeping is not None:
