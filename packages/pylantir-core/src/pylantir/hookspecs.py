@@ -140,9 +140,11 @@ def convert_previous_config(source_type: str, previous: Mapping[str, Any]) -> Ma
     """Convert a source of the previous Pylantir (0.3.x-0.4.6) owned by this plugin's type; optional.
 
     :return: a mapping with any of ``config`` (the source's current ``config`` object), ``field_mapping``
-        (the current ``field_mapping``) and ``notes`` (a sequence of sentences, for the deprecation
-        warning: what changed meaning, what has no equivalent). A key left out keeps what ``previous``
-        has. Return ``None`` to keep everything as written.
+        (the current ``field_mapping``), ``visibility`` (the source's ``visibility`` object: what the
+        previous Pylantir let scanners see of it over C-FIND; left out: ``server.visibility``) and
+        ``notes`` (a sequence of sentences, for the deprecation warning: what changed meaning, what has no
+        equivalent). A key left out keeps what ``previous`` has. Return ``None`` to keep everything as
+        written.
     :param source_type: the configured ``type``.
     :param previous: the source as the previous Pylantir read it: ``name`` (``None`` when unnamed),
         ``type``, ``sync_interval``, ``config`` (without a ``field_mapping`` it held), ``field_mapping``
