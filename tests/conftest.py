@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -130,3 +131,29 @@ def http_servers() -> Iterator[Callable[[Server], Server]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+PylantirRunner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def pylantir_cli() -> PylantirRunner:
+    """Run the installed ``pylantir`` console script as a process: ``pylantir_cli("sync", "--config", p, cwd=...)``.
+
+    Returns the completed process (never raises on a non-zero exit); ``env`` entries are added to this
+    process's environment (``None`` removes one).
+    """
+    script = Path(sys.executable).with_name("pylantir")
+
+    def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str | None] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        environment = dict(os.environ)
+        for key, value in (env or {}).items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        return subprocess.run([str(script), *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                              env=environment, timeout=timeout, check=False)
+
+    return run

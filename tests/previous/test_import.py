@@ -132,16 +132,16 @@ def test_a_0_3_6_database_is_imported_into_its_redcap_source(kit, http_servers, 
 
     0.3.6 did not prefix a neuro-PCP participant's study ID with ``ng_`` (0.4.x does, and so does the
     conversion): that SCHEDULED entry is replaced by the one with the 0.4.x ID, not doubled. The legacy file
-    is imported by ``pylantir db upgrade``, the other by the first start of ``pylantir run``."""
+    is imported by the first ``pylantir sync`` (before it syncs), the other by the first start of
+    ``pylantir run``."""
     config, env, database = site(kit, http_servers, tmp_path, name)
     before = {row["patient_id"].replace("sub_1002", "sub_ng_1002"): row["performed_procedure_step_status"]
               for row in kit.rows(DATA / f"{name}.sqlite")}
-    if name.endswith("legacy"):
-        pylantir(env, "db", "upgrade", "--config", str(config))
-    else:
+    if not name.endswith("legacy"):
         find_with_a_running_server(env, config, kit.free_port())
         assert len(worklist(database)) == 3
-    pylantir(env, "sync", "--config", str(config))
+    synced = pylantir(env, "sync", "--config", str(config))
+    assert ("imported 3 of the 3 rows" in synced.stderr) == name.endswith("legacy")
     after = worklist(database)
     source = "redcap_legacy" if name.endswith("legacy") else "cpip"
     assert {item["source_name"] for item in after} == {source}

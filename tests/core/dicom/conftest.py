@@ -231,11 +231,12 @@ def free_port() -> int:
 
 @dataclass
 class ServerProcess:
-    """A ``pylantir run`` process; ``returncode`` and ``stderr`` (its log) are set once it has stopped."""
+    """A ``pylantir run`` process; ``returncode``, ``stderr`` (its log) and ``stdout`` are set once it has stopped."""
 
     process: subprocess.Popen[str]
     returncode: int | None = None
     stderr: str = ""
+    stdout: str = ""
 
 
 @contextmanager
@@ -260,7 +261,7 @@ def serving(args: list[str], peer: Peer, startup: float = 30) -> Iterator[Server
         if server.process.poll() is None:
             server.process.send_signal(signal.SIGTERM)
         try:
-            _out, server.stderr = server.process.communicate(timeout=30)
+            server.stdout, server.stderr = server.process.communicate(timeout=30)
         finally:
             if server.process.poll() is None:
                 server.process.kill()

@@ -5,21 +5,19 @@ SQLAlchemy and Alembic are imported when a command runs, not when the CLI starts
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
+from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
 from pylantir.config import PylantirConfig
 
 if TYPE_CHECKING:
     from pylantir.plugins import PluginRegistry
     from pylantir.store import Database
-
-T = TypeVar("T")
 
 
 @click.group("db")
@@ -34,14 +32,14 @@ def upgrade(cli_ctx: CliContext, config_path: Path) -> None:
     """Create the database schema, or upgrade an older one to this version's (rows are kept).
 
     A database of the previous Pylantir (0.3.x-0.4.6) also gets its worklist imported, once (its old table
-    is kept as legacy_worklist_items). Pylantir also does all this at start; the command lets a site upgrade
-    ahead of time.
+    is kept as legacy_worklist_items). Pylantir also does all this when `pylantir run` or `pylantir sync`
+    starts; the command lets a site upgrade ahead of time. Commands that only read (`worklist list`,
+    `sources status`, `db prune`...) never migrate.
     """
     config = load_config_or_exit(config_path)
-    database = open_database(config, upgrade=True)
+    database = open_database(config, "migrate")
     try:
-        revision = _guarded(database, database.revision)
-        click.echo(f"{database.safe_url()}: schema at revision {revision} (newest)")
+        click.echo(f"{database.safe_url()}: schema at revision {database.revision()} (newest)")
         import_previous(database, config, cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None))
     finally:
         database.close()
@@ -52,7 +50,7 @@ def import_previous(database: Database, config: PylantirConfig, registry: Plugin
     from pylantir.previous_import import ImportPostponed, import_previous_worklist
 
     try:
-        report = _guarded(database, lambda: import_previous_worklist(database, config, registry))
+        report = import_previous_worklist(database, config, registry)
     except ImportPostponed as exc:
         raise click.ClickException(f"the previous Pylantir's worklist is not imported yet: {exc}") from exc
     if report is not None:
@@ -62,21 +60,24 @@ def import_previous(database: Database, config: PylantirConfig, registry: Plugin
 @db_group.command("info")
 @config_option
 def info(config_path: Path) -> None:
-    """Show the database URL (password hidden), its schema revision and the rows in each table."""
-    from pylantir.store.queries import previous_import_state, row_counts
+    """Show the database URL (password hidden), its schema revision and the rows in each table.
 
-    config = load_config_or_exit(config_path)
-    missing = _missing_sqlite_file(config.database_url)
-    database = open_database(config, upgrade=False)
+    Creates and migrates nothing: a missing SQLite file or an older schema is reported as such.
+    """
+    from pylantir.store.database import sqlite_file
+    from pylantir.store.queries import previous_import_state, row_counts
+    from pylantir.store.schema import revision_state
+
+    database = open_database(load_config_or_exit(config_path), "inspect")
     try:
         click.echo(f"database: {database.safe_url()}")
-        if missing:
-            click.echo(f"revision: none (the file {missing} does not exist yet; Pylantir creates it at start)")
+        path = sqlite_file(database.url)
+        if path is not None and not path.exists():
+            click.echo(f"revision: none (the file {path} does not exist yet; Pylantir creates it at start)")
             return
-        revision, counts, previous = _guarded(database, lambda: (
-            database.revision(), row_counts(database.engine), previous_import_state(database.engine)))
-        click.echo(f"revision: {_revision_state(revision)}")
-        if previous:
+        revision, counts = database.revision(), row_counts(database.engine)
+        click.echo(f"revision: {revision_state(revision)}")
+        if previous := previous_import_state(database.engine):
             click.echo(f"previous Pylantir: {previous}")
         print_table(
             ["table", "rows"],
@@ -98,16 +99,12 @@ def prune(config_path: Path, dry_run: bool) -> None:
     `pylantir sync` from cron. It works in small transactions, so a running server keeps answering.
     """
     from pylantir.housekeeping import Pruner
-    from pylantir.store.schema import head_revision
     from pylantir.sync.clock import SystemClock
 
     config = load_config_or_exit(config_path)
-    database = open_database(config, upgrade=False)
+    database = open_database(config, "current")
     try:
-        revision = _guarded(database, database.revision)
-        if revision != head_revision():
-            raise click.ClickException(f"database {database.safe_url()}: schema {_revision_state(revision)}")
-        report = _guarded(database, lambda: Pruner(database, config).run(SystemClock().now(), dry_run=dry_run))
+        report = Pruner(database, config).run(SystemClock().now(), dry_run=dry_run)
     finally:
         database.close()
     if report.skipped:
@@ -116,50 +113,3 @@ def prune(config_path: Path, dry_run: bool) -> None:
     print_table(["would remove" if dry_run else "removed", "rows"],
                 [[what, count] for what, count in report.counts().items()], empty="")
 
-
-def open_database(config: PylantirConfig, *, upgrade: bool) -> Database:
-    """The configured database, upgraded first when asked; connection problems become CLI errors."""
-    from sqlalchemy.exc import ArgumentError
-
-    from pylantir.store import Database
-
-    try:
-        database = Database(config.database_url, echo=config.database_echo)
-    except (ArgumentError, ImportError) as exc:  # unknown dialect, or its driver is not installed
-        raise click.ClickException(f"cannot use database_url: {exc}") from exc
-    if upgrade:
-        _guarded(database, database.upgrade)
-    return database
-
-
-def _revision_state(revision: str | None) -> str:
-    from pylantir.store.schema import head_revision
-
-    newest = head_revision()
-    if revision is None:
-        return "none (empty database; run 'pylantir db upgrade')"
-    if revision == newest:
-        return f"{revision} (newest)"
-    return f"{revision} (newest is {newest}; run 'pylantir db upgrade')"
-
-
-def _guarded(database: Database, action: Callable[[], T]) -> T:
-    """Run ``action``; a database failure becomes a CLI error naming the URL (password hidden)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from pylantir.store.schema import SchemaError
-
-    try:
-        return action()
-    except (SQLAlchemyError, SchemaError) as exc:
-        database.close()
-        detail = getattr(exc, "orig", None) or exc
-        raise click.ClickException(f"database {database.safe_url()}: {detail}") from exc
-
-
-def _missing_sqlite_file(url: str) -> Path | None:
-    """The SQLite file of ``url`` when it does not exist (connecting would create it)."""
-    from pylantir.store.database import sqlite_file
-
-    path = sqlite_file(url)
-    return path if path is not None and not path.exists() else None

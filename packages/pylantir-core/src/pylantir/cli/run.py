@@ -19,6 +19,7 @@ from pylantir.cli.context import (
     load_config_or_exit,
     pass_cli,
 )
+from pylantir.cli.database import open_database
 from pylantir.cli.db import import_previous
 from pylantir.cli.logs import log_at_least
 from pylantir.config import PylantirConfig, ServerSettings
@@ -87,14 +88,13 @@ def run(
     """
     from pylantir.dicom import ServerStartError, start_server
     from pylantir.housekeeping import HousekeepingService
-    from pylantir.store import Database
 
     log_at_least(logging.INFO)
     config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
-    database = Database.open(config.database_url)
+    database = open_database(config, "migrate")
     try:
         import_previous(database, config, cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None))
-    except click.ClickException:
+    except BaseException:
         database.close()
         raise
     sync = None if no_sync else _start_sync(config, cli_ctx, database)

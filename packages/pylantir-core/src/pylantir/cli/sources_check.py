@@ -81,7 +81,7 @@ def _check(registry: PluginRegistry, source: DataSourceSettings, fetch: bool, ti
     report = SourceReport(source.name, source.type)
     try:
         report.plugin = registry.owner(source.type, source.name).label
-        for problem in registry.validate_config(source.type, source.config):
+        for problem in registry.validate_config(source.type, source.config, source.config_dir):
             report.problem(f"config.{problem.path}".rstrip("."), problem.message, problem.severity)
     except PluginUnavailableError as exc:
         report.problem("type", str(exc))
@@ -98,7 +98,7 @@ def _check_mapping(source: DataSourceSettings, report: SourceReport) -> None:
     from pylantir.sync.mapping import FieldMapping, MappingError
 
     try:
-        FieldMapping.parse(source.field_mapping)
+        FieldMapping.of_source(source)
     except MappingError as exc:
         for problem in exc.problems:
             path, _, message = problem.partition(": ")

@@ -126,11 +126,18 @@ class PluginRegistry:
         """
         return _dispatch.call(self._pm, owner, hook_name, arguments)
 
-    def validate_config(self, source_type: str, config: Mapping[str, Any]) -> list[ConfigProblem]:
-        """Call ``validate_config`` on the owning plugin only; an unimplemented hook means valid."""
+    def validate_config(
+        self, source_type: str, config: Mapping[str, Any], config_dir: Path | None = None
+    ) -> list[ConfigProblem]:
+        """Call ``validate_config`` on the owning plugin only; an unimplemented hook means valid.
+
+        ``config_dir``: where relative paths of ``config`` start (default: the working directory).
+        """
         owner = self.owner(source_type)
         problems: list[ConfigProblem] = []
-        for result in self.call_hook(owner, "validate_config", source_type=source_type, config=config):
+        results = self.call_hook(owner, "validate_config", source_type=source_type, config=config,
+                                 config_dir=config_dir or Path.cwd())
+        for result in results:
             for problem in result or ():
                 if not isinstance(problem, ConfigProblem):
                     raise PluginBugError(owner, "validate_config", f"returned {problem!r}, expected ConfigProblem")
@@ -144,8 +151,11 @@ class PluginRegistry:
         config: Mapping[str, Any],
         fields: frozenset[str],
         state: FetchState,
+        config_dir: Path | None = None,
     ) -> Iterable[Any]:
         """Call ``fetch_entries`` on the owning plugin only and return its iterable.
+
+        ``config_dir``: where relative paths of ``config`` start (default: the working directory).
 
         An unexpected exception raised while the iterable is consumed becomes a :class:`PluginBugError`
         too, so callers handle :class:`pylantir.SourceError` and :class:`PluginBugError` only.
@@ -159,6 +169,7 @@ class PluginRegistry:
             config=config,
             fields=fields,
             state=state,
+            config_dir=config_dir or Path.cwd(),
         )
         if not results:
             raise PluginBugError(owner, "fetch_entries", "the plugin does not implement it")
