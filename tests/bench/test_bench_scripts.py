@@ -7,6 +7,7 @@ the same items; every sync stores what it should; no C-FIND answer is wrong whil
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -63,3 +64,15 @@ def test_cli_startup_times_every_command() -> None:
     for label in ("pylantir --help", "pylantir sources list", "pylantir config example", "pylantir config check FILE",
                   "pylantir sync, until the fetch starts", "pylantir sync, header-only CSV, to exit"):
         assert table_row(output, label)
+
+
+@pytest.mark.postgres
+def test_cluster_bench_spreads_queries_and_takes_over() -> None:
+    server = os.environ.get("PYLANTIR_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("PYLANTIR_TEST_POSTGRES_URL is not set: no PostgreSQL server to run the cluster benchmark on")
+    output = run_script("cluster_bench.py", "--postgres-url", server, "--rows", "300", "--clients", "2",
+                        "--seconds", "1", "--runs", "1")
+    for instances in ("1", "3"):
+        assert table_row(output, instances)[1].endswith(" s (900 rows)")
+    assert table_row(output, "new leader's sync starts")  # the script checks the answers and the rows

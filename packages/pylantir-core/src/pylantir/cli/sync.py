@@ -10,6 +10,7 @@ import click
 
 from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
 from pylantir.cli.database import open_database
+from pylantir.cli.db import import_previous
 from pylantir.cli.output import print_table
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pylantir --help` stays fast
@@ -50,6 +51,7 @@ def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...], 
         raise click.UsageError(str(exc)) from exc
     database = open_database(config, "migrate")
     try:
+        import_previous(database, config, registry)  # before the first sync, or its entries would be doubled
         service = SyncService(config, registry, database)
         try:
             results = _with_progress(service, selected, lambda: service.run_once(selected))
