@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +92,20 @@ def leaders(config: Path) -> dict[str, int]:
     return {entry["name"]: int(entry["leader"].split()[1]) for entry in json.loads(status.stdout) if entry["leader"]}
 
 
+@cache
+def http_port_option() -> bool:
+    """Whether ``pylantir run`` serves HTTP (``--http-port``): each instance then gets a port of its own."""
+    usage = subprocess.run([*h.pylantir_command(), "run", "--help"], capture_output=True, text=True, timeout=60)
+    return "--http-port" in usage.stdout
+
+
 def start_instances(directory: Path, config: Path, count: int, first: int = 0) -> list[h.Service]:
-    """``count`` instances of ``pylantir run`` on the configuration, each on its own port."""
+    """``count`` instances of ``pylantir run`` on the configuration, each on its own ports."""
     services = []
     for number in range(first, first + count):
         port = h.free_port()
-        command = [*h.pylantir_command(), "run", "--config", str(config), "--port", str(port), "--no-http"]
+        http = ["--http-port", str(h.free_port())] if http_port_option() else []
+        command = [*h.pylantir_command(), "run", "--config", str(config), "--port", str(port), *http]
         services.append(h.Service(f"instance {number}", command, port, directory / f"instance-{number}.log").start())
     return services
 

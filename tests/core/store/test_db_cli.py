@@ -49,6 +49,8 @@ def test_upgrade_then_info_with_row_counts(database_url, config_for, run, make_i
         "mpps_instances": "0",
         "rejected_rows": "0",
         "removed_entries": "0",
+        "previous_imports": "0",
+        "previous_entries": "0",
         "users": "0",
         "api_tokens": "0",
         "audit_events": "0",

@@ -4,7 +4,7 @@ One JSON file (``--config PATH`` or ``PYLANTIR_CONFIG``). Unknown keys are error
 silently ignored. Secrets are never in the file: sources name the environment variables that hold them.
 """
 
-from pylantir.config.loader import ConfigError, load_config
+from pylantir.config.loader import ConfigError, ConfigReading, load_config, read_config
 from pylantir.config.models import (
     DEFAULT_WORKLIST_STATUSES,
     DailyWindow,
@@ -22,6 +22,7 @@ from pylantir.config.models import (
 __all__ = [
     "DEFAULT_WORKLIST_STATUSES",
     "ConfigError",
+    "ConfigReading",
     "DailyWindow",
     "DataSourceSettings",
     "Housekeeping",
@@ -33,4 +34,5 @@ __all__ = [
     "TlsSettings",
     "Visibility",
     "load_config",
+    "read_config",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -38,6 +39,8 @@ DUPLICATE_SOP_INSTANCE = 0x0111
 NO_SUCH_OBJECT_INSTANCE = 0x0112
 MISSING_ATTRIBUTE = 0x0120
 MISSING_ATTRIBUTE_VALUE = 0x0121
+#: Error ID of 0110 for an update of a COMPLETED or DISCONTINUED step (PS3.4 F.7.2.2.4).
+NO_LONGER_UPDATABLE = 0xA710
 
 IN_PROGRESS, COMPLETED, DISCONTINUED = "IN PROGRESS", "COMPLETED", "DISCONTINUED"
 # PPS status -> Scheduled Procedure Step Status written to the linked worklist items
@@ -74,6 +77,8 @@ NOT_SETTABLE = frozenset({
 })
 
 Result = tuple[int | Dataset, Dataset | None]
+#: Work a front end adds to an MPPS change's transaction (its audit entry).
+Record = Callable[[Session], None]
 
 
 class MppsError(Exception):
@@ -173,8 +178,105 @@ def _update_worklist(items: list[WorklistItem], pps_status: str) -> None:
         item.updated_at = datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class StepUpdate:
+    """What an update did: the step's status after it, the attributes applied, those ignored (not settable)."""
+
+    status: str
+    applied: Dataset
+    ignored: list[str]
+
+
+def create_step(database: Database, uid: str, dataset: Dataset, requestor: str, operation: str,
+                calling_ae_title: str | None = None, record: Record | None = None) -> None:
+    """Create the MPPS instance ``uid`` IN PROGRESS from ``dataset`` and mark its linked worklist items STARTED.
+
+    One implementation for every front end (N-CREATE, DICOMweb's Create): raises :class:`MppsError` with the
+    DIMSE status of a refusal (missing or empty attribute, wrong status, duplicate instance). ``requestor``
+    (an AE title, an HTTP actor) and ``operation`` (``N-CREATE``, ...) name the request in the log line;
+    ``record`` (an audit entry, say) runs in the same transaction.
+    """
+    check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
+    for index, step in enumerate(dataset[SSA].value, start=1):
+        check_present(step, SSA_TYPE1, SSA_TYPE2, f"{SSA} item {index}: ")
+    if _status_of(dataset) != IN_PROGRESS:
+        raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus must be IN PROGRESS",
+                        "PerformedProcedureStepStatus")
+    try:
+        with database.session() as session:
+            if session.get(PerformedProcedureStep, uid) is not None:
+                raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists")
+            items = linked_items(session, dataset)
+            session.add(PerformedProcedureStep(
+                sop_instance_uid=uid, status=IN_PROGRESS, worklist_item_id=items[0].id if items else None,
+                calling_ae_title=calling_ae_title, attributes=_to_json(dataset),
+            ))
+            _update_worklist(items, IN_PROGRESS)
+            if record is not None:
+                record(session)
+    except IntegrityError as exc:
+        raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
+    log.info("MPPS %s from %s: %s IN PROGRESS, %s", uid, requestor, operation,
+             f"{len(items)} worklist item(s)" if items else "unscheduled")
+
+
+def update_step(database: Database, uid: str, modifications: Dataset, requestor: str, operation: str,
+                record: Record | None = None) -> StepUpdate:
+    """Apply ``modifications`` to the IN PROGRESS instance ``uid``; COMPLETED / DISCONTINUED are final and
+    reach the linked worklist items.
+
+    One implementation for every front end (N-SET, DICOMweb's Update): raises :class:`MppsError` for an
+    unknown instance (0112), a final one (0110, Error ID A710), an unknown status or an incomplete final
+    state. Attributes an update may not change (Table F.7.2-1) are ignored and listed in the result.
+    ``record`` runs in the same transaction.
+    """
+    linked: list[WorklistItem] = []
+    with database.session() as session:
+        instance = session.get(PerformedProcedureStep, uid, with_for_update=True)
+        if instance is None:
+            raise MppsError(NO_SUCH_OBJECT_INSTANCE, "no such MPPS instance")
+        if instance.status != IN_PROGRESS:
+            raise MppsError(PROCESSING_FAILURE, "Performed Procedure Step Object may no longer be updated",
+                            error_id=NO_LONGER_UPDATABLE)
+        stored = _from_json(instance.attributes)
+        applied = Dataset()
+        ignored: list[str] = []
+        for element in modifications:
+            if element.keyword in NOT_SETTABLE:
+                if element.keyword != "SpecificCharacterSet":
+                    ignored.append(element.keyword)
+                continue
+            stored[element.tag] = element
+            applied[element.tag] = element
+        new_status = _status_of(stored)
+        if new_status not in WORKLIST_STATUS:
+            raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus is not a known status",
+                            "PerformedProcedureStepStatus")
+        if new_status != IN_PROGRESS:
+            check_final(stored)
+            linked = linked_items(session, stored)
+            _update_worklist(linked, new_status)
+        instance.status = new_status
+        instance.attributes = _to_json(stored)
+        instance.updated_at = datetime.now(UTC)
+        if record is not None:
+            record(session)
+    log.info("MPPS %s from %s: %s %s, %s", uid, requestor, operation, new_status,
+             f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
+    return StepUpdate(new_status, applied, ignored)
+
+
+def read_step(database: Database, uid: str) -> Dataset:
+    """The stored attributes of the MPPS instance ``uid`` (raises :class:`MppsError` 0112 when unknown)."""
+    with database.session() as session:
+        instance = session.get(PerformedProcedureStep, uid)
+        if instance is None:
+            raise MppsError(NO_SUCH_OBJECT_INSTANCE, "no such MPPS instance")
+        return _from_json(instance.attributes)
+
+
 class MppsHandlers:
-    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database."""
+    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database (the DIMSE face of the functions above)."""
 
     def __init__(self, database: Database):
         self.database = database
@@ -192,7 +294,7 @@ class MppsHandlers:
         """Run ``handler``; a refusal or any failure is answered with its status and logged in one line."""
         requestor = event.assoc.requestor.ae_title
         try:
-            return handler(event)
+            result = handler(event)
         except MppsError as exc:
             log.warning("MPPS %s from %s refused: 0x%04X %s", operation, requestor, exc.status, exc)
             metrics.MPPS_EVENTS.labels(operation, "refused").inc()
@@ -202,32 +304,17 @@ class MppsHandlers:
             metrics.MPPS_EVENTS.labels(operation, "failed").inc()
             metrics.DATABASE_ERRORS.labels("mpps").inc()
             return MppsError(PROCESSING_FAILURE, "the MPPS could not be stored").as_status(False), None
+        answered = result[1]
+        state = answered.get("PerformedProcedureStepStatus") if answered is not None else None
+        metrics.MPPS_EVENTS.labels(operation, str(state) if state else "IN PROGRESS").inc()
+        return result
 
     def _create(self, event: Event) -> Result:
         dataset = _received(event, "AttributeList", "attribute list")
         request = cast(N_CREATE, event.request)  # the handler is bound to N-CREATE only
-        uid = request.AffectedSOPInstanceUID or generate_uid()
-        check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
-        for index, step in enumerate(dataset[SSA].value, start=1):
-            check_present(step, SSA_TYPE1, SSA_TYPE2, f"{SSA} item {index}: ")
-        if _status_of(dataset) != IN_PROGRESS:
-            raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus must be IN PROGRESS",
-                            "PerformedProcedureStepStatus")
-        try:
-            with self.database.session() as session:
-                if session.get(PerformedProcedureStep, str(uid)) is not None:
-                    raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists")
-                items = linked_items(session, dataset)
-                session.add(PerformedProcedureStep(
-                    sop_instance_uid=str(uid), status=IN_PROGRESS, worklist_item_id=items[0].id if items else None,
-                    calling_ae_title=event.assoc.requestor.ae_title, attributes=_to_json(dataset),
-                ))
-                _update_worklist(items, IN_PROGRESS)
-        except IntegrityError as exc:
-            raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
-        metrics.MPPS_EVENTS.labels("N-CREATE", IN_PROGRESS).inc()
-        log.info("MPPS %s from %s: N-CREATE IN PROGRESS, %s", uid, event.assoc.requestor.ae_title,
-                 f"{len(items)} worklist item(s)" if items else "unscheduled")
+        uid = str(request.AffectedSOPInstanceUID or generate_uid())
+        calling = event.assoc.requestor.ae_title
+        create_step(self.database, uid, dataset, calling, "N-CREATE", calling_ae_title=calling)
         response = Dataset()
         response.update(dataset)
         if not request.AffectedSOPInstanceUID:
@@ -237,33 +324,5 @@ class MppsHandlers:
     def _set(self, event: Event) -> Result:
         uid = str(cast(N_SET, event.request).RequestedSOPInstanceUID)  # the handler is bound to N-SET only
         modifications = _received(event, "ModificationList", "modification list")
-        linked: list[WorklistItem] = []
-        with self.database.session() as session:
-            instance = session.get(PerformedProcedureStep, uid, with_for_update=True)
-            if instance is None:
-                raise MppsError(NO_SUCH_OBJECT_INSTANCE, "no such MPPS instance")
-            if instance.status != IN_PROGRESS:
-                raise MppsError(PROCESSING_FAILURE, "Performed Procedure Step Object may no longer be updated",
-                                error_id=0xA710)
-            stored = _from_json(instance.attributes)
-            applied = Dataset()
-            for element in modifications:
-                if element.keyword in NOT_SETTABLE:
-                    continue
-                stored[element.tag] = element
-                applied[element.tag] = element
-            new_status = _status_of(stored)
-            if new_status not in WORKLIST_STATUS:
-                raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus is not a known status",
-                                "PerformedProcedureStepStatus")
-            if new_status != IN_PROGRESS:
-                check_final(stored)
-                linked = linked_items(session, stored)
-                _update_worklist(linked, new_status)
-            instance.status = new_status
-            instance.attributes = _to_json(stored)
-            instance.updated_at = datetime.now(UTC)
-        metrics.MPPS_EVENTS.labels("N-SET", new_status).inc()
-        log.info("MPPS %s from %s: N-SET %s, %s", uid, event.assoc.requestor.ae_title, new_status,
-                 f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
-        return SUCCESS, applied
+        update = update_step(self.database, uid, modifications, event.assoc.requestor.ae_title, "N-SET")
+        return SUCCESS, update.applied
