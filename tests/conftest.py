@@ -112,3 +112,99 @@ def http_servers() -> Iterator[Callable[[Server], Server]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class Modality:
+    """A modality's MPPS over real associations to a server on 127.0.0.1: :meth:`start` (N-CREATE IN PROGRESS
+    for a scheduled exam) and :meth:`end` (N-SET COMPLETED or DISCONTINUED with one performed series)."""
+
+    def __init__(self, port: int, ae_title: str = "MR1"):
+        self.port = port
+        self.ae_title = ae_title
+
+    def _send(self, send: Callable[..., object]) -> int:
+        from pynetdicom import AE
+        from pynetdicom.sop_class import ModalityPerformedProcedureStep
+
+        ae = AE(ae_title=self.ae_title)
+        ae.add_requested_context(ModalityPerformedProcedureStep)
+        assoc = ae.associate("127.0.0.1", self.port)
+        assert assoc.is_established, f"no association with 127.0.0.1:{self.port}"
+        try:
+            status, _attributes = send(assoc, ModalityPerformedProcedureStep)  # type: ignore[misc]
+        finally:
+            assoc.release()
+        return int(status.Status)
+
+    def start(self, study_uid: str, accession: str = "", sop_uid: str | None = None,
+              started: tuple[str, str] = ("20260105", "101500")) -> str:
+        """N-CREATE for the exam of ``study_uid``; returns the MPPS SOP Instance UID."""
+        from pydicom import Dataset
+        from pydicom.sequence import Sequence
+        from pydicom.uid import generate_uid
+
+        uid = sop_uid or generate_uid()
+        ds = Dataset()
+        step = Dataset()
+        step.StudyInstanceUID = study_uid
+        step.AccessionNumber = accession
+        for keyword in ("RequestedProcedureID", "ScheduledProcedureStepID", "RequestedProcedureDescription",
+                        "ScheduledProcedureStepDescription"):
+            setattr(step, keyword, "")
+        step.ScheduledProtocolCodeSequence = step.ReferencedStudySequence = Sequence()
+        ds.ScheduledStepAttributesSequence = Sequence([step])
+        ds.PatientName = ds.PatientID = ds.PatientBirthDate = ds.PatientSex = ""
+        ds.ReferencedPatientSequence = Sequence()
+        ds.PerformedProcedureStepID = "PPS1"
+        ds.PerformedStationAETitle = self.ae_title
+        ds.PerformedStationName = "MRSCANNER1"
+        ds.PerformedLocation = ""
+        ds.PerformedProcedureStepStartDate, ds.PerformedProcedureStepStartTime = started
+        ds.PerformedProcedureStepStatus = "IN PROGRESS"
+        ds.PerformedProcedureStepDescription = ds.PerformedProcedureTypeDescription = ""
+        ds.ProcedureCodeSequence = ds.PerformedProtocolCodeSequence = ds.PerformedSeriesSequence = Sequence()
+        ds.PerformedProcedureStepEndDate = ds.PerformedProcedureStepEndTime = ""
+        ds.Modality = "MR"
+        ds.StudyID = ""
+        status = self._send(lambda assoc, sop_class: assoc.send_n_create(ds, sop_class, uid))
+        assert status == 0, f"N-CREATE answered 0x{status:04X}"
+        return uid
+
+    def end(self, sop_uid: str, status: str = "COMPLETED", ended: tuple[str, str] = ("20260105", "104500")) -> None:
+        """N-SET ``status`` with the end date/time and one performed series."""
+        from pydicom import Dataset
+        from pydicom.sequence import Sequence
+        from pydicom.uid import generate_uid
+
+        ds = Dataset()
+        ds.PerformedProcedureStepStatus = status
+        ds.PerformedProcedureStepEndDate, ds.PerformedProcedureStepEndTime = ended
+        series = Dataset()
+        series.SeriesInstanceUID = generate_uid()
+        series.ProtocolName = "T1"
+        series.ReferencedImageSequence = series.ReferencedNonImageCompositeSOPInstanceSequence = Sequence()
+        ds.PerformedSeriesSequence = Sequence([series])
+        answer = self._send(lambda assoc, sop_class: assoc.send_n_set(ds, sop_class, sop_uid))
+        assert answer == 0, f"N-SET answered 0x{answer:04X}"
+
+
+def _wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "the condition") -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:g} s")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def modality() -> Callable[..., Modality]:
+    """``modality(port)``: a :class:`Modality` sending MPPS to the server on 127.0.0.1:port."""
+    return Modality
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    """``wait_until(condition, timeout=30, what=...)``: poll every 20 ms until true; fail after the timeout."""
+    return _wait_until

@@ -44,9 +44,11 @@ def _with_overrides(config: PylantirConfig, **overrides: Any) -> PylantirConfig:
     return config.model_copy(update={"server": server})
 
 
-def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> Any:
+def _start_sources(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> tuple[Any, Any]:
+    """Check the sources, then start the sync and, when a source writes back, the write-back worker."""
     from pylantir.sync.checks import check_sources
     from pylantir.sync.service import SyncService
+    from pylantir.writeback.service import WriteBackService
 
     registry = cli_ctx.registry(plugins_dir=Path(config.plugins_dir) if config.plugins_dir else None)
     cli_ctx.enforce_strict_plugins()
@@ -55,7 +57,10 @@ def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database)
         raise click.ClickException("the data sources cannot be used:\n" + "\n".join(f"  - {p}" for p in problems))
     service = SyncService(config, registry, database)
     service.start()
-    return service
+    write_back = WriteBackService(config, registry, database) if config.write_back_sources() else None
+    if write_back is not None:
+        write_back.start()
+    return service, write_back
 
 
 def _wait_for_signal() -> None:
@@ -81,8 +86,10 @@ def run(
 ) -> None:
     """Serve the worklist over DICOM (MWL C-FIND, MPPS, C-ECHO) and keep it in sync with the data sources.
 
-    The sources are checked and the sync engine started before the port opens. Housekeeping (what left the
-    worklist, old sync runs) runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
+    The sources are checked and the sync engine started before the port opens. Performed-step changes of the
+    entries of sources with write_back are written back to them by a worker of their own (with --no-sync they
+    are recorded and wait for the next run that syncs). Housekeeping (what left the worklist, old sync runs)
+    runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
     """
     from pylantir.dicom import ServerStartError, start_server
     from pylantir.housekeeping import HousekeepingService
@@ -91,13 +98,13 @@ def run(
     log_at_least(logging.INFO)
     config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
     database = Database.open(config.database_url)
-    sync = None if no_sync else _start_sync(config, cli_ctx, database)
+    sync, write_back = (None, None) if no_sync else _start_sources(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
     if housekeeping is not None:
         housekeeping.start()
     try:
         try:
-            server = start_server(config, database)
+            server = start_server(config, database, on_write_back=write_back.wake if write_back else None)
         except ServerStartError as exc:
             raise click.ClickException(str(exc)) from exc
         sources = "sync disabled" if no_sync else ", ".join(s.name for s in config.enabled_sources()) or "none"
@@ -113,6 +120,8 @@ def run(
     finally:
         if housekeeping is not None:
             housekeeping.stop()
+        if write_back is not None:
+            write_back.stop()
         if sync is not None:
             sync.stop(SYNC_STOP_TIMEOUT)
         database.close()

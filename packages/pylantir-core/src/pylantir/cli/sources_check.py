@@ -50,11 +50,13 @@ class SourceReport:
 @click.command("check")
 @config_option
 @click.option("--source", "source_name", metavar="NAME", help="Check only this configured source.")
-@click.option("--fetch", is_flag=True, help="Also fetch once and show the mapped entries and rejected rows.")
+@click.option("--fetch", is_flag=True, help="Also fetch once and show the mapped entries and rejected rows, and "
+              "check a write_back block against the source system (fields, rights).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @pass_cli
 def check_sources(cli_ctx: CliContext, config_path: Path, source_name: str | None, fetch: bool, as_json: bool) -> None:
-    """Validate every configured source through its plugin; with --fetch, fetch and map once.
+    """Validate every configured source through its plugin; with --fetch, fetch and map once and check
+    write-back against the source system.
 
     Exits 1 when a source's config has errors or its fetch fails (3 in strict mode when a plugin is
     broken). Rejected rows are listed with their reasons but do not fail the check. Nothing is
@@ -79,10 +81,15 @@ def check_sources(cli_ctx: CliContext, config_path: Path, source_name: str | Non
 
 def _check(registry: PluginRegistry, source: DataSourceSettings, fetch: bool, timezone: str) -> SourceReport:
     report = SourceReport(source.name, source.type)
+    from pylantir.sync.checks import write_back_problems
+
     try:
         report.plugin = registry.owner(source.type, source.name).label
         for problem in registry.validate_config(source.type, source.config):
             report.problem(f"config.{problem.path}".rstrip("."), problem.message, problem.severity)
+        if not report.failed:
+            for problem in write_back_problems(registry, source):
+                report.problem(problem.path, problem.message, problem.severity)
     except PluginUnavailableError as exc:
         report.problem("type", str(exc))
     except PluginBugError as exc:
@@ -90,7 +97,20 @@ def _check(registry: PluginRegistry, source: DataSourceSettings, fetch: bool, ti
     _check_mapping(source, report)
     if fetch and not report.failed:
         _fetch(registry, source, timezone, report)
+    if fetch and not report.failed and source.write_back is not None:
+        _check_write_back(registry, source, report)
     return report
+
+
+def _check_write_back(registry: PluginRegistry, source: DataSourceSettings, report: SourceReport) -> None:
+    assert source.write_back is not None  # checked by the caller
+    try:
+        problems = registry.check_write_back(source.type, source.name, source.config, source.write_back.config)
+    except (SourceError, PluginBugError) as exc:
+        report.problem("write_back", str(exc))
+        return
+    for problem in problems:
+        report.problem(f"write_back.config.{problem.path}".rstrip("."), problem.message, problem.severity)
 
 
 def _check_mapping(source: DataSourceSettings, report: SourceReport) -> None:

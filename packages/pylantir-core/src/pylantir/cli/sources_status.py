@@ -20,10 +20,12 @@ if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pyla
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def sources_status(config_path: Path, as_json: bool) -> None:
-    """Show each configured data source's last sync, outcome, counts, failures and next due time.
+    """Show each configured data source's last sync, outcome, counts, failures and next due time, and for a
+    source with write_back its performed-step changes waiting to be written back and those that failed.
 
     A sync whose process ended before it finished (killed, host restarted) shows as ``interrupted``; the
-    next ``pylantir run`` or ``pylantir sync`` on this host closes it so.
+    next ``pylantir run`` or ``pylantir sync`` on this host closes it so. The latest failed write-back is
+    printed below the table.
     """
     from pylantir.store import Database
     from pylantir.sync.result import COUNTS
@@ -38,16 +40,27 @@ def sources_status(config_path: Path, as_json: bool) -> None:
         click.echo(json.dumps(statuses, indent=2))
         return
     print_table(
-        ["source", "type", "enabled", "last sync", "outcome", *COUNTS, "failures", "degraded", "next due"],
+        ["source", "type", "enabled", "last sync", "outcome", *COUNTS, "failures", "degraded", "next due",
+         "write-back"],
         [[s["name"], s["type"], _yes(s["enabled"]), s["last_sync"] or "never", s["outcome"] or "-",
           *(s["counts"].get(c, "-") for c in COUNTS), s["consecutive_failures"], _yes(s["degraded"]),
-          s["next_due"] or "-"] for s in statuses],
+          s["next_due"] or "-", _write_back(s["write_back"])] for s in statuses],
         empty="No data source configured.",
     )
+    for status in statuses:
+        if status["write_back"] and status["write_back"]["last_failure"]:
+            click.echo(f"source {status['name']}: write-back failed for good at "
+                       f"{status['write_back']['last_failure_at']}: {status['write_back']['last_failure']}")
 
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+def _write_back(counts: dict[str, Any] | None) -> str:
+    if counts is None:
+        return "-"
+    return f"{counts['pending']} pending, {counts['failed']} failed, {counts['done']} written"
 
 
 def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str, Any]]:
@@ -60,9 +73,11 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
     from pylantir.sync.result import COUNTS
     from pylantir.sync.scheduler import SourceHealth, next_due
     from pylantir.sync.service import load_health
+    from pylantir.writeback.outbox import write_back_counts
 
     names = [source.name for source in config.data_sources]
     health = load_health(database, names)
+    outboxes = write_back_counts(database, [source.name for source in config.data_sources if source.write_back])
     with database.session() as session:
         latest = select(func.max(SyncRun.id)).where(SyncRun.source_name.in_(names)).group_by(SyncRun.source_name)
         runs = {run.source_name: run for run in session.scalars(select(SyncRun).where(SyncRun.id.in_(latest)))}
@@ -88,5 +103,6 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
             "consecutive_failures": state.consecutive_failures,
             "degraded": state.degraded,
             "next_due": due.isoformat(timespec="seconds") if due else None,
+            "write_back": outboxes[source.name].as_json() if source.name in outboxes else None,
         })
     return statuses

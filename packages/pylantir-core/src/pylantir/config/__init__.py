@@ -15,6 +15,7 @@ from pylantir.config.models import (
     ServerSettings,
     TlsSettings,
     Visibility,
+    WriteBack,
 )
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "ServerSettings",
     "TlsSettings",
     "Visibility",
+    "WriteBack",
     "load_config",
 ]

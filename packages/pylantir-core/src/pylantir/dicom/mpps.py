@@ -5,7 +5,8 @@ State machine IN PROGRESS -> COMPLETED | DISCONTINUED (both final). Instances li
 N-CREATE and N-SET loses nothing. Each instance is linked to the worklist items it performs through the
 Scheduled Step Attributes Sequence (Study Instance UID, Accession Number, Requested Procedure ID, SPS ID);
 linked items get the matching Scheduled Procedure Step Status and ``status_from_mpps``. An MPPS that links
-to no item (unscheduled) is recorded all the same.
+to no item (unscheduled) is recorded all the same. A status change of an item whose source writes back is
+recorded in the write-back outbox in the same transaction (:mod:`pylantir.writeback.outbox`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from pylantir.dicom.decoding import UndecodableDataset, decode_received, describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.store import Database, PerformedProcedureStep, WorklistItem
+from pylantir.writeback.outbox import record_changes
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +175,28 @@ def _update_worklist(items: list[WorklistItem], pps_status: str) -> None:
 
 
 class MppsHandlers:
-    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database."""
+    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database.
 
-    def __init__(self, database: Database):
+    :param write_back_sources: the sources whose items' changes are recorded for write-back.
+    :param on_write_back: called after a transaction that recorded such changes committed.
+    """
+
+    def __init__(self, database: Database, write_back_sources: frozenset[str] = frozenset(),
+                 on_write_back: Callable[[], None] | None = None):
         self.database = database
+        self.write_back_sources = write_back_sources
+        self.on_write_back = on_write_back
+
+    def _changed(self, session: Session, items: list[WorklistItem], dataset: Dataset, pps_status: str,
+                 uid: str) -> int:
+        """Update the linked items and record their changes for write-back; how many were recorded."""
+        _update_worklist(items, pps_status)
+        return record_changes(session, items, dataset, pps_status, WORKLIST_STATUS[pps_status], uid,
+                              self.write_back_sources)
+
+    def _recorded(self, count: int) -> None:
+        if count and self.on_write_back is not None:
+            self.on_write_back()
 
     def handle_create(self, event: Event) -> Result:
         """N-CREATE: validate, store the instance IN PROGRESS and mark the linked worklist items STARTED."""
@@ -218,9 +238,10 @@ class MppsHandlers:
                     sop_instance_uid=str(uid), status=IN_PROGRESS, worklist_item_id=items[0].id if items else None,
                     calling_ae_title=event.assoc.requestor.ae_title, attributes=_to_json(dataset),
                 ))
-                _update_worklist(items, IN_PROGRESS)
+                recorded = self._changed(session, items, dataset, IN_PROGRESS, str(uid))
         except IntegrityError as exc:
             raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
+        self._recorded(recorded)
         log.info("MPPS %s from %s: N-CREATE IN PROGRESS, %s", uid, event.assoc.requestor.ae_title,
                  f"{len(items)} worklist item(s)" if items else "unscheduled")
         response = Dataset()
@@ -233,6 +254,7 @@ class MppsHandlers:
         uid = str(cast(N_SET, event.request).RequestedSOPInstanceUID)  # the handler is bound to N-SET only
         modifications = _received(event, "ModificationList", "modification list")
         linked: list[WorklistItem] = []
+        recorded = 0
         with self.database.session() as session:
             instance = session.get(PerformedProcedureStep, uid, with_for_update=True)
             if instance is None:
@@ -254,10 +276,11 @@ class MppsHandlers:
             if new_status != IN_PROGRESS:
                 check_final(stored)
                 linked = linked_items(session, stored)
-                _update_worklist(linked, new_status)
+                recorded = self._changed(session, linked, stored, new_status, uid)
             instance.status = new_status
             instance.attributes = _to_json(stored)
             instance.updated_at = datetime.now(UTC)
+        self._recorded(recorded)
         log.info("MPPS %s from %s: N-SET %s, %s", uid, event.assoc.requestor.ae_title, new_status,
                  f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
         return SUCCESS, applied

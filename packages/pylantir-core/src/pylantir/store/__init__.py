@@ -9,6 +9,7 @@ from pylantir.store.models import (
     SourceState,
     SyncRun,
     WorklistItem,
+    WriteBackChange,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "SourceState",
     "SyncRun",
     "WorklistItem",
+    "WriteBackChange",
 ]
