@@ -32,8 +32,11 @@ def check(cli_ctx: CliContext, path: Path) -> None:
     registry = cli_ctx.registry(plugins_dir=Path(config.plugins_dir) if config.plugins_dir else None)
     errors: list[str] = []
     for index, source in enumerate(config.data_sources):
-        for problem in _source_problems(registry, source):
-            where = f"data_sources.{index}.config" + (f".{problem.path}" if problem.path else "")
+        located = [(f"config{'.' + p.path if p.path else ''}", p) for p in _source_problems(registry, source)]
+        if not any(problem.severity == "error" for _, problem in located):
+            located += [(problem.path, problem) for problem in _write_back_problems(registry, source)]
+        for path_in_source, problem in located:
+            where = f"data_sources.{index}.{path_in_source}"
             line = f"{where} (source '{source.name}'): {problem.message}"
             if problem.severity == "warning":
                 click.echo(f"warning: {path}: {line}")
@@ -62,6 +65,16 @@ def _source_problems(registry: PluginRegistry, source: DataSourceSettings) -> li
         return registry.validate_config(source.type, source.config)
     except (PluginUnavailableError, PluginBugError) as exc:
         return [ConfigProblem("", str(exc))]
+
+
+def _write_back_problems(registry: PluginRegistry, source: DataSourceSettings) -> list[ConfigProblem]:
+    """What is wrong with the source's ``write_back`` block (paths from the source), if it has one."""
+    from pylantir.sync.checks import write_back_problems
+
+    try:
+        return write_back_problems(registry, source)
+    except (PluginUnavailableError, PluginBugError) as exc:
+        return [ConfigProblem("write_back", str(exc))]
 
 
 def _mapping_problems(source: DataSourceSettings, where: str) -> list[str]:
