@@ -216,4 +216,4 @@ def explicit_element(tag: int, vr: str, value: bytes) -> bytes:
 
 def serving(args: list[str], peer: Peer, startup: float = 30) -> Any:
     """``pylantir ARGS`` (a ``run``) as a process, yielded once ``peer`` gets a C-ECHO answered; then SIGTERM."""
-    return running_pylantir(args, peer.port, peer.host, startup)
+    return running_pylantir(args, peer.port, peer.host, startup, peer=peer)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pydicom import Dataset
 
     from pylantir.config import DataSourceSettings
+    from pylantir.dicom.client import Peer
 
 __all__ = [
     "PylantirProcess",
@@ -433,10 +434,13 @@ class PylantirProcess:
 
 @contextmanager
 def running_pylantir(args: list[str], port: int, host: str = "127.0.0.1", startup: float = 30.0,
-                     env: Mapping[str, str] | None = None) -> Iterator[PylantirProcess]:
-    """``pylantir ARGS`` (a ``run``) as a process, yielded once ``host:port`` answers a C-ECHO; stopped with
-    SIGTERM when the block ends (killed if it does not stop within 30 s), even when the block fails."""
+                     env: Mapping[str, str] | None = None, peer: Peer | None = None) -> Iterator[PylantirProcess]:
+    """``pylantir ARGS`` (a ``run``) as a process, yielded once ``host:port`` answers a C-ECHO (from ``peer``,
+    when the server only answers some AE titles); stopped with SIGTERM when the block ends (killed if it does
+    not stop within 30 s), even when the block fails."""
     from pylantir.dicom.client import DicomClientError, Peer, echo
+
+    peer = peer or Peer(host, port)
 
     server = PylantirProcess(subprocess.Popen([*PYLANTIR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                               text=True, env=dict(env) if env is not None else None))
@@ -446,7 +450,7 @@ def running_pylantir(args: list[str], port: int, host: str = "127.0.0.1", startu
             if server.process.poll() is not None:
                 raise AssertionError(f"pylantir {' '.join(args)} exited early: {server.process.communicate()[1]}")
             try:
-                echo(Peer(host, port))
+                echo(peer)
                 break
             except DicomClientError:
                 if time.monotonic() > deadline:

@@ -10,6 +10,9 @@ hands them to the plugin; each result is stored in a transaction of its own righ
   change was recorded, when it is marked failed;
 - :class:`~pylantir.SourceError` fails the whole batch.
 
+A batch with a change written means the source answers again: its other pending changes are due at once
+(after an outage the backlog is written right away, not each change when its own back-off ends).
+
 The attempt count and next attempt time are stored, so back-off and giving up survive restarts. On
 PostgreSQL a pass holds a transaction-scoped advisory lock on a connection of its own: several instances
 sharing a database never deliver at the same time, so an entry's changes are written in order by one
@@ -137,6 +140,8 @@ class Deliverer:
                     outcome, message = "retry", "the plugin returned no result for this change"
                 self._store(session, settings, row, outcome, message, now, report)
                 last_message = message or last_message
+            if report.done > before.done:
+                outbox.due_now(session, source.name, now)
         done, retried, failed = (report.done - before.done, report.retried - before.retried,
                                  report.failed - before.failed)
         if done:

@@ -151,6 +151,16 @@ def postpone(session: Session, change_id: int, until: datetime, error: str) -> N
     )
 
 
+def due_now(session: Session, source_name: str, now: datetime) -> None:
+    """Make the source's postponed changes due now (it answers again: no need to wait out their back-off)."""
+    session.execute(
+        update(WriteBackChange)
+        .where(WriteBackChange.source_name == source_name, WriteBackChange.state == PENDING,
+               WriteBackChange.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+
+
 @dataclass
 class WriteBackCounts:
     """The outbox of one source: changes per state, the oldest pending one, the latest failure."""
