@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,24 @@ import pytest
 from pylantir.store import Database
 
 POSTGRES_ENV = "PYLANTIR_TEST_POSTGRES_URL"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.plugin("pylantir-csv", ...)``: skip, naming them, when those distributions are not installed.
+
+    The isolation session runs tests/core with the core alone; a core test that drives a plugin end to end says so.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    for marker in item.iter_markers("plugin"):
+        missing = []
+        for name in marker.args:
+            try:
+                distribution(name)
+            except PackageNotFoundError:
+                missing.append(name)
+        if missing:
+            pytest.skip(f"needs {', '.join(missing)} installed beside pylantir-core")
 
 
 @pytest.fixture
@@ -114,78 +133,56 @@ def http_servers() -> Iterator[Callable[[Server], Server]]:
         thread.join()
 
 
+PylantirRunner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def pylantir_cli() -> PylantirRunner:
+    """Run the installed ``pylantir`` console script as a process: ``pylantir_cli("sync", "--config", p, cwd=...)``.
+
+    Returns the completed process (never raises on a non-zero exit); ``env`` entries are added to this
+    process's environment (``None`` removes one).
+    """
+    script = Path(sys.executable).with_name("pylantir")
+
+    def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str | None] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        environment = dict(os.environ)
+        for key, value in (env or {}).items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        return subprocess.run([str(script), *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                              env=environment, timeout=timeout, check=False)
+
+    return run
+
+
 class Modality:
-    """A modality's MPPS over real associations to a server on 127.0.0.1: :meth:`start` (N-CREATE IN PROGRESS
-    for a scheduled exam) and :meth:`end` (N-SET COMPLETED or DISCONTINUED with one performed series)."""
+    """A modality's MPPS to a server on 127.0.0.1, through :mod:`pylantir.dicom.client`: :meth:`start`
+    (N-CREATE IN PROGRESS, started 2026-01-05 10:15) and :meth:`end` (N-SET, ended 10:45, one series)."""
 
     def __init__(self, port: int, ae_title: str = "MR1"):
-        self.port = port
-        self.ae_title = ae_title
+        from pylantir.dicom.client import Peer
 
-    def _send(self, send: Callable[..., object]) -> int:
-        from pynetdicom import AE
-        from pynetdicom.sop_class import ModalityPerformedProcedureStep
+        self.peer = Peer("127.0.0.1", port, calling_ae=ae_title)
 
-        ae = AE(ae_title=self.ae_title)
-        ae.add_requested_context(ModalityPerformedProcedureStep)
-        assoc = ae.associate("127.0.0.1", self.port)
-        assert assoc.is_established, f"no association with 127.0.0.1:{self.port}"
-        try:
-            status, _attributes = send(assoc, ModalityPerformedProcedureStep)  # type: ignore[misc]
-        finally:
-            assoc.release()
-        return int(status.Status)
-
-    def start(self, study_uid: str, accession: str = "", sop_uid: str | None = None,
-              started: tuple[str, str] = ("20260105", "101500")) -> str:
+    def start(self, study_uid: str, modality: str = "MR") -> str:
         """N-CREATE for the exam of ``study_uid``; returns the MPPS SOP Instance UID."""
-        from pydicom import Dataset
-        from pydicom.sequence import Sequence
-        from pydicom.uid import generate_uid
+        from datetime import datetime
 
-        uid = sop_uid or generate_uid()
-        ds = Dataset()
-        step = Dataset()
-        step.StudyInstanceUID = study_uid
-        step.AccessionNumber = accession
-        for keyword in ("RequestedProcedureID", "ScheduledProcedureStepID", "RequestedProcedureDescription",
-                        "ScheduledProcedureStepDescription"):
-            setattr(step, keyword, "")
-        step.ScheduledProtocolCodeSequence = step.ReferencedStudySequence = Sequence()
-        ds.ScheduledStepAttributesSequence = Sequence([step])
-        ds.PatientName = ds.PatientID = ds.PatientBirthDate = ds.PatientSex = ""
-        ds.ReferencedPatientSequence = Sequence()
-        ds.PerformedProcedureStepID = "PPS1"
-        ds.PerformedStationAETitle = self.ae_title
-        ds.PerformedStationName = "MRSCANNER1"
-        ds.PerformedLocation = ""
-        ds.PerformedProcedureStepStartDate, ds.PerformedProcedureStepStartTime = started
-        ds.PerformedProcedureStepStatus = "IN PROGRESS"
-        ds.PerformedProcedureStepDescription = ds.PerformedProcedureTypeDescription = ""
-        ds.ProcedureCodeSequence = ds.PerformedProtocolCodeSequence = ds.PerformedSeriesSequence = Sequence()
-        ds.PerformedProcedureStepEndDate = ds.PerformedProcedureStepEndTime = ""
-        ds.Modality = "MR"
-        ds.StudyID = ""
-        status = self._send(lambda assoc, sop_class: assoc.send_n_create(ds, sop_class, uid))
-        assert status == 0, f"N-CREATE answered 0x{status:04X}"
-        return uid
+        from pylantir.dicom.client import mpps_in_progress
 
-    def end(self, sop_uid: str, status: str = "COMPLETED", ended: tuple[str, str] = ("20260105", "104500")) -> None:
+        return mpps_in_progress(self.peer, study_uid, modality, datetime(2026, 1, 5, 10, 15))
+
+    def end(self, sop_uid: str, status: str = "COMPLETED") -> None:
         """N-SET ``status`` with the end date/time and one performed series."""
-        from pydicom import Dataset
-        from pydicom.sequence import Sequence
-        from pydicom.uid import generate_uid
+        from datetime import datetime
 
-        ds = Dataset()
-        ds.PerformedProcedureStepStatus = status
-        ds.PerformedProcedureStepEndDate, ds.PerformedProcedureStepEndTime = ended
-        series = Dataset()
-        series.SeriesInstanceUID = generate_uid()
-        series.ProtocolName = "T1"
-        series.ReferencedImageSequence = series.ReferencedNonImageCompositeSOPInstanceSequence = Sequence()
-        ds.PerformedSeriesSequence = Sequence([series])
-        answer = self._send(lambda assoc, sop_class: assoc.send_n_set(ds, sop_class, sop_uid))
-        assert answer == 0, f"N-SET answered 0x{answer:04X}"
+        from pylantir.dicom.client import mpps_final
+
+        mpps_final(self.peer, sop_uid, status, "T1", datetime(2026, 1, 5, 10, 45))
 
 
 def _wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "the condition") -> None:

@@ -1,11 +1,12 @@
-"""Write the demo's scheduling exports, with exams scheduled around today, into a directory.
+"""Write the demo's scheduling exports, with exams scheduled around today, and its configuration into a directory.
 
 Usage: python examples/demo/make_demo_data.py [--out DIR]   (default: the current directory)
 
 Writes ``demo-bookings.csv`` (a flat export, as a RIS or a spreadsheet makes) and ``demo-bookings.json``
-(nested records under ``bookings``, as a booking system's API returns) with clearly fake patients.
-``examples/demo/config.json`` reads both from the working directory of ``pylantir run``. Standard
-library only, so it runs before anything is installed.
+(nested records under ``bookings``, as a booking system's API returns) with clearly fake patients, and a
+copy of ``examples/demo/config.json``, which reads both (and keeps its SQLite file) beside itself: relative
+paths in a configuration start at its directory. Standard library only, so it runs before anything is
+installed.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+CONFIG = Path(__file__).with_name("config.json")
 CSV_NAME = "demo-bookings.csv"
 JSON_NAME = "demo-bookings.json"
 
@@ -74,7 +77,9 @@ def main() -> None:
     today = date.today()
     write_csv(out / CSV_NAME, today)
     write_json(out / JSON_NAME, today)
-    print(f"wrote {out / CSV_NAME} and {out / JSON_NAME} with exams scheduled around {today.isoformat()}")
+    shutil.copyfile(CONFIG, out / CONFIG.name)
+    print(f"wrote {out / CSV_NAME} and {out / JSON_NAME} with exams scheduled around {today.isoformat()}, "
+          f"and {out / CONFIG.name}")
 
 
 if __name__ == "__main__":

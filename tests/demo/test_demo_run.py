@@ -37,7 +37,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
     """The README's demo commands in a fresh working directory; the server is killed if a test fails early."""
     subprocess.run([sys.executable, str(DEMO / "make_demo_data.py")], cwd=tmp_path, check=True, capture_output=True)
     port = free_port()
-    command = [sys.executable, "-m", "pylantir", "run", "--config", str(DEMO / "config.json"), "--port", str(port)]
+    command = [sys.executable, "-m", "pylantir", "run", "--config", "config.json", "--port", str(port)]
     server = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         yield server, port

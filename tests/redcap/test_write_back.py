@@ -95,7 +95,7 @@ def _outbox(database: Database) -> list[WriteBackChange]:
 
 def _scan(port: int, modality: Callable[..., Any], item: WorklistItem) -> None:
     scanner = modality(port)
-    scanner.end(scanner.start(item.study_instance_uid, item.accession_number or ""))
+    scanner.end(scanner.start(item.study_instance_uid))
 
 
 def _instance(server: FakeRedcap, record: str, instance: int) -> dict[str, Any]:

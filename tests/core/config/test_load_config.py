@@ -153,3 +153,32 @@ def test_error_message_names_the_file(write_config):
     path = write_config({"sever": {}})
     with pytest.raises(ConfigError, match=f"^{path}: sever: unknown key"):
         load_config(path)
+
+
+def test_relative_paths_start_at_the_files_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYLANTIR_DATABASE_URL", raising=False)
+    site = tmp_path / "site"
+    site.mkdir()
+    path = site / "pylantir.json"
+    path.write_text(
+        '{"database_url": "sqlite:///data/w.sqlite", "plugins_dir": "plugins",'
+        ' "server": {"tls": {"certificate": "tls/server.pem", "private_key": "/etc/tls/server.key",'
+        ' "ca_certificates": "tls/ca.pem"}},'
+        ' "data_sources": [{"name": "a", "type": "csv"}]}'
+    )
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("site/pylantir.json"))
+    assert config.config_dir == site
+    assert config.resolved_database_url() == f"sqlite:///{site / 'data' / 'w.sqlite'}"
+    assert config.plugins_dir == str(site / "plugins")
+    assert config.server.tls is not None
+    assert (config.server.tls.certificate, config.server.tls.private_key, config.server.tls.ca_certificates) == (
+        str(site / "tls" / "server.pem"), "/etc/tls/server.key", str(site / "tls" / "ca.pem"))
+    assert config.data_sources[0].config_dir == site
+
+
+@pytest.mark.parametrize("url", ["sqlite:////var/lib/pylantir/w.sqlite", "sqlite://", "postgresql://db/worklist"])
+def test_other_database_urls_are_kept(tmp_path, url):
+    path = tmp_path / "pylantir.json"
+    path.write_text(f'{{"database_url": "{url}"}}')
+    assert load_config(path).resolved_database_url() == url

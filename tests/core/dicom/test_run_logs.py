@@ -122,6 +122,7 @@ def patiently(operation: Callable[..., T], *args: Any) -> T:
             time.sleep(0.2)
 
 
+@pytest.mark.plugin("pylantir-csv")
 @pytest.mark.parametrize("verbosity", [[], ["-v"]], ids=["default", "-v"])
 def test_run_logs_what_happens_without_patient_data(tmp_path: Path, verbosity: list[str]) -> None:
     """Each association, C-FIND and MPPS operation is one line an operator can read; nothing else is added."""
@@ -181,6 +182,7 @@ def test_run_logs_what_happens_without_patient_data(tmp_path: Path, verbosity: l
     assert len(refusals) == max(refusals) == len(set(refusals)) >= 3
 
 
+@pytest.mark.plugin("pylantir-csv")
 def test_v_adds_no_alembic_lines(tmp_path: Path) -> None:
     """`pylantir -v db upgrade` and `-v sync` log our INFO lines, not Alembic's setup lines."""
     config = write_site(tmp_path, free_port())

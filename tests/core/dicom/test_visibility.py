@@ -299,6 +299,7 @@ def test_the_window_query_is_served_by_the_start_index(database: Database) -> No
 # --- as a site runs it ---------------------------------------------------------------------------------
 
 
+@pytest.mark.plugin("pylantir-csv")
 @pytest.mark.dcmtk
 def test_pylantir_run_shows_findscu_only_todays_items_of_a_source(tmp_path: Path, dcmtk: Any) -> None:
     """A CSV source with "days_ahead": 0 synced by a real `pylantir run`: dcmtk's findscu, asking with no

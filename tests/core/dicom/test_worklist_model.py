@@ -79,6 +79,7 @@ EXTRAS_BY_VR = {  # keyword: (VR, raw value in the source, value C-FIND returns)
 }
 
 
+@pytest.mark.plugin("pylantir-json")
 def test_extras_are_converted_by_their_vr_and_returned_encodable(database, tmp_path, peer: Peer, query) -> None:
     extras = {f"extra.{keyword}": {"from": keyword} for keyword in EXTRAS_BY_VR}
     record = booking(1, **{keyword: raw for keyword, (_vr, raw, _sent) in EXTRAS_BY_VR.items()})
@@ -96,6 +97,7 @@ def test_extras_are_converted_by_their_vr_and_returned_encodable(database, tmp_p
         assert got == pytest.approx(sent), keyword
 
 
+@pytest.mark.plugin("pylantir-json")
 @pytest.mark.parametrize(("keyword", "raw", "reason"), [
     ("PregnancyStatus", "pregnant", "not an integer"),
     ("PregnancyStatus", 70000, "not valid for VR US (an integer from 0 to 65535)"),
@@ -132,6 +134,7 @@ def test_an_item_that_cannot_be_encoded_is_left_out_with_a_warning(add_items, pe
     assert bad.patient_id not in warning and bad.patient_name not in warning
 
 
+@pytest.mark.plugin("pylantir-json")
 def test_two_steps_of_one_requested_procedure_are_two_items(database, tmp_path, peer: Peer, query) -> None:
     steps = [booking(1, step="S1", accession="ACC7"),
              booking(2, step="S2", accession="ACC7", mrn="J1", name="Demo^Patient1", modality="CT", station="CT1")]
@@ -150,11 +153,13 @@ def test_two_steps_of_one_requested_procedure_are_two_items(database, tmp_path, 
     assert (again.inserted, again.unchanged) == (0, 2)
 
 
+@pytest.mark.plugin("pylantir-json")
 def test_two_rows_of_one_procedure_without_step_ids_are_one_entry(database, tmp_path) -> None:
     result = sync(database, tmp_path, [booking(1, accession="ACC7"), booking(2, accession="ACC7")])
     assert (result.inserted, result.rejected) == (1, 1)
 
 
+@pytest.mark.plugin("pylantir-json")
 def test_step_level_extras_are_returned_in_the_step_item(database, tmp_path, peer: Peer, query) -> None:
     result = sync(database, tmp_path, [booking(1, contrast="Gadolinium", state="fasting")],
                   **{"extra.RequestedContrastAgent": {"from": "contrast"}, "extra.PatientState": {"from": "state"}})
@@ -176,6 +181,7 @@ def test_step_level_extras_are_returned_in_the_step_item(database, tmp_path, pee
         assert whole.ScheduledProcedureStepSequence[0].RequestedContrastAgent == "Gadolinium"
 
 
+@pytest.mark.plugin("pylantir-json")
 def test_several_station_ae_titles_are_stored_and_any_of_them_matches(database, tmp_path, peer: Peer, query) -> None:
     result = sync(database, tmp_path, [booking(1, station="AA32\\AA33"), booking(2, station=["AA34", "AA35"]),
                                        booking(3, station="MR1")])
@@ -196,6 +202,7 @@ def test_several_station_ae_titles_are_stored_and_any_of_them_matches(database, 
     assert stations("MR1") == [["MR1"]]
 
 
+@pytest.mark.plugin("pylantir-json")
 def test_too_many_or_invalid_station_titles_reject_the_row(database, tmp_path) -> None:
     result = sync(database, tmp_path, [booking(1, station="\\".join(f"S{n}" for n in range(9))),
                                        booking(2, station="OK\\" + "X" * 17)])

@@ -117,7 +117,7 @@ def test_write_back_of_n_create_and_n_set_reaches_the_source_and_only_it(
         items = _items(database)
         scanner = modality(port)
         for source in ("scheduler", "plain"):
-            uid = scanner.start(items[source].study_instance_uid, items[source].accession_number)
+            uid = scanner.start(items[source].study_instance_uid)
             scanner.end(uid)
         wait_until(lambda: any(w["status"] == "COMPLETED" for w in _written(log)), what="the write-back")
         wait_until(lambda: _outbox(database)[-1].state == "done", what="the delivery to be recorded")
@@ -131,7 +131,7 @@ def test_write_back_of_n_create_and_n_set_reaches_the_source_and_only_it(
     assert final == {
         "source": "scheduler", "key": {"exam_id": 1}, "location": "exam 1", "status": "COMPLETED",
         "performed_status": "COMPLETED", "started": "2026-01-05T10:15:00", "ended": "2026-01-05T10:45:00",
-        "station": "MR1", "station_name": "MRSCANNER1", "series": "1",
+        "station": "MR1", "station_name": None, "series": "1",
     }
     assert {row.source_name for row in outbox} == {"scheduler"}, "a source without write_back records nothing"
     assert outbox[-1].state == "done"
@@ -149,7 +149,7 @@ def test_write_back_survives_kill_9_between_the_mpps_write_and_the_delivery(
         wait_until(lambda: len(_items(database)) == 2, what="the first syncs")
         item = _items(database)["scheduler"]
         scanner = modality(port)
-        uid = scanner.start(item.study_instance_uid, item.accession_number)
+        uid = scanner.start(item.study_instance_uid)
         scanner.end(uid)
         wait_until(lambda: any(row.attempts >= 2 and row.state == "pending" for row in _outbox(database)),
                    what="failed attempts")

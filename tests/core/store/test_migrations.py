@@ -192,6 +192,7 @@ def test_steps_get_their_identity_and_extras_their_level_with_rows_kept(database
         database.close()
 
 
+@pytest.mark.plugin("pylantir-json")
 def test_the_first_sync_after_the_step_migration_finds_the_stored_rows(database_url, tmp_path: Path):
     # a row the previous revision stored for this record, with the identity it computed then
     today = datetime.now(UTC).strftime("%Y%m%d")

@@ -163,6 +163,7 @@ def rewriting(tmp_path: Path) -> Iterator[tuple[Path, threading.Event]]:
     thread.join()
 
 
+@pytest.mark.plugin("pylantir-csv")
 def test_mpps_status_is_never_overwritten_by_concurrent_syncs(tmp_path: Path, postgres_url: str, rewriting) -> None:
     source, _ = rewriting
     database = Database.open(postgres_url)
@@ -229,6 +230,7 @@ def test_mpps_status_is_never_overwritten_by_concurrent_syncs(tmp_path: Path, po
     assert tracebacks == []
 
 
+@pytest.mark.plugin("pylantir-csv")
 def test_two_processes_insert_the_same_new_entries(tmp_path: Path, postgres_url: str) -> None:
     source = tmp_path / "ris.csv"
     write_source(source, 20_000, 0)

@@ -12,6 +12,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from pylantir.cli.sources_status import source_statuses
@@ -32,6 +33,7 @@ def _status(config: Path) -> dict[str, object]:
     return status
 
 
+@pytest.mark.plugin("pylantir-csv")
 def test_killed_sync_is_closed_as_interrupted_by_the_next_start(tmp_path: Path, sqlite_url: str) -> None:
     source = tmp_path / "ris.csv"
     with source.open("w", newline="") as handle:

@@ -125,3 +125,31 @@ def test_suggestions_know_the_dicom_keywords() -> None:
         "field_mapping.ae: 'ScheduledStationAETitle' is not a worklist field; "
         "did you mean 'scheduled_station_aetitle'?",
     ]
+
+
+def test_the_sources_date_order_reads_every_date_field_without_input_formats() -> None:
+    spec = {"dob": "patient_birth_date", "when": {"from": "when", "format": "date"},
+            "scheduled_start_date": {"from": "day", "input_formats": ["%d/%m/%Y"]}}
+    spec["extra.PatientState"] = spec.pop("when")
+    record = {"dob": "11/02/1971", "when": "03/04/2026", "day": "01/02/2026"}
+    row = FieldMapping.parse(spec, date_order="month_first").apply(record)
+    assert row["patient_birth_date"] == "19711102"
+    assert row["extra_attributes"] == {"PatientState": "20260304"}
+    assert row["scheduled_start_date"] == "20260201"  # the field's own input_formats win
+    with pytest.raises(RowError) as error:
+        FieldMapping.parse(spec).apply(record)
+    assert [field for field, _ in error.value.problems] == ["patient_birth_date", "extra.PatientState"]
+
+
+def test_the_date_order_is_part_of_the_mapping_fingerprint() -> None:
+    spec = {"dob": "patient_birth_date"}
+    plain = FieldMapping.parse(spec).fingerprint
+    assert FieldMapping.parse(spec, date_order="day_first").fingerprint != plain
+    assert FieldMapping.parse(spec, date_order="month_first").fingerprint not in (
+        plain, FieldMapping.parse(spec, date_order="day_first").fingerprint)
+
+
+def test_a_two_digit_year_pattern_is_refused_for_birth_dates() -> None:
+    with pytest.raises(MappingError, match=r"two-digit year"):
+        FieldMapping.parse({"patient_birth_date": {"from": "dob", "input_formats": ["%m/%d/%y"]}})
+    FieldMapping.parse({"scheduled_start_date": {"from": "day", "input_formats": ["%m/%d/%y"]}})

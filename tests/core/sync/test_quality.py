@@ -50,3 +50,11 @@ def test_verdicts_stay_the_same_when_values_repeat() -> None:
         assert gate.check(VALID | {"patient_birth_date": "19800203"}) == []
         problems = gate.check(VALID | {"modality": "m r!", "patient_birth_date": "20300101"})
         assert [field for field, _ in problems] == ["modality", "patient_birth_date"]
+
+
+@pytest.mark.parametrize("vr_keyword", ["PatientComments", "AdditionalPatientHistory"])  # LT, LT
+def test_free_text_keeps_backslashes_and_line_breaks(vr_keyword: str) -> None:
+    """ST/LT/UT hold one value: a backslash is text there (PS3.5 6.2), line breaks are allowed, other controls not."""
+    assert _fields(extra_attributes={vr_keyword: "C:\\scans\\today\r\nsecond line\tend"}) == []
+    assert _fields(extra_attributes={vr_keyword: "bell\x07"}) == [f"extra.{vr_keyword}"]
+    assert _fields(extra_step_attributes={"CommentsOnTheScheduledProcedureStep": "a\\b"}) == []  # LT at step level

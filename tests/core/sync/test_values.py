@@ -97,3 +97,45 @@ def test_a_list_for_a_field_of_one_value_is_refused() -> None:
     for normalise in (values.to_text, values.to_upper, values.to_person_name, values.to_number):
         with pytest.raises(values.ValueProblem, match="several values"):
             normalise(["a", "b"])
+
+
+@pytest.mark.parametrize("raw", ["11/02/1971", "11.02.1971", "01/31/1990", "02/13/1971"])
+def test_day_and_month_are_never_guessed_and_the_fix_is_named(raw: str) -> None:
+    with pytest.raises(ValueError) as error:
+        values.to_date(raw)
+    message = str(error.value)
+    assert "not declared" in message and values.DATE_FIX in message
+    assert raw not in message
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("31/01/1990", "19900131"), ("05.05.1990", "19900505")])
+def test_an_undeclared_order_reads_dates_that_have_one_reading(raw: str, expected: str) -> None:
+    assert values.to_date(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "order", "expected"),
+    [("11/02/1971", "day_first", "19710211"), ("11/02/1971", "month_first", "19711102"),
+     ("11.02.1971", "month_first", "19711102"), ("31/01/1990", "day_first", "19900131"),
+     ("1990/01/31", "month_first", "19900131"), ("1990-01-31", "month_first", "19900131")],
+)
+def test_a_declared_order_reads_year_last_dates(raw: str, order: str, expected: str) -> None:
+    assert values.to_date(raw, date_order=order) == expected
+
+
+def test_a_date_impossible_in_the_declared_order_is_refused_naming_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"not a valid date .*input_formats"):
+        values.to_date("31/01/1990", date_order="month_first")
+
+
+@pytest.mark.parametrize("raw", ["11/02/71", "11.02.71", "11-02-71"])
+def test_two_digit_years_are_refused_unless_input_formats_read_them(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"two-digit year.*\"input_formats\": \[\"%m/%d/%y\"\]"):
+        values.to_date(raw, date_order="month_first")
+    assert values.to_date(raw.replace("-", "/").replace(".", "/"), ["%m/%d/%y"]) == "19711102"
+
+
+@pytest.mark.parametrize("raw", ["yesterday", "1990-13-01", "31/02/1990"])
+def test_every_date_refusal_names_input_formats(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"input_formats"):
+        values.to_date(raw)

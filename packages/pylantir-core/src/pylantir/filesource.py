@@ -33,6 +33,7 @@ __all__ = [
     "open_source_file",
     "parse_config",
     "python_encoding",
+    "resolved",
     "skip_if_unchanged",
     "validate_file_config",
 ]
@@ -59,9 +60,9 @@ class FileSourceConfig(BaseModel):
     """The ``config`` keys every file source shares; plugins subclass it and add their own.
 
     ``file_path`` is a path or a glob (``/exports/*.csv``); ``~`` is expanded, relative paths are
-    relative to the working directory. ``watch_for_changes`` skips a fetch when no matched file changed
-    since the last successful sync: ``"mtime"`` (size and modification time, also ``true``) or
-    ``"hash"`` (SHA-256 of the content).
+    relative to the configuration file's directory (the hooks' ``config_dir``). ``watch_for_changes``
+    skips a fetch when no matched file changed since the last successful sync: ``"mtime"`` (size and
+    modification time, also ``true``) or ``"hash"`` (SHA-256 of the content).
     """
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -98,8 +99,9 @@ def python_encoding(encoding: str) -> str:
     return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
-def _expanded(pattern: str) -> str:
-    return os.path.expanduser(pattern)
+def resolved(pattern: str, config_dir: Path | None = None) -> str:
+    """``pattern`` with ``~`` expanded and, when relative, under ``config_dir`` (default: the working directory)."""
+    return str(Path(config_dir or Path.cwd(), os.path.expanduser(pattern)).absolute())
 
 
 def _is_glob(pattern: str) -> bool:
@@ -107,28 +109,33 @@ def _is_glob(pattern: str) -> bool:
 
 
 def _files(pattern: str) -> list[Path]:
-    return sorted(Path(p) for p in glob.glob(_expanded(pattern), recursive=True) if os.path.isfile(p))
+    return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
 
 
-def missing_file_warnings(pattern: str, key: str = "file_path") -> list[ConfigProblem]:
-    """A warning (not an error) when ``pattern`` matches no file yet; empty when it matches one."""
-    if _files(pattern):
+def missing_file_warnings(pattern: str, key: str = "file_path", config_dir: Path | None = None) -> list[ConfigProblem]:
+    """A warning (not an error) when ``pattern`` matches no file yet; empty when it matches one.
+
+    The warning names the absolute path or glob looked at (``pattern`` under ``config_dir`` when relative).
+    """
+    absolute = resolved(pattern, config_dir)
+    if _files(absolute):
         return []
-    what = f"no file matches '{pattern}'" if _is_glob(pattern) else f"file '{pattern}' does not exist"
+    what = f"no file matches '{absolute}'" if _is_glob(pattern) else f"file '{absolute}' does not exist"
     return [ConfigProblem(key, f"{what} yet; the source fails until it does", "warning")]
 
 
-def matching_files(pattern: str, source_name: str) -> list[Path]:
-    """The files ``pattern`` names, sorted by path, or a :class:`SourceError` when there is none."""
-    files = _files(pattern)
+def matching_files(pattern: str, source_name: str, config_dir: Path | None = None) -> list[Path]:
+    """The files ``pattern`` names (under ``config_dir`` when relative), sorted by path, or a
+    :class:`SourceError` naming the absolute path or glob when there is none."""
+    absolute = resolved(pattern, config_dir)
+    files = _files(absolute)
     if files:
         return files
     if _is_glob(pattern):
-        raise SourceError(f"source '{source_name}': no file matches '{pattern}'")
-    path = Path(_expanded(pattern))
-    if path.is_dir():
-        raise SourceError(f"source '{source_name}': '{pattern}' is a directory, not a file")
-    raise SourceError(f"source '{source_name}': file '{pattern}' does not exist")
+        raise SourceError(f"source '{source_name}': no file matches '{absolute}'")
+    if Path(absolute).is_dir():
+        raise SourceError(f"source '{source_name}': '{absolute}' is a directory, not a file")
+    raise SourceError(f"source '{source_name}': file '{absolute}' does not exist")
 
 
 def file_error(source_name: str, path: Path, message: str) -> SourceError:
@@ -189,21 +196,25 @@ def parse_config(model: type[ConfigT], config: Mapping[str, Any], source_name: s
         raise SourceError(f"source '{source_name}': invalid config: {details}") from None
 
 
-def validate_file_config(model: type[FileSourceConfig], config: Mapping[str, Any]) -> list[ConfigProblem]:
+def validate_file_config(
+    model: type[FileSourceConfig], config: Mapping[str, Any], config_dir: Path | None = None
+) -> list[ConfigProblem]:
     """``validate_config`` of a file source: the model's problems, else the "no file yet" warning."""
-    return problems_from_model(model, config) or missing_file_warnings(config["file_path"])
+    return problems_from_model(model, config) or missing_file_warnings(config["file_path"], config_dir=config_dir)
 
 
 def files_to_read(
-    model: type[ConfigT], config: Mapping[str, Any], source_name: str, state: FetchState
+    model: type[ConfigT], config: Mapping[str, Any], source_name: str, state: FetchState,
+    config_dir: Path | None = None,
 ) -> tuple[ConfigT, list[Path]]:
-    """Start a file source's fetch: its parsed ``config`` and the files to read, in path order.
+    """Start a file source's fetch: its parsed ``config`` and the files to read (a relative ``file_path``
+    under ``config_dir``), in path order.
 
     The list is empty when ``watch_for_changes`` found no change (``state.unchanged`` is then set).
     Raises :class:`SourceError` for an invalid config or when no file matches.
     """
     parsed = parse_config(model, config, source_name)
-    files = matching_files(parsed.file_path, source_name)
+    files = matching_files(parsed.file_path, source_name, config_dir)
     if skip_if_unchanged(files, parsed.watch_for_changes, state, source_name):
         return parsed, []
     return parsed, files

@@ -31,6 +31,7 @@ Compatibility policy
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -65,7 +66,7 @@ def source_types() -> Sequence[SourceType]:
 
 
 @hookspec
-def validate_config(source_type: str, config: Mapping[str, Any]) -> Sequence[ConfigProblem]:
+def validate_config(source_type: str, config: Mapping[str, Any], config_dir: Path) -> Sequence[ConfigProblem]:
     """Return every problem in a configured source's ``config`` object; empty means valid.
 
     :return: a sequence of :class:`pylantir.ConfigProblem`, each with its dotted ``path`` inside
@@ -73,6 +74,8 @@ def validate_config(source_type: str, config: Mapping[str, Any]) -> Sequence[Con
         for things that are accepted but suspicious (a file that does not exist yet).
     :param source_type: the configured ``type``; lets a plugin that owns several types tell them apart.
     :param config: the source's ``config`` object exactly as parsed from the configuration file.
+    :param config_dir: the directory of the configuration file: a relative path in ``config`` means a
+        path under it, never under the working directory (cron and systemd run from ``/``).
 
     Called by ``pylantir config check``, ``pylantir sources check`` and at the start of ``pylantir
     run`` / ``pylantir sync``, before any port is opened. Must not do I/O (no reading or writing files,
@@ -99,6 +102,7 @@ def fetch_entries(
     config: Mapping[str, Any],
     fields: frozenset[str],
     state: FetchState,
+    config_dir: Path,
 ) -> Iterable[Mapping[str, Any] | Record | Rejected]:
     """Return the source's current scheduled entries as raw records, preferably as a generator.
 
@@ -120,6 +124,8 @@ def fetch_entries(
     :param state: a :class:`pylantir.FetchState`: what was saved after the last successful sync, and
         where to save a watermark, mark the fetch incremental (``complete = False``) or report that
         nothing changed (``unchanged = True``).
+    :param config_dir: the directory of the configuration file, where relative paths of ``config``
+        start (see ``validate_config``).
 
     Called by the sync engine on each of the source's syncs, in a worker thread; the core enforces a
     timeout. Raise :class:`pylantir.SourceError` for expected failures (missing file, 403 from the

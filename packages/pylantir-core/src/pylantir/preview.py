@@ -39,7 +39,7 @@ def preview_source(registry: PluginRegistry, source: DataSourceSettings, site_ti
     the fetch raises (:class:`pylantir.SourceError`, :class:`pylantir.plugins.PluginBugError`,
     :class:`pylantir.sync.pump.SyncStopped` when it outlasts the source's timeout).
     """
-    mapping = FieldMapping.parse(dict(source.field_mapping))
+    mapping = FieldMapping.of_source(source)
     preparer = RowPreparer(mapping, datetime.now(UTC).astimezone(ZoneInfo(site_timezone)).date())
     rows: list[PreparedRow] = []
     state = FetchState()

@@ -425,11 +425,12 @@ def free_port() -> int:
 
 @dataclass
 class PylantirProcess:
-    """A ``pylantir`` process; ``returncode`` and ``stderr`` (its log) are set once it has stopped."""
+    """A ``pylantir`` process; ``returncode``, ``stderr`` (its log) and ``stdout`` are set once it has stopped."""
 
     process: subprocess.Popen[str]
     returncode: int | None = None
     stderr: str = ""
+    stdout: str = ""
 
 
 @contextmanager
@@ -461,7 +462,7 @@ def running_pylantir(args: list[str], port: int, host: str = "127.0.0.1", startu
         if server.process.poll() is None:
             server.process.send_signal(signal.SIGTERM)
         try:
-            _out, server.stderr = server.process.communicate(timeout=30)
+            server.stdout, server.stderr = server.process.communicate(timeout=30)
         finally:
             if server.process.poll() is None:
                 server.process.kill()

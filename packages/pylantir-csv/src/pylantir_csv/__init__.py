@@ -8,6 +8,7 @@ streamed; a malformed row is rejected with its line number and the rest lands. S
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
@@ -31,16 +32,16 @@ def source_types() -> list[SourceType]:
 
 
 @hookimpl
-def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
-    """Report wrong types and unknown keys; warn when ``file_path`` matches no file yet."""
-    return validate_file_config(CsvConfig, config)
+def validate_config(config: Mapping[str, Any], config_dir: Path) -> list[ConfigProblem]:
+    """Report wrong types and unknown keys; warn when ``file_path`` (under ``config_dir``) matches no file yet."""
+    return validate_file_config(CsvConfig, config, config_dir)
 
 
 @hookimpl
 def fetch_entries(
-    source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
+    source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState, config_dir: Path
 ) -> Iterator[Record | Rejected]:
     """Yield every data row of the matched files, in path order, as a :class:`Record` or :class:`Rejected`."""
-    parsed, files = files_to_read(CsvConfig, config, source_name, state)
+    parsed, files = files_to_read(CsvConfig, config, source_name, state, config_dir)
     for path in files:
         yield from CsvFile(path, parsed, fields, source_name).rows()

@@ -9,6 +9,7 @@ with dotted paths. See ``docs/sources-csv-json.md``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
@@ -33,14 +34,17 @@ def source_types() -> list[SourceType]:
 
 
 @hookimpl
-def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
+def validate_config(config: Mapping[str, Any], config_dir: Path) -> list[ConfigProblem]:
     """Report wrong types, unknown keys and a missing ``records_path``; warn when no file matches yet."""
-    return validate_file_config(JsonConfig, config)
+    return validate_file_config(JsonConfig, config, config_dir)
 
 
 @hookimpl
-def fetch_entries(source_name: str, config: Mapping[str, Any], state: FetchState) -> Iterator[Record | Rejected]:
-    """Yield every record of the matched files, in path order, as a :class:`Record` or :class:`Rejected`."""
-    parsed, files = files_to_read(JsonConfig, config, source_name, state)
+def fetch_entries(
+    source_name: str, config: Mapping[str, Any], state: FetchState, config_dir: Path
+) -> Iterator[Record | Rejected]:
+    """Yield every record of the matched files (relative paths under ``config_dir``), in path order, as a
+    :class:`Record` or :class:`Rejected`."""
+    parsed, files = files_to_read(JsonConfig, config, source_name, state, config_dir)
     for path in files:
         yield from JsonFile(path, parsed, source_name).rows()

@@ -1,4 +1,5 @@
-"""``pylantir echo`` and ``pylantir find``: check a worklist server (ours or another) from the command line.
+"""``pylantir echo``, ``pylantir find`` and ``pylantir mpps``: check a worklist server (ours or another) from the
+command line.
 
 pydicom/pynetdicom are imported when a command runs, so that ``pylantir --help`` stays fast.
 """
@@ -187,3 +188,53 @@ def find_command(
         [[r.get(keyword, "") for _, keyword in COLUMNS] for r in results],
         empty="No matching worklist items.",
     )
+
+
+@click.group("mpps")
+def mpps_group() -> None:
+    """Send a Modality Performed Procedure Step as a modality does (to test a worklist server)."""
+
+
+@mpps_group.command("create")
+@with_peer
+@click.option("--study-uid", required=True, help="Study Instance UID of the exam (from its worklist entry).")
+@click.option("--modality", default="MR", show_default=True, help="Modality of the performed step.")
+def mpps_create(host: str, port: int, calling_ae: str, called_ae: str, timeout: float, tls: bool,
+                tls_ca: Path | None, tls_certificate: Path | None, tls_key: Path | None, study_uid: str,
+                modality: str) -> None:
+    """N-CREATE an MPPS instance IN PROGRESS for the exam of --study-uid at HOST PORT, as a modality does when
+    it starts the exam; prints the instance's SOP Instance UID, which `pylantir mpps set` needs."""
+    from datetime import datetime
+
+    from pylantir.dicom.client import DicomClientError, mpps_in_progress
+
+    peer = _peer(host, port, calling_ae, called_ae, timeout, tls, tls_ca, tls_certificate, tls_key)
+    try:
+        sop_instance_uid = mpps_in_progress(peer, study_uid, modality, datetime.now())
+    except DicomClientError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"MPPS N-CREATE for Study Instance UID {study_uid}: IN PROGRESS, SOP Instance UID {sop_instance_uid}")
+
+
+@mpps_group.command("set")
+@with_peer
+@click.argument("sop_instance_uid")
+@click.option("--status", type=click.Choice(["COMPLETED", "DISCONTINUED"]), required=True,
+              help="How the performed step ends.")
+@click.option("--protocol", default="PYLANTIR TEST", show_default=True,
+              help="Protocol Name of the one performed series sent.")
+def mpps_set(host: str, port: int, calling_ae: str, called_ae: str, timeout: float, tls: bool,
+             tls_ca: Path | None, tls_certificate: Path | None, tls_key: Path | None, sop_instance_uid: str,
+             status: str, protocol: str) -> None:
+    """N-SET the MPPS instance SOP_INSTANCE_UID at HOST PORT to --status, as a modality does when the exam
+    ends (with the end date and time and one performed series)."""
+    from datetime import datetime
+
+    from pylantir.dicom.client import DicomClientError, mpps_final
+
+    peer = _peer(host, port, calling_ae, called_ae, timeout, tls, tls_ca, tls_certificate, tls_key)
+    try:
+        mpps_final(peer, sop_instance_uid, status, protocol, datetime.now())
+    except DicomClientError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"MPPS N-SET of {sop_instance_uid}: {status}")

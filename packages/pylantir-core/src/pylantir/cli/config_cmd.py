@@ -62,7 +62,7 @@ def _source_problems(registry: PluginRegistry, source: DataSourceSettings) -> li
     if source.type not in installed and not _declared_by_any(registry, source.type):
         return [ConfigProblem("", _unknown_type_message(registry, source.type, installed))]
     try:
-        return registry.validate_config(source.type, source.config)
+        return registry.validate_config(source.type, source.config, source.config_dir)
     except (PluginUnavailableError, PluginBugError) as exc:
         return [ConfigProblem("", str(exc))]
 
@@ -82,7 +82,7 @@ def _mapping_problems(source: DataSourceSettings, where: str) -> list[str]:
     from pylantir.sync.mapping import FieldMapping, MappingError
 
     try:
-        FieldMapping.parse(source.field_mapping, where=where)
+        FieldMapping.of_source(source, where=where)
     except MappingError as exc:
         return exc.problems
     return []

@@ -61,7 +61,8 @@ def load_config_or_exit(path: Path) -> PylantirConfig:
 
 
 def config_error(path: str, problems: list[str]) -> click.ClickException:
-    """A CLI error listing every problem of a configuration file, one per line."""
+    """A CLI error listing every problem of a configuration file (named by its absolute path), one per line."""
     return click.ClickException(
-        f"invalid configuration {path} ({len(problems)} error(s)):\n" + "\n".join(f"  - {p}" for p in problems)
+        f"invalid configuration {Path(path).absolute()} ({len(problems)} error(s)):\n"
+        + "\n".join(f"  - {p}" for p in problems)
     )

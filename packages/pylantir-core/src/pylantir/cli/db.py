@@ -5,20 +5,13 @@ SQLAlchemy and Alembic are imported when a command runs, not when the CLI starts
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from pylantir.cli.context import config_option, load_config_or_exit
+from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
-from pylantir.config import PylantirConfig
-
-if TYPE_CHECKING:
-    from pylantir.store import Database
-
-T = TypeVar("T")
 
 
 @click.group("db")
@@ -31,12 +24,12 @@ def db_group() -> None:
 def upgrade(config_path: Path) -> None:
     """Create the database schema, or upgrade an older one to this version's (rows are kept).
 
-    Pylantir also does this at start; the command lets a site upgrade ahead of time.
+    Pylantir also does this when `pylantir run` or `pylantir sync` starts; the command lets a site upgrade
+    ahead of time. Commands that only read (`worklist list`, `sources status`, `db prune`...) never migrate.
     """
-    database = open_database(load_config_or_exit(config_path), upgrade=True)
+    database = open_database(load_config_or_exit(config_path), "migrate")
     try:
-        revision = _guarded(database, database.revision)
-        click.echo(f"{database.safe_url()}: schema at revision {revision} (newest)")
+        click.echo(f"{database.safe_url()}: schema at revision {database.revision()} (newest)")
     finally:
         database.close()
 
@@ -44,19 +37,23 @@ def upgrade(config_path: Path) -> None:
 @db_group.command("info")
 @config_option
 def info(config_path: Path) -> None:
-    """Show the database URL (password hidden), its schema revision and the rows in each table."""
-    from pylantir.store.queries import row_counts
+    """Show the database URL (password hidden), its schema revision and the rows in each table.
 
-    config = load_config_or_exit(config_path)
-    missing = _missing_sqlite_file(config.database_url)
-    database = open_database(config, upgrade=False)
+    Creates and migrates nothing: a missing SQLite file or an older schema is reported as such.
+    """
+    from pylantir.store.database import sqlite_file
+    from pylantir.store.queries import row_counts
+    from pylantir.store.schema import revision_state
+
+    database = open_database(load_config_or_exit(config_path), "inspect")
     try:
         click.echo(f"database: {database.safe_url()}")
-        if missing:
-            click.echo(f"revision: none (the file {missing} does not exist yet; Pylantir creates it at start)")
+        path = sqlite_file(database.url)
+        if path is not None and not path.exists():
+            click.echo(f"revision: none (the file {path} does not exist yet; Pylantir creates it at start)")
             return
-        revision, counts = _guarded(database, lambda: (database.revision(), row_counts(database.engine)))
-        click.echo(f"revision: {_revision_state(revision)}")
+        revision, counts = database.revision(), row_counts(database.engine)
+        click.echo(f"revision: {revision_state(revision)}")
         print_table(
             ["table", "rows"],
             [[table, "-" if count is None else count] for table, count in counts.items()],
@@ -77,16 +74,12 @@ def prune(config_path: Path, dry_run: bool) -> None:
     `pylantir sync` from cron. It works in small transactions, so a running server keeps answering.
     """
     from pylantir.housekeeping import Pruner
-    from pylantir.store.schema import head_revision
     from pylantir.sync.clock import SystemClock
 
     config = load_config_or_exit(config_path)
-    database = open_database(config, upgrade=False)
+    database = open_database(config, "current")
     try:
-        revision = _guarded(database, database.revision)
-        if revision != head_revision():
-            raise click.ClickException(f"database {database.safe_url()}: schema {_revision_state(revision)}")
-        report = _guarded(database, lambda: Pruner(database, config).run(SystemClock().now(), dry_run=dry_run))
+        report = Pruner(database, config).run(SystemClock().now(), dry_run=dry_run)
     finally:
         database.close()
     if report.skipped:
@@ -95,50 +88,3 @@ def prune(config_path: Path, dry_run: bool) -> None:
     print_table(["would remove" if dry_run else "removed", "rows"],
                 [[what, count] for what, count in report.counts().items()], empty="")
 
-
-def open_database(config: PylantirConfig, *, upgrade: bool) -> Database:
-    """The configured database, upgraded first when asked; connection problems become CLI errors."""
-    from sqlalchemy.exc import ArgumentError
-
-    from pylantir.store import Database
-
-    try:
-        database = Database(config.database_url, echo=config.database_echo)
-    except (ArgumentError, ImportError) as exc:  # unknown dialect, or its driver is not installed
-        raise click.ClickException(f"cannot use database_url: {exc}") from exc
-    if upgrade:
-        _guarded(database, database.upgrade)
-    return database
-
-
-def _revision_state(revision: str | None) -> str:
-    from pylantir.store.schema import head_revision
-
-    newest = head_revision()
-    if revision is None:
-        return "none (empty database; run 'pylantir db upgrade')"
-    if revision == newest:
-        return f"{revision} (newest)"
-    return f"{revision} (newest is {newest}; run 'pylantir db upgrade')"
-
-
-def _guarded(database: Database, action: Callable[[], T]) -> T:
-    """Run ``action``; a database failure becomes a CLI error naming the URL (password hidden)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from pylantir.store.schema import SchemaError
-
-    try:
-        return action()
-    except (SQLAlchemyError, SchemaError) as exc:
-        database.close()
-        detail = getattr(exc, "orig", None) or exc
-        raise click.ClickException(f"database {database.safe_url()}: {detail}") from exc
-
-
-def _missing_sqlite_file(url: str) -> Path | None:
-    """The SQLite file of ``url`` when it does not exist (connecting would create it)."""
-    from pylantir.store.database import sqlite_file
-
-    path = sqlite_file(url)
-    return path if path is not None and not path.exists() else None

@@ -7,18 +7,34 @@ from pathlib import Path
 import click
 
 from pylantir import __version__
-from pylantir.cli.client import echo_command, find_command
+from pylantir.cli.client import echo_command, find_command, mpps_group
 from pylantir.cli.config_cmd import config_group
 from pylantir.cli.context import CliContext
+from pylantir.cli.database import database_errors, database_problem
 from pylantir.cli.db import db_group
 from pylantir.cli.logs import configure_logging
+from pylantir.cli.previous_commands import PREVIOUS_COMMANDS
 from pylantir.cli.run import run
 from pylantir.cli.sources import sources
 from pylantir.cli.sync import sync
 from pylantir.cli.worklist import worklist_group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class PylantirGroup(click.Group):
+    """The top-level group: a database failure in any command becomes one line (see :mod:`pylantir.cli.database`)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if not isinstance(exc, database_errors()):
+                raise
+            raise click.ClickException(database_problem(ctx, exc)) from exc
+
+
+@click.group(cls=PylantirGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="pylantir")
 @click.option(
     "--plugins-dir",
@@ -42,6 +58,9 @@ cli.add_command(sync)
 cli.add_command(run)
 cli.add_command(echo_command)
 cli.add_command(find_command)
+cli.add_command(mpps_group)
+for previous_command in PREVIOUS_COMMANDS:
+    cli.add_command(previous_command)
 
 
 def main() -> None:

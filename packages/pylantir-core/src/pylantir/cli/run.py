@@ -19,6 +19,7 @@ from pylantir.cli.context import (
     load_config_or_exit,
     pass_cli,
 )
+from pylantir.cli.database import open_database
 from pylantir.cli.logs import log_at_least
 from pylantir.config import PylantirConfig, ServerSettings
 
@@ -93,11 +94,10 @@ def run(
     """
     from pylantir.dicom import ServerStartError, start_server
     from pylantir.housekeeping import HousekeepingService
-    from pylantir.store import Database
 
     log_at_least(logging.INFO)
     config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
-    database = Database.open(config.database_url)
+    database = open_database(config, "migrate")
     sync, write_back = (None, None) if no_sync else _start_sources(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
     if housekeeping is not None:

@@ -85,7 +85,7 @@ def _check(registry: PluginRegistry, source: DataSourceSettings, fetch: bool, ti
 
     try:
         report.plugin = registry.owner(source.type, source.name).label
-        for problem in registry.validate_config(source.type, source.config):
+        for problem in registry.validate_config(source.type, source.config, source.config_dir):
             report.problem(f"config.{problem.path}".rstrip("."), problem.message, problem.severity)
         if not report.failed:
             for problem in write_back_problems(registry, source):
@@ -118,7 +118,7 @@ def _check_mapping(source: DataSourceSettings, report: SourceReport) -> None:
     from pylantir.sync.mapping import FieldMapping, MappingError
 
     try:
-        FieldMapping.parse(source.field_mapping)
+        FieldMapping.of_source(source)
     except MappingError as exc:
         for problem in exc.problems:
             path, _, message = problem.partition(": ")

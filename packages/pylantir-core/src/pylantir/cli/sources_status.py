@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pylantir.cli.context import config_option, load_config_or_exit
+from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pylantir --help` stays fast
@@ -27,11 +28,10 @@ def sources_status(config_path: Path, as_json: bool) -> None:
     next ``pylantir run`` or ``pylantir sync`` on this host closes it so. The latest failed write-back is
     printed below the table.
     """
-    from pylantir.store import Database
     from pylantir.sync.result import COUNTS
 
     config = load_config_or_exit(config_path)
-    database = Database.open(config.database_url, echo=config.database_echo)
+    database = open_database(config, "current")
     try:
         statuses = source_statuses(config, database)
     finally:

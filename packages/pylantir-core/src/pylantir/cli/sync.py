@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
+from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pylantir --help` stays fast
@@ -28,7 +29,6 @@ def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) 
     Shows progress on a terminal, then a summary table. Exits 1 when any source failed, so it can
     be run from cron or an external scheduler. The configuration and every source are checked first.
     """
-    from pylantir.store import Database
     from pylantir.sync.checks import check_sources
     from pylantir.sync.service import SyncService, select_sources
 
@@ -45,7 +45,7 @@ def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) 
         selected = [source.name for source in select_sources(config, names)]
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    database = Database.open(config.database_url, echo=config.database_echo)
+    database = open_database(config, "migrate")
     try:
         service = SyncService(config, registry, database)
         try:

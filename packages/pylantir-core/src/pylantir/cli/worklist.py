@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from pylantir.cli.context import config_option, load_config_or_exit
-from pylantir.cli.db import open_database
+from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
 from pylantir.sync.clock import site_today
 
@@ -59,7 +59,7 @@ def list_items(
     config = load_config_or_exit(config_path)
     date_from, date_to = parse_date_option(when, ZoneInfo(config.timezone)) if when else (None, None)
     criteria = WorklistFilter(date_from, date_to, modality, source, status)
-    database = open_database(config, upgrade=True)
+    database = open_database(config, "current")
     try:
         with database.session() as session:
             items = list_worklist(session, criteria)

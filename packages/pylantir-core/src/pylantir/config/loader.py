@@ -38,7 +38,7 @@ class ConfigError(Exception):
 def load_config(path: str | os.PathLike[str], *, convert_source: SourceConverter | None = None) -> PylantirConfig:
     """Read and validate a configuration file, or raise :class:`ConfigError` naming every problem.
 
-    A relative ``plugins_dir`` is taken relative to the file's directory. A file of the previous
+    Relative paths are taken relative to the file's directory (:func:`resolve_paths`). A file of the previous
     Pylantir is converted (:mod:`pylantir.config.previous`), each source's type-specific keys by the
     plugin owning the type (``convert_source``; by default the installed plugins), with one deprecation
     warning (logged) that shows the equivalent current-format file.
@@ -52,8 +52,7 @@ def load_config(path: str | os.PathLike[str], *, convert_source: SourceConverter
     problems = repeated + problems_from_model(PylantirConfig, raw) + duplicate_source_names(raw)
     _raise_if_any(where, problems)
     config = PylantirConfig.model_validate(raw)
-    if config.plugins_dir:
-        config.plugins_dir = str(Path(path).parent / Path(config.plugins_dir).expanduser())
+    resolve_paths(config, Path(path).absolute().parent)
     if url := os.environ.get(DATABASE_URL_ENV):
         try:
             check_database_url(url)
@@ -61,6 +60,27 @@ def load_config(path: str | os.PathLike[str], *, convert_source: SourceConverter
             raise ConfigError(where, [f"{DATABASE_URL_ENV} (environment variable): {exc}"]) from None
         config.database_url = url
     return config
+
+
+def resolve_paths(config: PylantirConfig, base: Path) -> None:
+    """Make every relative path of ``config`` relative to ``base`` (the file's directory), not the working
+    directory: ``plugins_dir`` and the TLS files here; ``config_dir`` is kept for a SQLite ``database_url``
+    (:meth:`~pylantir.config.PylantirConfig.resolved_database_url`) and for each source's plugin, which
+    resolves the paths of its ``config`` against it (:attr:`~pylantir.config.DataSourceSettings.config_dir`)."""
+    if config.plugins_dir:
+        config.plugins_dir = str(_under(base, config.plugins_dir))
+    config._config_dir = base
+    if (tls := config.server.tls) is not None:
+        tls.certificate = str(_under(base, tls.certificate))
+        tls.private_key = str(_under(base, tls.private_key))
+        if tls.ca_certificates:
+            tls.ca_certificates = str(_under(base, tls.ca_certificates))
+    for source in config.data_sources:
+        source._config_dir = base
+
+
+def _under(base: Path, path: str) -> Path:
+    return base / Path(path).expanduser()  # an absolute path stays as it is
 
 
 def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -6,9 +6,10 @@ name the environment variables that hold them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_validator
 
 from pylantir.validation import known_time_zone
 
@@ -27,6 +28,17 @@ def check_database_url(url: str) -> None:
             "not a database URL; use e.g. sqlite:///path/to/worklist.sqlite or "
             "postgresql+psycopg2://user@host/dbname"
         ) from None
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL as written (``None`` for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
 
 
 class _Strict(BaseModel):
@@ -146,6 +158,8 @@ class DataSourceSettings(_Strict):
     operation_interval: OperationInterval = Field(default_factory=OperationInterval)
     config: dict[str, Any] = Field(default_factory=dict)
     field_mapping: dict[str, Any] = Field(default_factory=dict)
+    #: How slash and dot dates with the year last (``11/02/1971``) are read; ``None``: only when unambiguous.
+    date_order: Literal["day_first", "month_first"] | None = None
     priority: int | None = None
     timeout: float = Field(300.0, gt=0)
     removal_guard_fraction: float = Field(0.5, ge=0, le=1)
@@ -158,6 +172,16 @@ class DataSourceSettings(_Strict):
     def writes_back(self) -> bool:
         """Whether MPPS changes of this source's entries are recorded and written back to it."""
         return self.enabled and self.write_back is not None and self.write_back.enabled
+
+    _config_dir: Path | None = PrivateAttr(None)
+
+    @property
+    def config_dir(self) -> Path:
+        """The directory of the configuration file the source was read from (relative paths start there).
+
+        The working directory for a source not read from a file.
+        """
+        return self._config_dir or Path.cwd()
 
 
 class Housekeeping(_Strict):
@@ -191,6 +215,23 @@ class PylantirConfig(_Strict):
     timezone: str = "UTC"
     data_sources: list[DataSourceSettings] = Field(default_factory=list)
     housekeeping: Housekeeping = Field(default_factory=Housekeeping)
+    _config_dir: Path | None = PrivateAttr(None)
+
+    @property
+    def config_dir(self) -> Path:
+        """The configuration file's directory, where its relative paths start (the working directory for a
+        configuration not read from a file)."""
+        return self._config_dir or Path.cwd()
+
+    def resolved_database_url(self) -> str:
+        """``database_url`` with a relative SQLite file under :attr:`config_dir` (other URLs as they are)."""
+        from sqlalchemy.engine import make_url
+
+        database = sqlite_path(self.database_url)
+        if database is None or Path(database).expanduser().is_absolute():
+            return self.database_url
+        location = self.config_dir / Path(database).expanduser()
+        return make_url(self.database_url).set(database=str(location)).render_as_string(hide_password=False)
 
     @field_validator("database_url")
     @classmethod

@@ -1,4 +1,5 @@
-"""A small DICOM client (SCU) for site staff, tests and benchmarks: C-ECHO and Modality Worklist C-FIND."""
+"""A small DICOM client (SCU) for site staff, tests and benchmarks: C-ECHO, Modality Worklist C-FIND and an
+MPPS N-CREATE / N-SET (what a modality sends when it starts and ends an exam)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydicom import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import generate_uid
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
-from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
+    ModalityPerformedProcedureStep,
+    ModalityWorklistInformationFind,
+    Verification,
+)
 
 from pylantir.dicom.connections import prepare_association
 from pylantir.dicom.server import quiet_identifier_logging
@@ -172,3 +179,73 @@ def worklist_identifier(date: str = "", modality: str = "", station: str = "") -
     step.ScheduledStationAETitle = station
     identifier.ScheduledProcedureStepSequence = Sequence([step])
     return identifier
+
+
+#: The statuses an N-SET may end a Performed Procedure Step with.
+FINAL_MPPS_STATUSES = ("COMPLETED", "DISCONTINUED")
+#: Type 2 attributes of an N-CREATE (PS3.4 Table F.7.2-1), sent empty.
+_CREATE_EMPTY = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "ReferencedPatientSequence",
+    "PerformedStationName", "PerformedLocation", "PerformedProcedureStepDescription",
+    "PerformedProcedureTypeDescription", "ProcedureCodeSequence", "PerformedProcedureStepEndDate",
+    "PerformedProcedureStepEndTime", "StudyID", "PerformedProtocolCodeSequence", "PerformedSeriesSequence",
+)
+_STEP_EMPTY = (
+    "AccessionNumber", "RequestedProcedureID", "RequestedProcedureDescription", "ScheduledProcedureStepID",
+    "ScheduledProcedureStepDescription", "ScheduledProtocolCodeSequence", "ReferencedStudySequence",
+)
+
+
+def _add_empty(dataset: Dataset, keywords: tuple[str, ...]) -> None:
+    for keyword in keywords:
+        setattr(dataset, keyword, Sequence() if keyword.endswith("Sequence") else "")
+
+
+def _mpps_status(status: Dataset | None, request: str, peer: Peer) -> None:
+    if not status or "Status" not in status:
+        raise DicomClientError(f"no {request} response from {peer.host}:{peer.port}")
+    if int(status.Status) != 0x0000:
+        comment = f": {status.ErrorComment}" if status.get("ErrorComment") else ""
+        raise DicomClientError(f"{request} failed with status 0x{int(status.Status):04X}{comment}")
+
+
+def mpps_in_progress(peer: Peer, study_uid: str, modality: str, now: datetime) -> str:
+    """Send an MPPS N-CREATE (IN PROGRESS) for the exam of Study Instance UID ``study_uid``, as a modality
+    does when it starts it; return the new instance's SOP Instance UID (what :func:`mpps_final` needs)."""
+    sop_instance_uid = generate_uid()
+    step = Dataset()
+    step.StudyInstanceUID = study_uid
+    _add_empty(step, _STEP_EMPTY)
+    created = Dataset()
+    created.ScheduledStepAttributesSequence = Sequence([step])
+    created.PerformedProcedureStepID = now.strftime("%H%M%S%f")[:16]
+    created.PerformedStationAETitle = peer.calling_ae
+    created.PerformedProcedureStepStartDate = now.strftime("%Y%m%d")
+    created.PerformedProcedureStepStartTime = now.strftime("%H%M%S")
+    created.PerformedProcedureStepStatus = "IN PROGRESS"
+    created.Modality = modality
+    _add_empty(created, _CREATE_EMPTY)
+    with association(peer, ModalityPerformedProcedureStep) as assoc:
+        status, _ = assoc.send_n_create(created, ModalityPerformedProcedureStep, sop_instance_uid)
+    _mpps_status(status, "MPPS N-CREATE", peer)
+    return sop_instance_uid
+
+
+def mpps_final(peer: Peer, sop_instance_uid: str, status: str, protocol: str, now: datetime) -> None:
+    """Send an MPPS N-SET ending the instance ``sop_instance_uid`` as ``status`` (COMPLETED or
+    DISCONTINUED), with the end date and time and one performed series (``protocol``), as PS3.4 F.7.2 asks."""
+    if status not in FINAL_MPPS_STATUSES:
+        raise DicomClientError(f"an MPPS ends as {' or '.join(FINAL_MPPS_STATUSES)}, not {status!r}")
+    series = Dataset()
+    series.SeriesInstanceUID = generate_uid()
+    series.ProtocolName = protocol
+    series.ReferencedImageSequence = Sequence()
+    series.ReferencedNonImageCompositeSOPInstanceSequence = Sequence()
+    change = Dataset()
+    change.PerformedProcedureStepStatus = status
+    change.PerformedProcedureStepEndDate = now.strftime("%Y%m%d")
+    change.PerformedProcedureStepEndTime = now.strftime("%H%M%S")
+    change.PerformedSeriesSequence = Sequence([series])
+    with association(peer, ModalityPerformedProcedureStep) as assoc:
+        answer, _ = assoc.send_n_set(change, ModalityPerformedProcedureStep, sop_instance_uid)
+    _mpps_status(answer, "MPPS N-SET", peer)

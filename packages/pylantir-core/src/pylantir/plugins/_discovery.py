@@ -68,7 +68,7 @@ def directory_files(directory: Path) -> Iterator[tuple[PluginInfo, Loader]]:
 def missing_directory(directory: Path) -> PluginInfo:
     """The ``error`` entry that stands for a plugin directory that does not exist."""
     info = PluginInfo(name=str(directory), origin=str(directory))
-    info.fail(PluginStatus.ERROR, f"plugin directory {directory} does not exist", "import")
+    info.fail(PluginStatus.ERROR, f"plugin directory {directory.absolute()} does not exist", "import")
     return info
 
 

@@ -140,9 +140,15 @@ class PluginRegistry:
                 problems.append(problem)
         return problems
 
-    def validate_config(self, source_type: str, config: Mapping[str, Any]) -> list[ConfigProblem]:
-        """Call ``validate_config`` on the owning plugin only; an unimplemented hook means valid."""
-        return self._problems(self.owner(source_type), "validate_config", source_type=source_type, config=config)
+    def validate_config(
+        self, source_type: str, config: Mapping[str, Any], config_dir: Path | None = None
+    ) -> list[ConfigProblem]:
+        """Call ``validate_config`` on the owning plugin only; an unimplemented hook means valid.
+
+        ``config_dir``: where relative paths of ``config`` start (default: the working directory).
+        """
+        return self._problems(self.owner(source_type), "validate_config", source_type=source_type, config=config,
+                              config_dir=config_dir or Path.cwd())
 
     def validate_write_back(
         self, source_type: str, config: Mapping[str, Any], settings: Mapping[str, Any]
@@ -194,8 +200,11 @@ class PluginRegistry:
         config: Mapping[str, Any],
         fields: frozenset[str],
         state: FetchState,
+        config_dir: Path | None = None,
     ) -> Iterable[Any]:
         """Call ``fetch_entries`` on the owning plugin only and return its iterable.
+
+        ``config_dir``: where relative paths of ``config`` start (default: the working directory).
 
         An unexpected exception raised while the iterable is consumed becomes a :class:`PluginBugError`
         too, so callers handle :class:`pylantir.SourceError` and :class:`PluginBugError` only.
@@ -209,6 +218,7 @@ class PluginRegistry:
             config=config,
             fields=fields,
             state=state,
+            config_dir=config_dir or Path.cwd(),
         )
         if not results:
             raise PluginBugError(owner, "fetch_entries", "the plugin does not implement it")

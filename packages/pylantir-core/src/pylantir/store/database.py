@@ -14,8 +14,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from pylantir.config.models import sqlite_path
 from pylantir.store.dialect import SqlOperations, operations_for, prepare_sqlite_connection
-from pylantir.store.schema import current_revision, upgrade_schema
+from pylantir.store.schema import check_schema, current_revision, upgrade_schema
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 T = TypeVar("T")
@@ -34,11 +35,18 @@ def _set_up_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def sqlite_file(url: str | URL) -> Path | None:
     """The file of a SQLite URL (``None`` for other databases and in-memory SQLite)."""
-    parsed = make_url(url)
-    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
+    database = sqlite_path(url if isinstance(url, str) else url.render_as_string(hide_password=False))
+    return None if database is None else Path(database)
+
+
+class DatabaseMissingError(Exception):
+    """A command that may not create the database found no SQLite file at the configured path."""
+
+    def __init__(self, path: Path):
+        super().__init__(
+            f"the file {path} does not exist; 'pylantir db upgrade' (or 'pylantir sync', 'pylantir run') creates it"
+        )
+        self.path = path
 
 
 class Database:
@@ -50,7 +58,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False):
         self.url = make_url(url)
-        options: dict[str, Any] = {"echo": echo}
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}  # no patient data in errors and logs
         if self.url.get_backend_name() == "sqlite":
             options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
@@ -65,15 +73,30 @@ class Database:
         self._writer_guard = threading.Lock()
 
     @classmethod
-    def open(cls, url: str, *, echo: bool = False) -> Database:
-        """Connect to ``url`` and create or upgrade the schema (Alembic ``upgrade head``; rows kept)."""
+    def open(cls, url: str, *, echo: bool = False, migrate: bool = True) -> Database:
+        """Connect to ``url`` and create or upgrade the schema (Alembic ``upgrade head``; rows kept).
+
+        With ``migrate=False`` (commands that only read) nothing is created or migrated: a missing SQLite
+        file raises :class:`DatabaseMissingError`, a schema other than this version's newest
+        :class:`~pylantir.store.schema.SchemaError` (:class:`~pylantir.store.schema.SchemaBehindError`
+        when it is older).
+        """
         database = cls(url, echo=echo)
         try:
-            database.upgrade()
+            if migrate:
+                database.upgrade()
+            else:
+                database.require_current_schema()
         except BaseException:
             database.close()
             raise
         return database
+
+    def require_current_schema(self) -> None:
+        """Raise unless the database exists and its schema is this version's newest; creates nothing."""
+        if (path := sqlite_file(self.url)) is not None and not path.exists():
+            raise DatabaseMissingError(path.absolute())
+        check_schema(self.engine)
 
     def upgrade(self) -> None:
         """Create the schema in a new database, or bring an older one to the newest revision."""
@@ -84,7 +107,6 @@ class Database:
     def revision(self) -> str | None:
         """The database's schema revision (``None`` before Pylantir set it up)."""
         return current_revision(self.engine)
-
 
     @contextmanager
     def session(self) -> Iterator[Session]:

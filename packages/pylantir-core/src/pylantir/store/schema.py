@@ -60,6 +60,35 @@ class SchemaError(Exception):
     """The database's schema cannot be brought to this version's (e.g. a newer Pylantir wrote it)."""
 
 
+class SchemaBehindError(SchemaError):
+    """The database's schema is older than this version's (or absent) and the command may not migrate it."""
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`SchemaError` unless the database's schema is this version's newest (no migration)."""
+    found = current_revision(engine)
+    if found == head_revision():
+        return
+    if found is not None and not _known(alembic_config(), found):
+        raise SchemaError(_too_new(found))
+    raise SchemaBehindError(f"schema {revision_state(found)}")
+
+
+def revision_state(revision: str | None) -> str:
+    """``0009 (newest)``, or what to do about an older or absent schema."""
+    newest = head_revision()
+    if revision is None:
+        return "none (empty database; run 'pylantir db upgrade')"
+    if revision == newest:
+        return f"{revision} (newest)"
+    return f"{revision} (newest is {newest}; run 'pylantir db upgrade')"
+
+
+def _too_new(found: str) -> str:
+    return (f"the database is at schema revision {found}, which this Pylantir does not know "
+            f"(its newest is {head_revision()}): it was written by a newer Pylantir; upgrade Pylantir")
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Create the schema in an empty database, or upgrade an older one; rows are kept.
 
@@ -75,8 +104,5 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
         config = alembic_config(connection)
         found = MigrationContext.configure(connection).get_current_revision()
         if found is not None and not _known(config, found):
-            raise SchemaError(
-                f"the database is at schema revision {found}, which this Pylantir does not know "
-                f"(its newest is {head_revision()}): it was written by a newer Pylantir; upgrade Pylantir"
-            )
+            raise SchemaError(_too_new(found))
         command.upgrade(config, revision)

@@ -28,7 +28,7 @@ def check_sources(config: PylantirConfig, registry: PluginRegistry) -> list[str]
             registry.owner(source.type, source.name)
             invalid = [
                 f"{where}.config{'.' + problem.path if problem.path else ''}: {problem.message}"
-                for problem in registry.validate_config(source.type, source.config)
+                for problem in registry.validate_config(source.type, source.config, source.config_dir)
                 if problem.severity == "error"
             ]
             if not invalid:  # write_back.config is checked against a valid config
@@ -38,7 +38,7 @@ def check_sources(config: PylantirConfig, registry: PluginRegistry) -> list[str]
         except (PluginUnavailableError, PluginBugError) as exc:
             problems.append(f"{where}: {exc}")
         try:
-            FieldMapping.parse(source.field_mapping, where=f"{where}.field_mapping")
+            FieldMapping.of_source(source, where=f"{where}.field_mapping")
         except MappingError as exc:
             problems.extend(exc.problems)
     return problems

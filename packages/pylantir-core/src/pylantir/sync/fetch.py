@@ -110,7 +110,8 @@ def fetch_source(
     fetched = Fetched(state, known if known is not None else {})
     items = _Items(fetched, preparer, mapping, keep)
     pump = Pump(
-        lambda: registry.fetch_entries(source.type, source.name, source.config, mapping.source_fields, state),
+        lambda: registry.fetch_entries(source.type, source.name, source.config, mapping.source_fields, state,
+                                       source.config_dir),
         chunk_size,
         source.name,
     )

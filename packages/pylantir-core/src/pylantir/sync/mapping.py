@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from pylantir.config import DataSourceSettings
 from pylantir.sync.fields import EXTRA_PREFIX, Target, suggest_target, target
-from pylantir.sync.values import ALL_FORMATS, FORMATS, NAME_ORDERS, ValueProblem
+from pylantir.sync.values import ALL_FORMATS, DATE_ORDERS, FORMATS, NAME_ORDERS, ValueProblem
 
 Reader = Callable[[Mapping[str, Any]], Any]
 
@@ -176,17 +177,32 @@ class FieldMapping:
         self.fingerprint = fingerprint
 
     @classmethod
-    def parse(cls, field_mapping: dict[str, Any], *, where: str = "field_mapping") -> FieldMapping:
-        """Check ``field_mapping`` and compile it, or raise :class:`MappingError` listing every problem."""
+    def parse(
+        cls, field_mapping: dict[str, Any], *, where: str = "field_mapping", date_order: str | None = None
+    ) -> FieldMapping:
+        """Check ``field_mapping`` and compile it, or raise :class:`MappingError` listing every problem.
+
+        ``date_order`` (the source's, one of :data:`~pylantir.sync.values.DATE_ORDERS`) reads the slash and
+        dot dates of every date field that has no ``input_formats`` of its own.
+        """
         if not isinstance(field_mapping, Mapping):
             raise MappingError([f"{where}: must be an object of source field -> worklist field"])
-        builder = _Builder(where)
+        if date_order is not None and date_order not in DATE_ORDERS:
+            raise MappingError([f"date_order: must be one of {', '.join(DATE_ORDERS)}"])
+        builder = _Builder(where, date_order)
         for key, spec in field_mapping.items():
             builder.add(key, spec)
         if builder.problems:
             raise MappingError(builder.problems)
-        canonical = json.dumps(field_mapping, sort_keys=True, default=str).encode()
-        return cls(builder.entries, frozenset(builder.fields), hashlib.sha256(canonical).hexdigest()[:32])
+        canonical = json.dumps(field_mapping, sort_keys=True, default=str)
+        if date_order is not None:  # a mapping without one keeps the fingerprint it always had
+            canonical += f"\ndate_order={date_order}"
+        return cls(builder.entries, frozenset(builder.fields), hashlib.sha256(canonical.encode()).hexdigest()[:32])
+
+    @classmethod
+    def of_source(cls, source: DataSourceSettings, *, where: str = "field_mapping") -> FieldMapping:
+        """The source's ``field_mapping`` parsed with its ``date_order`` (see :meth:`parse`)."""
+        return cls.parse(source.field_mapping, where=where, date_order=source.date_order)
 
     def apply(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Map one raw record to worklist columns (``extra.*`` targets under ``extra_attributes``, or
@@ -227,8 +243,9 @@ class FieldMapping:
 class _Builder:
     """Collects entries, source fields and problems while parsing one mapping."""
 
-    def __init__(self, where: str):
+    def __init__(self, where: str, date_order: str | None = None):
         self.where = where
+        self.date_order = date_order
         self.entries: list[_Entry] = []
         self.fields: set[str] = set()
         self.problems: list[str] = []
@@ -259,7 +276,7 @@ class _Builder:
             self.fail(key, _unknown_target(target_name, "to only fetch the source field, map it to itself"))
         elif found is not None and read is not None:
             field = None if "." in key else key
-            self._add_entry(_Entry(key, found, read, None, None, _steps(found, None, {}), field))
+            self._add_entry(_Entry(key, found, read, None, None, self._steps(found, None, {}), field))
 
     def _add_rich(self, key: str, spec: Mapping[str, Any]) -> None:
         found = target(key)
@@ -283,7 +300,7 @@ class _Builder:
             return
         if translate is not None:
             translate = {str(source).strip(): value for source, value in translate.items()}
-        steps = _steps(found, *options)
+        steps = self._steps(found, *options)
         default = None if is_empty(spec.get("default")) else spec["default"]
         self._add_entry(_Entry(key, found, read, translate, default, steps))
 
@@ -361,6 +378,10 @@ class _Builder:
             if not isinstance(formats, list) or not formats or not all(isinstance(f, str) for f in formats):
                 self.fail(key, "'input_formats' must be a non-empty list of strptime patterns")
                 return None
+            if found.name == "patient_birth_date" and any("%y" in pattern for pattern in formats):
+                self.fail(key, "'input_formats' with a two-digit year (%y) cannot tell a birth in 1945 from one in "
+                               "2045; export four-digit years (%Y)")
+                return None
             kwargs["input_formats"] = tuple(formats)
         if "name_order" in spec:
             if effective != "name" or spec["name_order"] not in NAME_ORDERS:
@@ -368,6 +389,23 @@ class _Builder:
                 return None
             kwargs["name_order"] = spec["name_order"]
         return fmt, kwargs
+
+    def _steps(
+        self, found: Target, fmt: str | None, kwargs: dict[str, Any]
+    ) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+        """The explicit format (with its options), then the target's own form when it differs (per value).
+
+        A date step without ``input_formats`` reads slash and dot dates in the source's ``date_order``.
+        """
+        named = [(fmt, kwargs)] if fmt is not None else []
+        if fmt != found.auto_format:
+            named.append((found.auto_format, kwargs if fmt is None else {}))
+        steps = []
+        for name, options in named:
+            if name == "date" and self.date_order is not None and "input_formats" not in options:
+                options = {**options, "date_order": self.date_order}
+            steps.append((name, found.per_value(_bind(ALL_FORMATS[name], options))))
+        return tuple(steps)
 
     def _add_entry(self, entry: _Entry) -> None:
         written = entry.target.name if entry.target.extra_keyword else entry.target.column
@@ -391,16 +429,6 @@ def _composer(parts: tuple[tuple[str, Reader | None], ...]) -> Reader:
         return "".join(text)
 
     return compose
-
-
-def _steps(found: Target, fmt: str | None, kwargs: dict[str, Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
-    """The explicit format (with its options), then the target's own form when it differs (per value)."""
-    steps: list[tuple[str, Callable[[Any], Any]]] = []
-    if fmt is not None:
-        steps.append((fmt, _bind(FORMATS[fmt], kwargs)))
-    if fmt != found.auto_format:
-        steps.append((found.auto_format, _bind(ALL_FORMATS[found.auto_format], kwargs if fmt is None else {})))
-    return tuple((name, found.per_value(step)) for name, step in steps)
 
 
 def _bind(function: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[[Any], Any]:

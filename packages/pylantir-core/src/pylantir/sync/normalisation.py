@@ -21,12 +21,13 @@ from pylantir.store.catalogue import ATTRIBUTES, VIRTUAL_TARGETS
 from pylantir.sync.identity import canonical_bytes
 from pylantir.sync.mapping import FieldMapping
 from pylantir.sync.rows import PreparedRow, RowPreparer
-from pylantir.sync.values import ALL_FORMATS, NAME_ORDERS
+from pylantir.sync.values import ALL_FORMATS, DATE_ORDERS, NAME_ORDERS
 
 #: Sample inputs every normaliser is run on (outputs and refusals both count).
 PROBE_VALUES: tuple[Any, ...] = (
     None, "", " ", "0", "1", "-1", "12.5", "1,5", "abc", "ÄÖü ß", "  padded  ", "x" * 80,
-    "2026-03-04", "20260304", "04/03/2026", "2026-02-30", "2026-03-04T09:30:15", "2026-03-04 09:30",
+    "2026-03-04", "20260304", "04/03/2026", "14.03.2026", "03/14/2026", "04/04/2026", "04/03/26",
+    "2026-02-30", "2026-03-04T09:30:15", "2026-03-04 09:30",
     "2026-03-04T09:30:15.123456+01:00", "09:30", "0930", "093015", "9:30 PM", "25:00", "09:30:15.5",
     "Doe, Jane", "Jane Doe", "Jane Q Doe", "DOE^JANE", "van der Berg, Jan", "M", "f", "Male", "female", "O", "U",
     "other", "X", 0, 1, 12.5, -3, 1_767_225_600, True, Decimal("72.50"), date(2026, 3, 4),
@@ -69,6 +70,8 @@ def probe_outputs() -> list[Any]:
         outputs.append([name, [_outcome(normalise, value) for value in PROBE_VALUES]])
     for order in NAME_ORDERS:
         outputs.append([order, [_outcome(ALL_FORMATS["name"], value, name_order=order) for value in PROBE_VALUES]])
+    for order in DATE_ORDERS:
+        outputs.append([order, [_outcome(ALL_FORMATS["date"], value, date_order=order) for value in PROBE_VALUES]])
     for number, record in enumerate(PROBE_RECORDS):
         fields = {f"field{index}": name for index, name in enumerate(record)}  # no dots: a dot reads a path
         preparer = RowPreparer(FieldMapping.parse(fields), PROBE_TODAY)

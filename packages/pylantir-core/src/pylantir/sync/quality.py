@@ -41,6 +41,19 @@ _TEXT = r"[^\\\x00-\x1f\x7f]"
 _PN_GROUP = r"(?=[^=]{0,64}(?:=|$))[^\\^=\x00-\x1f\x7f]*(?:\^[^\\^=\x00-\x1f\x7f]*){0,4}"
 
 
+#: What ST, LT and UT may hold (PS3.5 6.1.3, 6.2): any character but the control characters other than TAB,
+#: LF, FF, CR and ESC; a backslash is text there, not a value separator (these VRs hold one value).
+_FREE_TEXT = r"[^\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]"
+
+
+def _free_text(limit: int | None, vr: str) -> tuple[re.Pattern[str], str]:
+    size = "*" if limit is None else f"{{0,{limit}}}"
+    return re.compile(_FREE_TEXT + size), (
+        f"not valid for VR {vr} ({f'at most {limit} characters, ' if limit else ''}"
+        "no control characters but line breaks)"
+    )
+
+
 def _text(limit: int | None, vr: str) -> tuple[re.Pattern[str], str]:
     size = "*" if limit is None else f"{{0,{limit}}}"
     return re.compile(_TEXT + size), (
@@ -54,8 +67,8 @@ VR_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "AE": _text(16, "AE"),
     "SH": _text(16, "SH"),
     "LO": _text(64, "LO"),
-    "ST": _text(1024, "ST"),
-    "LT": _text(10240, "LT"),
+    "ST": _free_text(1024, "ST"),
+    "LT": _free_text(10240, "LT"),
     "PN": (re.compile(f"{_PN_GROUP}(?:={_PN_GROUP}){{0,2}}"),
            "not a valid person name (up to 5 ^-separated components, 64 characters)"),
     "CS": (re.compile(r"[A-Z0-9 _]{0,16}"), "not a valid code string (upper-case letters, digits, space, _)"),
@@ -66,7 +79,7 @@ VR_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "AS": (re.compile(r"\d{3}[DWMY]"), "not a valid age string (nnnD/W/M/Y)"),
     "UC": _text(None, "UC"),
     "UR": (re.compile(r"[^\s\\]*"), "not valid for VR UR (a URI or URL: no spaces or backslash)"),
-    "UT": (re.compile(r"[^\x00-\x08\x0b\x0e-\x1f\x7f]*"), "not valid for VR UT (no control characters)"),
+    "UT": _free_text(None, "UT"),
 }
 #: The integer VRs (stored as numbers) and their ranges, inclusive.
 INTEGER_RANGES: dict[str, tuple[int, int]] = {

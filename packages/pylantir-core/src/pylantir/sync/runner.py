@@ -70,7 +70,7 @@ def sync_source(
     spool: Spool | None = None
     try:
         result.run_id, previous, last_success = begin_run(database, source, now)
-        mapping = FieldMapping.parse(source.field_mapping, where=f"source '{source.name}' field_mapping")
+        mapping = FieldMapping.of_source(source, where=f"source '{source.name}' field_mapping")
         preparer = RowPreparer(mapping, now.astimezone(ZoneInfo(site_timezone)).date())
 
         def attempt() -> tuple[Fetched, Spool]:

@@ -6,10 +6,14 @@ unambiguously. The sync engine reports such a failure as a rejection of the row,
 
 Accepted input without any ``input_formats``:
 
-- dates: ``YYYYMMDD``, ``YYYY-MM-DD``, ``YYYY/MM/DD``, ``DD/MM/YYYY`` and ``DD.MM.YYYY`` (day first, as
-  in most of the world: set ``input_formats`` for month-first exports), an ISO date-time (its date is
-  taken), a :class:`datetime.date`, or a Unix timestamp in seconds (an int or float, or a string of
-  9 or more digits; an 8-digit int such as ``19900131`` is read as a date);
+- dates: ``YYYYMMDD``, ``YYYY-MM-DD``, ``YYYY/MM/DD``, an ISO date-time (its date is taken), a
+  :class:`datetime.date`, or a Unix timestamp in seconds (an int or float, or a string of 9 or more
+  digits; an 8-digit int such as ``19900131`` is read as a date). Slash and dot dates with the year last
+  (``11/02/1971``, ``11.02.1971``) are read in the order the source declares (``date_order``:
+  ``day_first`` or ``month_first``); without a declaration the day and month are never guessed: such a
+  date is accepted only when the month-first reading is no date (``31/01/1990``) or reads the same
+  (``05/05/1990``), any other is refused naming the fix. A two-digit year is always refused (the
+  century is not known) unless ``input_formats`` says how to read it;
 - times: ``HHMM``, ``HHMMSS[.ffffff]``, ``HH:MM[:SS[.ffffff]]``, an ISO date-time (its time is taken),
   a :class:`datetime.time`;
 - person names: ``Family^Given...`` as is, ``Family, Given [Middle]``, or ``Given [Middle] Family``
@@ -27,28 +31,31 @@ LB_TO_KG = 0.45359237
 
 _ISO_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _SLASH_YMD = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
-_DAY_FIRST = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+_YEAR_LAST = re.compile(r"(\d{1,2})([/.])(\d{1,2})\2(\d{4})")
+_TWO_DIGIT_YEAR = re.compile(r"\d{1,2}([/.-])\d{1,2}\1\d{2}")
 _TIMESTAMP = re.compile(r"-?\d{9,}(\.\d+)?")
 _DICOM_TIME = re.compile(r"(\d{2})(\d{2})(\d{2})?(\.\d{1,6})?")
 _COLON_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]")
 
 NAME_ORDERS = ("given_family", "family_given")
+#: How a source's slash and dot dates with the year last are read (its ``date_order``).
+DATE_ORDERS = ("day_first", "month_first")
+#: The fix every refused date names.
+DATE_FIX = 'set the source\'s "date_order" ("day_first"/"month_first") or the field\'s "input_formats": ["%m/%d/%Y"]'
 
 
 class ValueProblem(ValueError):
     """A value that cannot be normalised; the message says why without quoting the value."""
 
 
-def _dicom_date(year: int, month: int, day: int) -> str:
-    date(year, month, day)  # raises ValueError for 31/02
-    return f"{year:04d}{month:02d}{day:02d}"
-
-
 def _iso_date(match: re.Match[str]) -> str:
     """``YYYYMMDD`` from an :data:`_ISO_DATE` match (its groups are digits of the right width already)."""
     digits = match[1] + match[2] + match[3]
-    date.fromisoformat(digits)  # raises ValueError for 31/02
+    try:
+        date.fromisoformat(digits)
+    except ValueError:
+        raise ValueProblem(f"not a valid date (no such day or month); {DATE_FIX}") from None
     return digits
 
 
@@ -58,15 +65,15 @@ def _strptime(text: str, input_formats: Sequence[str]) -> datetime:
             return datetime.strptime(text, pattern)
         except ValueError:
             continue
-    raise ValueProblem(f"does not match any of the input formats {list(input_formats)}")
+    raise ValueProblem(f"does not match any of the field's input_formats {list(input_formats)}; add its form there")
 
 
 def _from_timestamp(value: float) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
-def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:
-    """A date as DICOM DA ``YYYYMMDD``."""
+def to_date(value: Any, input_formats: Sequence[str] = (), date_order: str | None = None) -> str:
+    """A date as DICOM DA ``YYYYMMDD``; ``date_order`` reads slash and dot dates with the year last."""
     if value.__class__ is str and not input_formats and (match := _ISO_DATE.fullmatch(value)):
         return _iso_date(match)
     if isinstance(value, datetime):
@@ -82,14 +89,39 @@ def to_date(value: Any, input_formats: Sequence[str] = ()) -> str:
         return _strptime(text, input_formats).strftime("%Y%m%d")
     if match := _ISO_DATE.fullmatch(text):
         return _iso_date(match)
-    for pattern, order in ((_SLASH_YMD, (1, 2, 3)), (_DAY_FIRST, (3, 2, 1))):
-        if match := pattern.fullmatch(text):
-            return _dicom_date(*(int(match[i]) for i in order))
+    if match := _SLASH_YMD.fullmatch(text):
+        return _valid_date(int(match[1]), int(match[2]), int(match[3]))
+    if match := _YEAR_LAST.fullmatch(text):
+        return _year_last(int(match[1]), int(match[3]), int(match[4]), date_order)
+    if _TWO_DIGIT_YEAR.fullmatch(text):
+        raise ValueProblem('has a two-digit year, whose century is not known: export four-digit years, or set '
+                           'the field\'s "input_formats", e.g. "input_formats": ["%m/%d/%y"] (Python reads 69-99 '
+                           'as 19xx and 00-68 as 20xx)')
     if _ISO_DATETIME.match(text):
         return datetime.fromisoformat(text).strftime("%Y%m%d")
     if _TIMESTAMP.fullmatch(text):
         return _from_timestamp(float(text)).strftime("%Y%m%d")
-    raise ValueProblem("not a recognised date (use YYYY-MM-DD, DD/MM/YYYY, or set input_formats)")
+    raise ValueProblem(f"not a recognised date (use YYYY-MM-DD, or {DATE_FIX})")
+
+
+def _valid_date(year: int, month: int, day: int) -> str:
+    try:
+        date(year, month, day)
+    except ValueError:
+        raise ValueProblem(f"not a valid date (no such day or month); if the source's order differs, {DATE_FIX}"
+                           ) from None
+    return f"{year:04d}{month:02d}{day:02d}"
+
+
+def _year_last(first: int, second: int, year: int, date_order: str | None) -> str:
+    """``first/second/year`` in the declared order; undeclared, only when there is one reading."""
+    if date_order == "day_first":
+        return _valid_date(year, second, first)
+    if date_order == "month_first":
+        return _valid_date(year, first, second)
+    if first == second or first > 12:  # both readings agree, or the first number cannot be the month
+        return _valid_date(year, second, first)
+    raise ValueProblem(f"day/month order not declared (never guessed): {DATE_FIX}")
 
 
 def _dicom_time(match: re.Match[str]) -> str:
@@ -128,7 +160,10 @@ def to_datetime(value: Any, input_formats: Sequence[str] = ()) -> str:
     try:
         return datetime.fromisoformat(text).strftime("%Y%m%d%H%M%S")
     except ValueError:
-        raise ValueProblem("not a recognised date-time (use ISO 8601, or set input_formats)") from None
+        raise ValueProblem(
+            'not a recognised date-time (use ISO 8601, or set the field\'s "input_formats", '
+            'e.g. "input_formats": ["%m/%d/%Y %H:%M"])'
+        ) from None
 
 
 def to_person_name(value: Any, name_order: str = "given_family") -> str:
