@@ -90,7 +90,7 @@ def test_installed_listed_and_its_own_tests_pass(plugin_env):
     assert sql["status"] == "ok" and [t["name"] for t in sql["source_types"]] == ["sql"]
     assert sql["version"] == "0.1.0"
     result = plugin_env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests"))
-    assert "5 passed" in result.stdout
+    assert "7 passed" in result.stdout
 
 
 def test_configured_checked_synced_and_found_over_cfind(plugin_env, database_url, serve, tmp_path):
