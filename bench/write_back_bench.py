@@ -8,8 +8,8 @@ modality, over one association for all its MPPS messages:
 
 1. latency: ``--latency-exams`` exams one after the other: N-CREATE, N-SET COMPLETED; from the N-SET's
    sending to the source's write of COMPLETED (p50/p95), beside the N-SET round trip itself;
-2. MPPS rate: N-CREATE + N-SET pairs per second for ``--exams`` exams of a source without ``write_back``,
-   then as many of a source with it (the source up: each change is written while the next exams come);
+2. MPPS rate: N-CREATE + N-SET pairs per second for ``--rate-exams`` exams of a source without
+   ``write_back``, then as many of a source with it (the source up: each change is written while the next exams come);
 3. backlog: the source down, ``--exams`` exams performed (twice as many changes, of which the COMPLETED
    ones are left pending); the source back: how long until all are written, and their rate. Retries are
    1 s apart here, so "source back -> last written" includes up to 1 s of waiting for the next attempt.
@@ -17,7 +17,7 @@ modality, over one association for all its MPPS messages:
 No anchor exists here (dcmtk's ``wlmscpfs`` has no MPPS); the MPPS round trip and the rate without write-back
 are the references, measured in the same run.
 
-    python bench/write_back_bench.py [--exams 1000] [--latency-exams 100]
+    python bench/write_back_bench.py [--exams 1000] [--latency-exams 100] [--rate-exams 200]
 """
 
 from __future__ import annotations
@@ -156,8 +156,9 @@ def _wait(condition: Any, what: str, timeout: float = 300.0, step: float = 0.001
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exams", type=int, default=1000, help="exams of the backlog and MPPS-rate phases")
+    parser.add_argument("--exams", type=int, default=1000, help="exams of the backlog phase")
     parser.add_argument("--latency-exams", type=int, default=100, help="exams of the latency phase")
+    parser.add_argument("--rate-exams", type=int, default=200, help="exams of each MPPS-rate run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pylantir-write-back-bench-") as scratch:
         root = Path(scratch)
@@ -165,8 +166,8 @@ def main() -> None:
         plugins.mkdir()
         (plugins / "benchsteps.py").write_text(PLUGIN)
         log, hold = root / "written.txt", root / "down"
-        sets = {"latency": _exams(0, args.latency_exams), "plain": _exams(100_000, args.exams),
-                "live": _exams(200_000, args.exams), "backlog": _exams(300_000, args.exams)}
+        sets = {"latency": _exams(0, args.latency_exams), "plain": _exams(100_000, args.rate_exams),
+                "live": _exams(200_000, args.rate_exams), "backlog": _exams(300_000, args.exams)}
         sources = []
         for name, exams in sets.items():
             (root / f"{name}.json").write_text(json.dumps(exams))
@@ -226,8 +227,8 @@ def _measure(modality: Modality, sets: dict[str, list[dict[str, Any]]], log: Pat
         (f"N-SET sent -> source written, p50 / p95 ({len(latencies)} exams)",
          f"{lat50 * 1000:.1f} / {lat95 * 1000:.1f} ms"),
         ("N-SET round trip (reference), p50 / p95", f"{rt50 * 1000:.1f} / {rt95 * 1000:.1f} ms"),
-        (f"MPPS pairs/s, source without write_back ({count} exams)", f"{plain:.0f}"),
-        (f"MPPS pairs/s, source with write_back, delivered meanwhile ({count} exams)", f"{live:.0f}"),
+        (f"MPPS pairs/s, source without write_back ({len(sets['plain'])} exams)", f"{plain:.1f}"),
+        (f"MPPS pairs/s, source with write_back, delivered meanwhile ({len(sets['live'])} exams)", f"{live:.1f}"),
         (f"backlog of {count} COMPLETED: source back -> last written", f"{times[-1] - back_up:.2f} s"),
         (f"backlog of {count}: first -> last write", f"{times[-1] - times[0]:.3f} s "
                                                       f"({count / max(times[-1] - times[0], 1e-9):.0f} changes/s)"),

@@ -63,3 +63,9 @@ def test_cli_startup_times_every_command() -> None:
     for label in ("pylantir --help", "pylantir sources list", "pylantir config example", "pylantir config check FILE",
                   "pylantir sync, until the fetch starts", "pylantir sync, header-only CSV, to exit"):
         assert table_row(output, label)
+
+
+def test_write_back_bench_delivers_every_change() -> None:
+    output = run_script("write_back_bench.py", "--exams", "20", "--latency-exams", "3", "--rate-exams", "5")
+    assert table_row(output, "backlog of 20: first -> last write")  # the script waits for every write
+    assert table_row(output, "N-SET sent -> source written, p50 / p95 (3 exams)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,13 @@ from sqlalchemy import select
 
 from pylantir.cli.main import cli
 from pylantir.store import Database, WorklistItem, WriteBackChange
-from pylantir.testing import check_write_back_contract, free_port, running_pylantir, step_change
+from pylantir.testing import (
+    PylantirProcess,
+    check_write_back_contract,
+    free_port,
+    running_pylantir,
+    step_change,
+)
 
 from .conftest import FakeProject, FakeRedcap, field_def
 
@@ -93,9 +100,21 @@ def _outbox(database: Database) -> list[WriteBackChange]:
         return list(session.scalars(select(WriteBackChange).order_by(WriteBackChange.id)))
 
 
-def _scan(port: int, modality: Callable[..., Any], item: WorklistItem) -> None:
-    scanner = modality(port)
-    scanner.end(scanner.start(item.study_instance_uid))
+@contextmanager
+def _scanned(tmp_path: Path, modality: Callable[..., Any],
+             wait_until: Callable[..., None]) -> Iterator[tuple[PylantirProcess, Database, Path]]:
+    """A real ``pylantir run`` writing back to the fake REDCap, once record 1's scan is performed over MPPS."""
+    port = free_port()
+    config, url = _config(tmp_path, port, _fast_retries())
+    database = Database.open(url)
+    try:
+        with running_pylantir(["run", "--config", str(config)], port, env=os.environ) as run:
+            wait_until(lambda: len(_items(database)) == 2, what="the first sync")
+            scanner = modality(port)
+            scanner.end(scanner.start(_items(database)["p1"].study_instance_uid))
+            yield run, database, config
+    finally:
+        database.close()
 
 
 def _instance(server: FakeRedcap, record: str, instance: int) -> dict[str, Any]:
@@ -107,14 +126,8 @@ def test_write_back_imports_the_completed_scan_into_its_record_event_and_instanc
         serve: Callable[[FakeProject], FakeRedcap], tmp_path: Path, modality: Callable[..., Any],
         wait_until: Callable[..., None]) -> None:
     server = serve(scan_project())
-    port = free_port()
-    config, url = _config(tmp_path, port, _fast_retries())
-    database = Database.open(url)
-    with running_pylantir(["run", "--config", str(config)], port, env=os.environ) as run:
-        wait_until(lambda: len(_items(database)) == 2, what="the first sync")
-        _scan(port, modality, _items(database)["p1"])
+    with _scanned(tmp_path, modality, wait_until) as (run, database, _config_path):
         wait_until(lambda: _outbox(database) and _outbox(database)[-1].state == "done", what="the write-back")
-    database.close()
     assert run.returncode == 0, run.stderr
     assert server.imported[-1] == [COMPLETED_IMPORT]
     assert all(row[0]["mri_status"] in ("1", "2") and row[0]["redcap_repeat_instance"] == 2
@@ -128,17 +141,11 @@ def test_five_failures_then_recovery_still_writes_exactly_the_final_state(
         serve: Callable[[FakeProject], FakeRedcap], tmp_path: Path, modality: Callable[..., Any],
         wait_until: Callable[..., None]) -> None:
     server = serve(scan_project())
-    port = free_port()
-    config, url = _config(tmp_path, port, _fast_retries())
-    database = Database.open(url)
-    with running_pylantir(["run", "--config", str(config)], port, env=os.environ) as run:
-        wait_until(lambda: len(_items(database)) == 2, what="the first sync")
-        server.failures = 5
-        _scan(port, modality, _items(database)["p1"])
+    server.failures = 5
+    with _scanned(tmp_path, modality, wait_until) as (run, database, config):
         wait_until(lambda: _outbox(database)[-1].state == "done", what="the write-back after the failures")
         status = CliRunner().invoke(cli, ["sources", "status", "--config", str(config), "--json"])
-    outbox = _outbox(database)
-    database.close()
+        outbox = _outbox(database)
     assert server.failures == 0
     assert server.imported[-1] == [COMPLETED_IMPORT], "the final state, once, after the outage"
     assert [rows[0]["mri_status"] for rows in server.imported] in (["2"], ["1", "2"])
@@ -155,15 +162,9 @@ def test_a_token_without_import_rights_fails_the_change_for_good_and_status_show
         wait_until: Callable[..., None]) -> None:
     server = serve(scan_project())
     server.import_rights = False
-    port = free_port()
-    config, url = _config(tmp_path, port, _fast_retries())
-    database = Database.open(url)
-    with running_pylantir(["run", "--config", str(config)], port, env=os.environ):
-        wait_until(lambda: len(_items(database)) == 2, what="the first sync")
-        _scan(port, modality, _items(database)["p1"])
+    with _scanned(tmp_path, modality, wait_until) as (_run, database, config):
         wait_until(lambda: _outbox(database)[-1].state == "failed", what="the failure")
-    failed = len(_outbox(database))  # the STARTED change may have failed before the N-SET came
-    database.close()
+        failed = len(_outbox(database))  # the STARTED change may have failed before the N-SET came
     result = CliRunner().invoke(cli, ["sources", "status", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert f"0 pending, {failed} failed, 0 written" in " ".join(result.output.split())
