@@ -8,7 +8,7 @@ from pydicom import Dataset
 from pydicom.sequence import Sequence
 
 from pylantir.dicom.client import Peer, find
-from pylantir.dicom.responses import build_response
+from pylantir.dicom.responses import RequestPlan, build_response
 from pylantir.store import WorklistItem
 
 
@@ -108,7 +108,8 @@ def test_ascii_request_with_character_set_gets_default_repertoire(
 ) -> None:
     """A requested Specific Character Set comes back empty (default repertoire) when all text is ASCII."""
     [item] = add_items({})
-    response = build_response(item, query({"SpecificCharacterSet": "ISO_IR 100", "PatientID": ""}))
+    request = query({"SpecificCharacterSet": "ISO_IR 100", "PatientID": ""})
+    response = build_response(item, RequestPlan.of(request)).dataset()
     assert "SpecificCharacterSet" in response and not response.SpecificCharacterSet
 
 

@@ -25,6 +25,7 @@ from pylantir.config import PylantirConfig, ServerSettings
 
 if TYPE_CHECKING:
     from pylantir.store import Database
+    from pylantir.store.run_lock import RunLock
 
 log = logging.getLogger("pylantir.run")
 SYNC_STOP_TIMEOUT = 30.0
@@ -48,6 +49,7 @@ def _with_overrides(config: PylantirConfig, **overrides: Any) -> PylantirConfig:
 def _start_sources(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> tuple[Any, Any]:
     """Check the sources, then start the sync and, when a source writes back, the write-back worker."""
     from pylantir.sync.checks import check_sources
+    from pylantir.sync.leadership import leadership_for
     from pylantir.sync.service import SyncService
     from pylantir.writeback.service import WriteBackService
 
@@ -56,12 +58,30 @@ def _start_sources(config: PylantirConfig, cli_ctx: CliContext, database: Databa
     problems = check_sources(config, registry)
     if problems:
         raise click.ClickException("the data sources cannot be used:\n" + "\n".join(f"  - {p}" for p in problems))
-    service = SyncService(config, registry, database)
+    leadership = leadership_for(database, [source.name for source in config.enabled_sources()])
+    service = SyncService(config, registry, database, leadership=leadership)
     service.start()
     write_back = WriteBackService(config, registry, database) if config.write_back_sources() else None
     if write_back is not None:
         write_back.start()
     return service, write_back
+
+
+def _one_instance_per_sqlite_file(config: PylantirConfig) -> RunLock | None:
+    """The run lock of a SQLite database (``None`` for PostgreSQL); a second ``run`` on the file is refused."""
+    from pylantir.store.database import sqlite_file
+    from pylantir.store.run_lock import RunLock, RunLockError
+    from pylantir.sync.lineage import this_process
+
+    database_file = sqlite_file(config.resolved_database_url())
+    if database_file is None:
+        return None
+    lock = RunLock(database_file)
+    try:
+        lock.acquire(this_process().pid, this_process().host)
+    except RunLockError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return lock
 
 
 def _wait_for_signal() -> None:
@@ -91,12 +111,25 @@ def run(
     entries of sources with write_back are written back to them by a worker of their own (with --no-sync they
     are recorded and wait for the next run that syncs). Housekeeping (what left the worklist, old sync runs)
     runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
+
+    Several instances may share one PostgreSQL database: each source is synced by one of them at a time
+    (its leader, elected through the database) and every instance answers. A second instance on one SQLite
+    file is refused.
     """
+    log_at_least(logging.INFO)
+    config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
+    run_lock = _one_instance_per_sqlite_file(config)
+    try:
+        _serve(cli_ctx, config, no_sync)
+    finally:
+        if run_lock is not None:
+            run_lock.release()
+
+
+def _serve(cli_ctx: CliContext, config: PylantirConfig, no_sync: bool) -> None:
     from pylantir.dicom import ServerStartError, start_server
     from pylantir.housekeeping import HousekeepingService
 
-    log_at_least(logging.INFO)
-    config = _with_overrides(load_config_or_exit(config_path), ae_title=ae_title, host=host, port=port)
     database = open_database(config, "migrate")
     sync, write_back = (None, None) if no_sync else _start_sources(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None

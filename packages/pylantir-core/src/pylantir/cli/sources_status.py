@@ -21,8 +21,12 @@ if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pyla
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def sources_status(config_path: Path, as_json: bool) -> None:
-    """Show each configured data source's last sync, outcome, counts, failures and next due time, and for a
-    source with write_back its performed-step changes waiting to be written back and those that failed.
+    """Show each configured data source's last sync, outcome, counts, failures, next due time and leader,
+    and for a source with write_back its performed-step changes waiting to be written back and those that
+    failed.
+
+    The leader is the ``pylantir run`` instance (PID and host) that syncs the source now: one per source
+    among the instances sharing a PostgreSQL database, the one instance on a SQLite file.
 
     A sync whose process ended before it finished (killed, host restarted) shows as ``interrupted``; the
     next ``pylantir run`` or ``pylantir sync`` on this host closes it so. The latest failed write-back is
@@ -41,10 +45,10 @@ def sources_status(config_path: Path, as_json: bool) -> None:
         return
     print_table(
         ["source", "type", "enabled", "last sync", "outcome", *COUNTS, "failures", "degraded", "next due",
-         "write-back"],
+         "leader", "write-back"],
         [[s["name"], s["type"], _yes(s["enabled"]), s["last_sync"] or "never", s["outcome"] or "-",
           *(s["counts"].get(c, "-") for c in COUNTS), s["consecutive_failures"], _yes(s["degraded"]),
-          s["next_due"] or "-", _write_back(s["write_back"])] for s in statuses],
+          s["next_due"] or "-", s["leader"] or "-", _write_back(s["write_back"])] for s in statuses],
         empty="No data source configured.",
     )
     for status in statuses:
@@ -69,6 +73,7 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
 
     from pylantir.store import SyncRun
     from pylantir.sync.clock import SystemClock, as_utc
+    from pylantir.sync.leadership import source_leaders
     from pylantir.sync.lineage import INTERRUPTED, is_orphaned
     from pylantir.sync.result import COUNTS
     from pylantir.sync.scheduler import SourceHealth, next_due
@@ -82,6 +87,7 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
         latest = select(func.max(SyncRun.id)).where(SyncRun.source_name.in_(names)).group_by(SyncRun.source_name)
         runs = {run.source_name: run for run in session.scalars(select(SyncRun).where(SyncRun.id.in_(latest)))}
         orphaned = {name for name, run in runs.items() if is_orphaned(run)}
+    leaders = source_leaders(database, names)
     now = SystemClock().now()
     statuses = []
     for source in config.data_sources:
@@ -103,6 +109,7 @@ def source_statuses(config: PylantirConfig, database: Database) -> list[dict[str
             "consecutive_failures": state.consecutive_failures,
             "degraded": state.degraded,
             "next_due": due.isoformat(timespec="seconds") if due else None,
+            "leader": leaders[source.name].describe() if source.name in leaders else None,
             "write_back": outboxes[source.name].as_json() if source.name in outboxes else None,
         })
     return statuses

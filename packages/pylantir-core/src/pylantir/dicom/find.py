@@ -6,6 +6,9 @@ element), C001 when the database fails. Failures carry no identifier; pynetdicom
 itself. Each C-FIND is logged in one INFO line (calling AE, matches, milliseconds); a refusal in one WARNING
 line naming the element and the reason, never a value. A match whose stored values cannot be encoded is
 left out with a WARNING naming the item's id and the attribute (docs/conformance.md 2.5).
+
+On the little-endian transfer syntaxes the pending responses are encoded here and queued as bytes
+(:mod:`pylantir.dicom.pending`); on the others they are yielded as datasets for pynetdicom to encode.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pylantir.dicom.decoding import describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.dicom.keys import read_identifier
 from pylantir.dicom.matching import InvalidIdentifier, MatchSettings, build_query
-from pylantir.dicom.responses import UnencodableValue, build_response
+from pylantir.dicom.pending import PendingResponses
+from pylantir.dicom.responses import RequestPlan, UnencodableValue, build_response
 from pylantir.store import Database
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,8 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
             yield _failure(UNABLE_TO_PROCESS, "identifier cannot be processed")
             return
         status = PENDING_WARNING if query.unmatched_keys else PENDING
+        plan = RequestPlan.of(identifier)
+        sender = PendingResponses.for_event(event, status)
         matches = 0
         try:
             with database.session() as session:
@@ -80,14 +86,20 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
                                  _milliseconds(started))
                         yield CANCEL, None
                         return
+                    if not event.assoc.is_established:
+                        return  # aborted or released by the peer: nobody to answer
                     try:
-                        response = build_response(item, identifier)
+                        response = build_response(item, plan)
+                        encoded = sender.encode(response) if sender is not None else None
                     except UnencodableValue as exc:  # one bad row never ends the answer: leave it out, say so
                         log.warning("C-FIND from %s: worklist item id %s (source %s) left out: %s",
                                     requestor, item.id, item.source_name, exc)
                         continue
                     matches += 1
-                    yield status, response
+                    if sender is not None and encoded is not None:
+                        sender.send(encoded)
+                    else:
+                        yield status, response.dataset()
         except Exception as exc:  # noqa: BLE001 - answered C001 (database down, locked, ...)
             log_failure(log, logging.ERROR, exc, "C-FIND from %s failed after %d matches", requestor, matches)
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")

@@ -7,12 +7,18 @@ are returned empty when nothing is stored. Values not kept in a column come from
 (``WorklistItem.extra_attributes`` at the top level, ``extra_step_attributes`` in the Scheduled Procedure
 Step item). Specific Character Set is set to ``ISO_IR 192`` when any returned text is not ASCII.
 
+The request is read once per C-FIND (:class:`RequestPlan`: each key's tag, keyword and response VR); each
+match is then a :class:`Response`: its elements as ``(tag, VR, value)`` in tag order, a sequence's value
+being its items' elements. :mod:`pylantir.dicom.encoding` turns that into the bytes pydicom would write;
+:meth:`Response.dataset` is the same response as a pydicom ``Dataset``.
+
 A stored value that its VR cannot encode (text in a US element, say) raises :class:`UnencodableValue`
 naming the attribute, so that the caller can leave that one item out instead of the whole answer failing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -29,12 +35,16 @@ from pylantir.store.models import WorklistItem
 
 UTF8 = "ISO_IR 192"
 CHARACTER_SET = "SpecificCharacterSet"
+CHARACTER_SET_TAG = 0x00080005
 TIMEZONE_OFFSET = "TimezoneOffsetFromUTC"
 TEXT_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 STRING_VRS = TEXT_VRS | {"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"}
 #: VRs whose values are numbers in the encoding: a stored value of another type cannot be sent.
 BINARY_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV", "FL", "FD"})
 MAX_TAG = 0xFFFFFFFF
+
+#: One response element: tag, VR, value (``None`` when empty; for ``SQ`` a list of items' elements).
+Element = tuple[int, str, Any]
 
 
 class UnencodableValue(ValueError):
@@ -56,6 +66,78 @@ def _response_vr(tag: int, requested: str) -> str:
     return requested if " or " in vr else vr
 
 
+@dataclass(frozen=True)
+class RequestKey:
+    """One key of the request: its tag, keyword (empty for unknown tags) and the VR its answer takes.
+
+    ``item`` is a sequence key's first item, read the same way (empty: the request sent no item or an
+    empty one, which asks for everything at that level).
+    """
+
+    tag: int
+    keyword: str
+    vr: str
+    item: tuple[RequestKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """A request identifier read once for all of its matches."""
+
+    keys: tuple[RequestKey, ...]
+    #: The request carries Specific Character Set: the response does too (empty when all text is ASCII).
+    character_set: bool
+
+    @classmethod
+    def of(cls, request: Dataset) -> RequestPlan:
+        """The plan of ``request`` (a decoded, checked identifier)."""
+        return cls(_read_level(request), CHARACTER_SET in request)
+
+
+def _read_level(request: Dataset) -> tuple[RequestKey, ...]:
+    keys = []
+    for element in request:
+        keyword = element.keyword
+        if keyword in (CHARACTER_SET, TIMEZONE_OFFSET):
+            continue
+        tag = int(element.tag)
+        if element.VR == "SQ":
+            first = element.value[0] if len(element.value) else Dataset()
+            keys.append(RequestKey(tag, keyword, "SQ", _read_level(first)))
+        else:
+            keys.append(RequestKey(tag, keyword, _response_vr(tag, element.VR)))
+    return tuple(keys)
+
+
+@cache
+def _level_keys(keywords: tuple[str, ...]) -> tuple[RequestKey, ...]:
+    """Keys asking for each of ``keywords`` with its dictionary VR, in tag order (a universal item)."""
+    tags = {int(Tag(keyword)): keyword for keyword in keywords}
+    return tuple(RequestKey(tag, keyword, dictionary_VR(tag)) for tag, keyword in sorted(tags.items()))
+
+
+@dataclass
+class Response:
+    """One match's response: its elements in tag order and whether any text is not ASCII."""
+
+    elements: list[Element]
+    non_ascii: bool
+
+    def dataset(self) -> Dataset:
+        """The response as a pydicom ``Dataset`` (what pynetdicom encodes for the other transfer syntaxes)."""
+        return _dataset(self.elements)
+
+
+def _dataset(elements: list[Element]) -> Dataset:
+    dataset = Dataset()
+    for tag, vr, value in elements:
+        if vr == "SQ":
+            dataset.add(DataElement(tag, "SQ", Sequence([_dataset(item) for item in value])))
+        else:
+            dataset.add(DataElement(tag, vr, value, validation_mode=IGNORE))
+    return dataset
+
+
 class _Builder:
     """Builds one response; remembers whether any text needs a non-default character set."""
 
@@ -67,75 +149,71 @@ class _Builder:
         """The item's value of ``column`` (what the catalogue's fallbacks and code sequences read)."""
         return getattr(self.item, column)
 
-    def level(self, request: Dataset, level: IdentifierLevel) -> Dataset:
-        response = Dataset()
-        for element in request:
-            keyword = element.keyword
-            if keyword in (CHARACTER_SET, TIMEZONE_OFFSET):
-                continue
-            if element.VR == "SQ":
+    def level(self, keys: tuple[RequestKey, ...], level: IdentifierLevel) -> list[Element]:
+        elements: list[Element] = []
+        for key in keys:
+            keyword = key.keyword
+            if key.vr == "SQ":
                 if keyword in level.codes and level.codes[keyword].item(self.stored) is None:
                     continue  # Type 1C: no code stored, no sequence
-                response.add(DataElement(element.tag, "SQ", self.sequence(keyword, element.value, level)))
+                elements.append((key.tag, "SQ", self.sequence(key, level)))
                 continue
             value = stored_value(self.item, level, keyword) if keyword else None
             entry = level.attributes.get(keyword)
             if value in (None, "") and entry is not None and entry.fallback is not None:
                 value = entry.fallback.value(self.stored)
-            response.add(self.element(element.tag, _response_vr(element.tag, element.VR), value, keyword))
-        return response
+            elements.append(self.element(key.tag, key.vr, value, keyword))
+        return elements
 
-    def sequence(self, keyword: str, requested: Sequence, level: IdentifierLevel) -> Sequence:
-        request_item = requested[0] if len(requested) else Dataset()
+    def sequence(self, key: RequestKey, level: IdentifierLevel) -> list[list[Element]]:
+        keyword = key.keyword
         if keyword == SPS_SEQUENCE and level is TOP_LEVEL:
-            return Sequence([self.level(request_item or self.full_item(STEP_LEVEL), STEP_LEVEL)])
+            return [self.level(key.item or self.full_item(STEP_LEVEL), STEP_LEVEL)]
         if keyword in level.codes:
             code = level.codes[keyword].item(self.stored)
             stored = [code] if code else []
         else:
             stored = stored_value(self.item, level, keyword) or []
-        return Sequence([self.json_item(entry, request_item) for entry in stored if isinstance(entry, dict)])
+        return [self.json_item(entry, key.item) for entry in stored if isinstance(entry, dict)]
 
-    def full_item(self, level: IdentifierLevel) -> Dataset:
-        """A request item asking for everything kept at ``level`` (universal sequence matching): every
-        column and code sequence, and the item's own extras."""
-        item = Dataset()
-        for keyword in [*level.attributes, *level.codes, *level.stored_extras(self.item)]:
-            tag = Tag(keyword)
-            vr = dictionary_VR(tag)
-            item.add(DataElement(tag, vr, [] if vr == "SQ" else None))
-        return item
+    def full_item(self, level: IdentifierLevel) -> tuple[RequestKey, ...]:
+        """Keys asking for everything kept at ``level`` (universal sequence matching): every column and
+        code sequence, and the item's own extras."""
+        return _level_keys((*level.attributes, *level.codes, *level.stored_extras(self.item)))
 
-    def json_item(self, stored: dict[str, Any], request_item: Dataset) -> Dataset:
+    def json_item(self, stored: dict[str, Any], request_keys: tuple[RequestKey, ...]) -> list[Element]:
         """One sequence item from stored ``{keyword: value}``: the requested keys, or all when none."""
-        item = Dataset()
-        keywords = [e.keyword for e in request_item] if len(request_item) else list(stored)
-        for keyword in keywords:
+        elements: list[Element] = []
+        requested = {key.keyword: key for key in request_keys}
+        for keyword in requested if request_keys else stored:
             tag = tag_for_keyword(keyword) if keyword else None
             if tag is None:
                 continue
             vr = dictionary_VR(tag)
             value = stored.get(keyword)
             if vr == "SQ":
-                nested = request_item[keyword].value if keyword in request_item else []
-                nested_request = nested[0] if len(nested) else Dataset()
-                item.add(DataElement(tag, "SQ", Sequence(
-                    [self.json_item(entry, nested_request) for entry in value or [] if isinstance(entry, dict)]
-                )))
+                nested = requested[keyword].item if keyword in requested else ()
+                elements.append((tag, "SQ", [self.json_item(entry, nested) for entry in value or []
+                                             if isinstance(entry, dict)]))
             else:
-                item.add(self.element(tag, vr, value, keyword))
-        return item
+                elements.append(self.element(tag, vr, value, keyword))
+        elements.sort(key=_tag_of)
+        return elements
 
-    def element(self, tag: Any, vr: str, value: Any, keyword: str) -> DataElement:
+    def element(self, tag: int, vr: str, value: Any, keyword: str) -> Element:
         if value is None or value == "" or value == []:
-            return DataElement(tag, vr, None, validation_mode=IGNORE)
+            return tag, vr, None
         try:
             value = _encodable(vr, value)
         except (ValueError, TypeError, OverflowError) as exc:
             raise UnencodableValue(keyword or str(Tag(tag)), vr) from exc
         if vr in TEXT_VRS and not _is_ascii(value):
             self.non_ascii = True
-        return DataElement(tag, vr, value, validation_mode=IGNORE)
+        return tag, vr, value
+
+
+def _tag_of(element: Element) -> int:
+    return element[0]
 
 
 def _encodable(vr: str, value: Any) -> Any:
@@ -160,15 +238,14 @@ def _is_ascii(value: Any) -> bool:
     return all(str(v).isascii() for v in values)
 
 
-def build_response(item: WorklistItem, request: Dataset) -> Dataset:
-    """The response identifier for ``item``: every requested key, nothing else but Specific Character Set.
+def build_response(item: WorklistItem, plan: RequestPlan) -> Response:
+    """The response for ``item``: every key of the plan, nothing else but Specific Character Set.
 
     Raises :class:`UnencodableValue` when a requested attribute's stored value cannot be encoded.
     """
     builder = _Builder(item)
-    response = builder.level(request, TOP_LEVEL)
-    if builder.non_ascii:
-        response.SpecificCharacterSet = UTF8
-    elif CHARACTER_SET in request:
-        response.SpecificCharacterSet = None
-    return response
+    elements = builder.level(plan.keys, TOP_LEVEL)
+    if builder.non_ascii or plan.character_set:
+        elements.append((CHARACTER_SET_TAG, "CS", UTF8 if builder.non_ascii else None))
+        elements.sort(key=_tag_of)
+    return Response(elements, builder.non_ascii)

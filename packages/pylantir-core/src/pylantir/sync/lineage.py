@@ -84,6 +84,27 @@ def close_interrupted_runs(database: Database) -> int:
     return len(orphans)
 
 
+def close_previous_leaders_runs(database: Database, source_names: set[str]) -> set[str]:
+    """Close as ``interrupted`` the open runs of sources this instance has just come to lead; the sources.
+
+    Holding a source's leadership means its previous leader is gone (its session ended), so its open run
+    will never end; runs of this host whose process is still alive (a ``pylantir sync``) are left open.
+    """
+    me = this_process()
+    with database.session() as session:
+        runs = session.scalars(select(SyncRun).where(
+            SyncRun.source_name.in_(source_names), SyncRun.outcome.in_(OPEN_OUTCOMES),
+        )).all()
+        closed = [run for run in runs if run.host != me.host or (run.pid != me.pid and is_orphaned(run))]
+        for run in closed:
+            run.outcome = INTERRUPTED
+            run.error = (f"the instance that led the source (pid {run.pid} on {run.host}) stopped before the sync "
+                         "finished")
+            log.warning("source '%s': sync run %d was interrupted (the instance that led it, pid %s on %s, "
+                        "stopped); syncing it now", run.source_name, run.id, run.pid, run.host)
+    return {run.source_name for run in closed}
+
+
 def begin_run(
     database: Database, source: DataSourceSettings, now: datetime
 ) -> tuple[int, dict[str, Any], datetime | None]:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
 
 from pylantir.config import DataSourceSettings
 from pylantir.contract import FetchState, SourceError
@@ -54,6 +56,7 @@ def sync_source(
     retry_attempts: int = RETRY_ATTEMPTS,
     retry_wait: float = RETRY_WAIT,
     progress: Progress | None = None,
+    fence: Callable[[Session], None] | None = None,
 ) -> SyncResult:
     """Sync ``source`` once and return what happened; never raises for a source's failure.
 
@@ -62,6 +65,8 @@ def sync_source(
     :param cancel: set it to abandon the sync without committing (shutdown).
     :param site_timezone: the timezone in which "today" is judged for plausible dates.
     :param progress: called with the source name and the number of records fetched so far.
+    :param fence: called in the write transaction; raises :class:`SyncStopped` to abandon the write (the
+        instance no longer leads the source).
     """
     now = (clock or SystemClock()).now()
     started = time.monotonic()
@@ -94,7 +99,7 @@ def sync_source(
         )
         result.fetched = fetched.fetched
         commit(WriteJob(database, source, ranks if ranks is not None else {source.name: 0}, now, cancel, result,
-                        fetched, spool, started))
+                        fetched, spool, started, fence))
     except SyncStopped as exc:
         result.outcome, result.error = exc.outcome, str(exc)
     except (SourceError, MappingError, PluginUnavailableError) as exc:

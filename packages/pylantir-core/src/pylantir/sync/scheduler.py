@@ -8,6 +8,11 @@ source at a time, so a slow source never delays another; the runner's per-source
 Circuit breaker: after :data:`DEGRADED_AFTER` consecutive failed syncs a source is *degraded* and is
 retried on a doubling back-off (``sync_interval * 2**k``, at most :data:`MAX_BACKOFF` seconds or its own
 interval if longer) until a sync succeeds again, which clears it.
+
+Several instances (``pylantir run`` on one PostgreSQL database): with a :class:`~pylantir.sync.leadership.
+Leadership`, a scheduler starts syncs of the sources its instance leads only, renews the leadership before
+each check, and takes the schedule of a source it takes over from the database (``taken_over``), where the
+previous leader left it.
 """
 
 from __future__ import annotations
@@ -22,13 +27,13 @@ from zoneinfo import ZoneInfo
 
 from pylantir.config import DataSourceSettings, OperationInterval
 from pylantir.sync.clock import Clock
+from pylantir.sync.leadership import POLL_SECONDS, Leadership
 from pylantir.sync.runner import SyncResult
 
 log = logging.getLogger(__name__)
 
 DEGRADED_AFTER = 3
 MAX_BACKOFF = 3600.0
-POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -88,7 +93,10 @@ class Scheduler:
         clock: Clock,
         site_timezone: str,
         health: dict[str, SourceHealth] | None = None,
+        leadership: Leadership | None = None,
+        taken_over: Callable[[set[str]], dict[str, SourceHealth]] | None = None,
     ):
+        """``taken_over(names)``: the stored health of sources this instance has just come to lead."""
         self.sources = list(sources)
         self.health = {source.name: SourceHealth() for source in self.sources} | (health or {})
         self._run = run
@@ -99,17 +107,27 @@ class Scheduler:
         self._in_flight: dict[str, Future[SyncResult]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._leadership = leadership
+        self._taken_over = taken_over
 
     def due(self, now: datetime) -> list[DataSourceSettings]:
-        """Sources due at ``now`` that are not syncing already."""
+        """Sources due at ``now`` that this instance leads and that are not syncing already."""
         return [
             source
             for source in self.sources
-            if source.name not in self._in_flight and next_due(source, self.health[source.name], now, self._zone) <= now
+            if source.name not in self._in_flight and (self._leadership is None or self._leadership.leads(source.name))
+            and next_due(source, self.health[source.name], now, self._zone) <= now
         ]
 
     def tick(self) -> list[Future[SyncResult]]:
-        """Start a sync of every due source; return their futures."""
+        """Renew the leadership (if any); start a sync of every due source; return their futures."""
+        if self._leadership is not None:
+            with self._lock:
+                busy = set(self._in_flight)
+            taken = self._leadership.update(busy)
+            fresh = self._taken_over(taken) if taken and self._taken_over is not None else {}
+            with self._lock:
+                self.health.update({name: health for name, health in fresh.items() if name in self.health})
         with self._lock:
             return [self._submit(source) for source in self.due(self._clock.now())]
 

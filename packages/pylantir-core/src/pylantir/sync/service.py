@@ -13,7 +13,8 @@ from pylantir.config import DataSourceSettings, PylantirConfig
 from pylantir.plugins import PluginRegistry
 from pylantir.store import Database, SourceState
 from pylantir.sync.clock import Clock, SystemClock, as_utc
-from pylantir.sync.lineage import close_interrupted_runs
+from pylantir.sync.leadership import Leadership
+from pylantir.sync.lineage import close_interrupted_runs, close_previous_leaders_runs
 from pylantir.sync.runner import Progress, SyncResult, sync_source
 from pylantir.sync.scheduler import Scheduler, SourceHealth
 from pylantir.sync.writer import source_ranks
@@ -55,9 +56,14 @@ class SyncService:
     """Scheduled syncs of every enabled source (:meth:`start`/:meth:`stop`) or one round (:meth:`run_once`)."""
 
     def __init__(
-        self, config: PylantirConfig, registry: PluginRegistry, database: Database, clock: Clock | None = None
+        self, config: PylantirConfig, registry: PluginRegistry, database: Database, clock: Clock | None = None,
+        leadership: Leadership | None = None,
     ):
-        """Prepare the schedule; runs left open by dead processes of this host are closed as interrupted."""
+        """Prepare the schedule; runs left open by dead processes of this host are closed as interrupted.
+
+        With a ``leadership`` (``pylantir run``), the scheduled syncs are those of the sources this instance
+        leads; :meth:`run_once` syncs what it is asked to, led or not (``pylantir sync``).
+        """
         close_interrupted_runs(database)
         self.config = config
         self.registry = registry
@@ -70,14 +76,26 @@ class SyncService:
         self._cancel = threading.Event()
         self._ranks = source_ranks(config)
         self._sources = {source.name: source for source in config.enabled_sources()}
+        self.leadership = leadership
         self.scheduler = Scheduler(
-            self._sources.values(), self._sync, self.clock, config.timezone, load_health(database, self._sources)
+            self._sources.values(), self._sync, self.clock, config.timezone, load_health(database, self._sources),
+            leadership=leadership, taken_over=self._taken_over,
         )
 
+    def _taken_over(self, names: set[str]) -> dict[str, SourceHealth]:
+        """The stored schedule of sources just taken over; one its previous leader left mid-sync is due now."""
+        interrupted = close_previous_leaders_runs(self.database, names)
+        health = load_health(self.database, names)
+        for name in interrupted & set(health):
+            health[name].last_attempt = None
+        return health
+
     def _sync(self, source: DataSourceSettings) -> SyncResult:
+        leadership = self.leadership
         result = sync_source(
             self.database, self.registry, source, ranks=self._ranks, cancel=self._cancel, clock=self.clock,
             site_timezone=self.config.timezone, progress=self.progress,
+            fence=(lambda session: leadership.fence(session, source.name)) if leadership is not None else None,
         )
         if self.on_finished is not None:
             self.on_finished(result)
@@ -97,6 +115,8 @@ class SyncService:
             log.warning("sync service: abandoning %d running sync(s) without committing", len(pending))
             self._cancel.set()
             wait(pending, timeout=CANCEL_GRACE)
+        if self.leadership is not None:
+            self.leadership.close()
 
     def run_once(self, source_names: list[str] | None = None) -> list[SyncResult]:
         """Sync the named enabled sources (default: all) now, concurrently; wait and return the results.

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from pylantir.config import DataSourceSettings
 from pylantir.store import Database, SourceState, SyncRun
@@ -36,6 +37,8 @@ class WriteJob:
     fetched: Fetched
     spool: Spool
     started: float  # time.monotonic() when the sync started, for the run's duration
+    #: Raises :class:`SyncStopped` inside the transaction when this instance no longer leads the source.
+    fence: Callable[[Session], None] | None = None
 
 
 def commit(job: WriteJob) -> None:
@@ -55,6 +58,8 @@ def _write(job: WriteJob) -> None:
     with job.database.session() as session:
         # A write first, so that SQLite takes its write lock before any read of this transaction.
         session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(outcome="writing"))
+        if job.fence is not None:
+            job.fence(session)
         if not fetched.state.unchanged:
             writer = Writer(session, source.name, job.ranks, job.now, result.run_id, result)
             with write_cache(session):
