@@ -7,6 +7,7 @@ the same items; every sync stores what it should; no C-FIND answer is wrong whil
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -69,3 +70,15 @@ def test_write_back_bench_delivers_every_change() -> None:
     output = run_script("write_back_bench.py", "--exams", "20", "--latency-exams", "3", "--rate-exams", "5")
     assert table_row(output, "backlog of 20: first -> last write")  # the script waits for every write
     assert table_row(output, "N-SET sent -> source written, p50 / p95 (3 exams)")
+
+
+@pytest.mark.postgres
+def test_cluster_bench_spreads_queries_and_takes_over() -> None:
+    server = os.environ.get("PYLANTIR_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("PYLANTIR_TEST_POSTGRES_URL is not set: no PostgreSQL server to run the cluster benchmark on")
+    output = run_script("cluster_bench.py", "--postgres-url", server, "--rows", "300", "--clients", "2",
+                        "--seconds", "1", "--runs", "1")
+    for instances in ("1", "3"):
+        assert table_row(output, instances)[1].endswith(" s (900 rows)")
+    assert table_row(output, "new leader's sync starts")  # the script checks the answers and the rows

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +31,13 @@ MAPPING = {
     "modality": "modality", "accession": "accession_number", "exam": "study_description",
 }
 T = TypeVar("T")
+
+
+@cache
+def serves_http() -> bool:
+    """Whether ``pylantir run`` has its HTTP service (``--http-port``): each instance then gets a port of its own."""
+    usage = subprocess.run([*PYLANTIR, "run", "--help"], capture_output=True, text=True, timeout=60)
+    return "--http-port" in usage.stdout
 
 
 def write_source(path: Path, rows: int, generation: int = 0, prefix: str = "") -> None:
@@ -112,9 +120,10 @@ class Cluster:
         for _ in range(count):
             port = free_port()
             log = self.directory / f"instance-{len(self.instances)}.log"
+            http = ["--http-port", str(free_port())] if serves_http() else []
             with log.open("wb") as handle:
                 process = subprocess.Popen(
-                    [*PYLANTIR, "run", "--config", str(self.directory / "pylantir.json"), "--port", str(port)],
+                    [*PYLANTIR, "run", "--config", str(self.directory / "pylantir.json"), "--port", str(port), *http],
                     stdout=subprocess.DEVNULL, stderr=handle,
                 )
             instance = Instance(process, port, log)

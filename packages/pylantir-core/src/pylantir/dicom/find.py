@@ -19,14 +19,16 @@ from collections.abc import Callable, Iterator
 
 from pydicom import Dataset
 from pynetdicom.events import Event
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from pylantir.dicom.decoding import describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.dicom.keys import read_identifier
 from pylantir.dicom.matching import InvalidIdentifier, MatchSettings, build_query
 from pylantir.dicom.pending import PendingResponses
-from pylantir.dicom.responses import RequestPlan, UnencodableValue, build_response
-from pylantir.store import Database
+from pylantir.dicom.responses import RequestPlan, Response, UnencodableValue, build_response
+from pylantir.store import Database, WorklistItem
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,28 @@ def _failure(code: int, comment: str, offending: int | None = None) -> FindResul
 
 def _milliseconds(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+def matching_responses(
+    session: Session, statement: Select[WorklistItem], plan: RequestPlan, requestor: str,
+    encode: Callable[[Response], bytes] | None = None,
+) -> Iterator[tuple[Response, bytes | None]]:
+    """The response (:func:`build_response`) of each item ``statement`` selects, in its order, with its
+    encoding by ``encode`` (None without one).
+
+    Every front end that answers a worklist query (C-FIND, DICOMweb's search) reads its matches here. An item
+    whose stored values cannot be built or encoded is left out with a WARNING naming it and the attribute,
+    prefixed by ``requestor`` (``C-FIND from MR1``): one bad row never ends the answer.
+    """
+    for item in session.scalars(statement.execution_options(yield_per=YIELD_PER)):
+        try:
+            response = build_response(item, plan)
+            encoded = encode(response) if encode is not None else None
+        except UnencodableValue as exc:
+            log.warning("%s: worklist item id %s (source %s) left out: %s", requestor, item.id, item.source_name,
+                        exc)
+            continue
+        yield response, encoded
 
 
 def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[Event], Iterator[FindResult]]:
@@ -80,7 +104,9 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
         matches = 0
         try:
             with database.session() as session:
-                for item in session.scalars(query.statement.execution_options(yield_per=YIELD_PER)):
+                encode = sender.encode if sender is not None else None
+                for response, encoded in matching_responses(session, query.statement, plan,
+                                                            f"C-FIND from {requestor}", encode):
                     if event.is_cancelled:
                         log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches,
                                  _milliseconds(started))
@@ -88,13 +114,6 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
                         return
                     if not event.assoc.is_established:
                         return  # aborted or released by the peer: nobody to answer
-                    try:
-                        response = build_response(item, plan)
-                        encoded = sender.encode(response) if sender is not None else None
-                    except UnencodableValue as exc:  # one bad row never ends the answer: leave it out, say so
-                        log.warning("C-FIND from %s: worklist item id %s (source %s) left out: %s",
-                                    requestor, item.id, item.source_name, exc)
-                        continue
                     matches += 1
                     if sender is not None and encoded is not None:
                         sender.send(encoded)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from pylantir.dicom.decoding import UndecodableDataset, decode_received, describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.store import Database, PerformedProcedureStep, WorklistItem
-from pylantir.writeback.outbox import record_changes
+from pylantir.writeback.outbox import WriteBackRecorder
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ DUPLICATE_SOP_INSTANCE = 0x0111
 NO_SUCH_OBJECT_INSTANCE = 0x0112
 MISSING_ATTRIBUTE = 0x0120
 MISSING_ATTRIBUTE_VALUE = 0x0121
+#: Error ID of 0110 for an update of a COMPLETED or DISCONTINUED step (PS3.4 F.7.2.2.4).
+NO_LONGER_UPDATABLE = 0xA710
 
 IN_PROGRESS, COMPLETED, DISCONTINUED = "IN PROGRESS", "COMPLETED", "DISCONTINUED"
 # PPS status -> Scheduled Procedure Step Status written to the linked worklist items
@@ -75,6 +78,8 @@ NOT_SETTABLE = frozenset({
 })
 
 Result = tuple[int | Dataset, Dataset | None]
+#: Work a front end adds to an MPPS change's transaction (its audit entry).
+Record = Callable[[Session], None]
 
 
 class MppsError(Exception):
@@ -174,29 +179,124 @@ def _update_worklist(items: list[WorklistItem], pps_status: str) -> None:
         item.updated_at = datetime.now(UTC)
 
 
-class MppsHandlers:
-    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database.
+@dataclass(frozen=True)
+class StepUpdate:
+    """What an update did: the step's status after it, the attributes applied, those ignored (not settable)."""
 
-    :param write_back_sources: the sources whose items' changes are recorded for write-back.
-    :param on_write_back: called after a transaction that recorded such changes committed.
+    status: str
+    applied: Dataset
+    ignored: list[str]
+
+
+def create_step(database: Database, uid: str, dataset: Dataset, requestor: str, operation: str,
+                calling_ae_title: str | None = None, record: Record | None = None,
+                write_back: WriteBackRecorder | None = None) -> None:
+    """Create the MPPS instance ``uid`` IN PROGRESS from ``dataset`` and mark its linked worklist items STARTED.
+
+    One implementation for every front end (N-CREATE, DICOMweb's Create): raises :class:`MppsError` with the
+    DIMSE status of a refusal (missing or empty attribute, wrong status, duplicate instance). ``requestor``
+    (an AE title, an HTTP actor) and ``operation`` (``N-CREATE``, ...) name the request in the log line;
+    ``record`` (an audit entry, say) runs in the same transaction, and so does ``write_back``'s recording of
+    the linked items' change.
+    """
+    recorded = 0
+    check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
+    for index, step in enumerate(dataset[SSA].value, start=1):
+        check_present(step, SSA_TYPE1, SSA_TYPE2, f"{SSA} item {index}: ")
+    if _status_of(dataset) != IN_PROGRESS:
+        raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus must be IN PROGRESS",
+                        "PerformedProcedureStepStatus")
+    try:
+        with database.session() as session:
+            if session.get(PerformedProcedureStep, uid) is not None:
+                raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists")
+            items = linked_items(session, dataset)
+            session.add(PerformedProcedureStep(
+                sop_instance_uid=uid, status=IN_PROGRESS, worklist_item_id=items[0].id if items else None,
+                calling_ae_title=calling_ae_title, attributes=_to_json(dataset),
+            ))
+            _update_worklist(items, IN_PROGRESS)
+            if write_back is not None:
+                recorded = write_back.record(session, items, dataset, IN_PROGRESS, WORKLIST_STATUS[IN_PROGRESS], uid)
+            if record is not None:
+                record(session)
+    except IntegrityError as exc:
+        raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
+    if write_back is not None:
+        write_back.committed(recorded)
+    log.info("MPPS %s from %s: %s IN PROGRESS, %s", uid, requestor, operation,
+             f"{len(items)} worklist item(s)" if items else "unscheduled")
+
+
+def update_step(database: Database, uid: str, modifications: Dataset, requestor: str, operation: str,
+                record: Record | None = None, write_back: WriteBackRecorder | None = None) -> StepUpdate:
+    """Apply ``modifications`` to the IN PROGRESS instance ``uid``; COMPLETED / DISCONTINUED are final and
+    reach the linked worklist items.
+
+    One implementation for every front end (N-SET, DICOMweb's Update): raises :class:`MppsError` for an
+    unknown instance (0112), a final one (0110, Error ID A710), an unknown status or an incomplete final
+    state. Attributes an update may not change (Table F.7.2-1) are ignored and listed in the result.
+    ``record`` runs in the same transaction, and so does ``write_back``'s recording of a final status.
+    """
+    linked: list[WorklistItem] = []
+    recorded = 0
+    with database.session() as session:
+        instance = session.get(PerformedProcedureStep, uid, with_for_update=True)
+        if instance is None:
+            raise MppsError(NO_SUCH_OBJECT_INSTANCE, "no such MPPS instance")
+        if instance.status != IN_PROGRESS:
+            raise MppsError(PROCESSING_FAILURE, "Performed Procedure Step Object may no longer be updated",
+                            error_id=NO_LONGER_UPDATABLE)
+        stored = _from_json(instance.attributes)
+        applied = Dataset()
+        ignored: list[str] = []
+        for element in modifications:
+            if element.keyword in NOT_SETTABLE:
+                if element.keyword != "SpecificCharacterSet":
+                    ignored.append(element.keyword)
+                continue
+            stored[element.tag] = element
+            applied[element.tag] = element
+        new_status = _status_of(stored)
+        if new_status not in WORKLIST_STATUS:
+            raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus is not a known status",
+                            "PerformedProcedureStepStatus")
+        if new_status != IN_PROGRESS:
+            check_final(stored)
+            linked = linked_items(session, stored)
+            _update_worklist(linked, new_status)
+            if write_back is not None:
+                recorded = write_back.record(session, linked, stored, new_status, WORKLIST_STATUS[new_status], uid)
+        instance.status = new_status
+        instance.attributes = _to_json(stored)
+        instance.updated_at = datetime.now(UTC)
+        if record is not None:
+            record(session)
+    if write_back is not None:
+        write_back.committed(recorded)
+    log.info("MPPS %s from %s: %s %s, %s", uid, requestor, operation, new_status,
+             f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
+    return StepUpdate(new_status, applied, ignored)
+
+
+def read_step(database: Database, uid: str) -> Dataset:
+    """The stored attributes of the MPPS instance ``uid`` (raises :class:`MppsError` 0112 when unknown)."""
+    with database.session() as session:
+        instance = session.get(PerformedProcedureStep, uid)
+        if instance is None:
+            raise MppsError(NO_SUCH_OBJECT_INSTANCE, "no such MPPS instance")
+        return _from_json(instance.attributes)
+
+
+class MppsHandlers:
+    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database (the DIMSE face of the functions above).
+
+    :param write_back: the sources that write back and whom to tell of a change (none: nothing is recorded).
     """
 
-    def __init__(self, database: Database, write_back_sources: frozenset[str] = frozenset(),
-                 on_write_back: Callable[[], None] | None = None):
+    def __init__(self, database: Database, write_back: WriteBackRecorder | None = None):
         self.database = database
-        self.write_back_sources = write_back_sources
-        self.on_write_back = on_write_back
-
-    def _changed(self, session: Session, items: list[WorklistItem], dataset: Dataset, pps_status: str,
-                 uid: str) -> int:
-        """Update the linked items and record their changes for write-back; how many were recorded."""
-        _update_worklist(items, pps_status)
-        return record_changes(session, items, dataset, pps_status, WORKLIST_STATUS[pps_status], uid,
-                              self.write_back_sources)
-
-    def _recorded(self, count: int) -> None:
-        if count and self.on_write_back is not None:
-            self.on_write_back()
+        self.write_back = write_back
 
     def handle_create(self, event: Event) -> Result:
         """N-CREATE: validate, store the instance IN PROGRESS and mark the linked worklist items STARTED."""
@@ -222,28 +322,10 @@ class MppsHandlers:
     def _create(self, event: Event) -> Result:
         dataset = _received(event, "AttributeList", "attribute list")
         request = cast(N_CREATE, event.request)  # the handler is bound to N-CREATE only
-        uid = request.AffectedSOPInstanceUID or generate_uid()
-        check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
-        for index, step in enumerate(dataset[SSA].value, start=1):
-            check_present(step, SSA_TYPE1, SSA_TYPE2, f"{SSA} item {index}: ")
-        if _status_of(dataset) != IN_PROGRESS:
-            raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus must be IN PROGRESS",
-                            "PerformedProcedureStepStatus")
-        try:
-            with self.database.session() as session:
-                if session.get(PerformedProcedureStep, str(uid)) is not None:
-                    raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists")
-                items = linked_items(session, dataset)
-                session.add(PerformedProcedureStep(
-                    sop_instance_uid=str(uid), status=IN_PROGRESS, worklist_item_id=items[0].id if items else None,
-                    calling_ae_title=event.assoc.requestor.ae_title, attributes=_to_json(dataset),
-                ))
-                recorded = self._changed(session, items, dataset, IN_PROGRESS, str(uid))
-        except IntegrityError as exc:
-            raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
-        self._recorded(recorded)
-        log.info("MPPS %s from %s: N-CREATE IN PROGRESS, %s", uid, event.assoc.requestor.ae_title,
-                 f"{len(items)} worklist item(s)" if items else "unscheduled")
+        uid = str(request.AffectedSOPInstanceUID or generate_uid())
+        calling = event.assoc.requestor.ae_title
+        create_step(self.database, uid, dataset, calling, "N-CREATE", calling_ae_title=calling,
+                    write_back=self.write_back)
         response = Dataset()
         response.update(dataset)
         if not request.AffectedSOPInstanceUID:
@@ -253,34 +335,6 @@ class MppsHandlers:
     def _set(self, event: Event) -> Result:
         uid = str(cast(N_SET, event.request).RequestedSOPInstanceUID)  # the handler is bound to N-SET only
         modifications = _received(event, "ModificationList", "modification list")
-        linked: list[WorklistItem] = []
-        recorded = 0
-        with self.database.session() as session:
-            instance = session.get(PerformedProcedureStep, uid, with_for_update=True)
-            if instance is None:
-                raise MppsError(NO_SUCH_OBJECT_INSTANCE, "no such MPPS instance")
-            if instance.status != IN_PROGRESS:
-                raise MppsError(PROCESSING_FAILURE, "Performed Procedure Step Object may no longer be updated",
-                                error_id=0xA710)
-            stored = _from_json(instance.attributes)
-            applied = Dataset()
-            for element in modifications:
-                if element.keyword in NOT_SETTABLE:
-                    continue
-                stored[element.tag] = element
-                applied[element.tag] = element
-            new_status = _status_of(stored)
-            if new_status not in WORKLIST_STATUS:
-                raise MppsError(INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepStatus is not a known status",
-                                "PerformedProcedureStepStatus")
-            if new_status != IN_PROGRESS:
-                check_final(stored)
-                linked = linked_items(session, stored)
-                recorded = self._changed(session, linked, stored, new_status, uid)
-            instance.status = new_status
-            instance.attributes = _to_json(stored)
-            instance.updated_at = datetime.now(UTC)
-        self._recorded(recorded)
-        log.info("MPPS %s from %s: N-SET %s, %s", uid, event.assoc.requestor.ae_title, new_status,
-                 f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
-        return SUCCESS, applied
+        update = update_step(self.database, uid, modifications, event.assoc.requestor.ae_title, "N-SET",
+                             write_back=self.write_back)
+        return SUCCESS, update.applied

@@ -87,11 +87,13 @@ class RequestPlan:
     keys: tuple[RequestKey, ...]
     #: The request carries Specific Character Set: the response does too (empty when all text is ASCII).
     character_set: bool
+    #: Every attribute each item stores too, beside the keys (DICOMweb's ``includefield=all``).
+    everything: bool = False
 
     @classmethod
-    def of(cls, request: Dataset) -> RequestPlan:
+    def of(cls, request: Dataset, everything: bool = False) -> RequestPlan:
         """The plan of ``request`` (a decoded, checked identifier)."""
-        return cls(_read_level(request), CHARACTER_SET in request)
+        return cls(_read_level(request), CHARACTER_SET in request, everything)
 
 
 def _read_level(request: Dataset) -> tuple[RequestKey, ...]:
@@ -181,6 +183,19 @@ class _Builder:
         code sequence, and the item's own extras."""
         return _level_keys((*level.attributes, *level.codes, *level.stored_extras(self.item)))
 
+    def everything(self, keys: tuple[RequestKey, ...]) -> tuple[RequestKey, ...]:
+        """``keys`` widened to every attribute the item stores, at both levels (``includefield=all``)."""
+        top = {key.tag: key for key in self.full_item(TOP_LEVEL)}
+        step = {key.tag: key for key in self.full_item(STEP_LEVEL)}
+        for key in keys:
+            if key.keyword == SPS_SEQUENCE:
+                step.update((nested.tag, nested) for nested in key.item)
+            else:
+                top[key.tag] = key
+        sequence = int(Tag(SPS_SEQUENCE))
+        top[sequence] = RequestKey(sequence, SPS_SEQUENCE, "SQ", tuple(step[tag] for tag in sorted(step)))
+        return tuple(top[tag] for tag in sorted(top))
+
     def json_item(self, stored: dict[str, Any], request_keys: tuple[RequestKey, ...]) -> list[Element]:
         """One sequence item from stored ``{keyword: value}``: the requested keys, or all when none."""
         elements: list[Element] = []
@@ -244,7 +259,7 @@ def build_response(item: WorklistItem, plan: RequestPlan) -> Response:
     Raises :class:`UnencodableValue` when a requested attribute's stored value cannot be encoded.
     """
     builder = _Builder(item)
-    elements = builder.level(plan.keys, TOP_LEVEL)
+    elements = builder.level(builder.everything(plan.keys) if plan.everything else plan.keys, TOP_LEVEL)
     if builder.non_ascii or plan.character_set:
         elements.append((CHARACTER_SET_TAG, "CS", UTF8 if builder.non_ascii else None))
         elements.sort(key=_tag_of)

@@ -34,6 +34,7 @@ from pylantir.dicom.matching import MatchSettings
 from pylantir.dicom.mpps import MppsHandlers
 from pylantir.store import Database
 from pylantir.sync.clock import Clock
+from pylantir.writeback.outbox import WriteBackRecorder
 
 SUPPORTED_SOP_CLASSES = (ModalityWorklistInformationFind, ModalityPerformedProcedureStep, Verification)
 #: Seconds pynetdicom's ARTIM timer waits beyond ``server.association_timeout``.
@@ -172,8 +173,8 @@ def start_server(
     quiet_identifier_logging()
     ae = build_ae(settings)
     match = MatchSettings.for_config(config, database.sql, clock)
-    write_back_sources = frozenset(source.name for source in config.write_back_sources())
-    mpps = MppsHandlers(database, write_back_sources, on_write_back)
+    write_back = WriteBackRecorder(frozenset(source.name for source in config.write_back_sources()), on_write_back)
+    mpps = MppsHandlers(database, write_back)
     guard = ConnectionGuard(settings)
     handlers: list[EventHandlerType] = [
         *guard.handlers(),

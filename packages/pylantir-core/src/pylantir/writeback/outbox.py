@@ -10,7 +10,7 @@ delivery itself is :mod:`pylantir.writeback.delivery`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -95,6 +95,28 @@ def record_changes(
         ))
         recorded += 1
     return recorded
+
+
+@dataclass(frozen=True)
+class WriteBackRecorder:
+    """What the MPPS functions need for write-back: which sources write back, and whom to tell of a change.
+
+    :ivar sources: names of the sources whose entries' changes are recorded.
+    :ivar notify: called once a transaction that recorded changes has committed (wakes the worker).
+    """
+
+    sources: frozenset[str]
+    notify: Callable[[], None] | None = None
+
+    def record(self, session: Session, items: Iterable[WorklistItem], dataset: Dataset, performed_status: str,
+               status: str, mpps_uid: str) -> int:
+        """:func:`record_changes` for these sources, in ``session``; how many were recorded."""
+        return record_changes(session, items, dataset, performed_status, status, mpps_uid, self.sources)
+
+    def committed(self, recorded: int) -> None:
+        """The transaction that recorded ``recorded`` changes committed."""
+        if recorded and self.notify is not None:
+            self.notify()
 
 
 def step_change(row: WriteBackChange) -> StepChange:
