@@ -70,3 +70,18 @@ def test_a_cancelled_booking_leaves_the_worklist_when_its_status_is_fetched(
         dicom.shutdown()
     assert [i.AccessionNumber for i in found] == [str(kept.id)]
     assert _rows(database)[str(cancelled.id)][0] is not None  # kept, as DISCONTINUED, not deleted
+
+
+def test_previous_entry_matches_names_the_location_of_the_bookings_record(serve, registry, config_for, fetch):
+    """What the hook predicts for a row of the previous Pylantir (booking ID in ``source_record_id``) is the
+    location of the record the plugin then yields for that booking; a row without a booking ID gets none."""
+    server = serve()
+    start = datetime.now(ZoneInfo("America/Edmonton")).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    booking = server.add("SUB001_Jane", start)
+    config = config_for(server)
+    [record] = fetch(config)
+    owner = registry.owner("calpendo")
+    [matches] = registry.call_hook(owner, "previous_entry_matches", source_type="calpendo", config=config,
+                                   entries=[{"source_record_id": str(booking.id), "patient_id": "SUB001"},
+                                            {"source_record_id": None, "patient_id": "SUB009"}])
+    assert list(matches) == [{"source_key": record.location}, None]

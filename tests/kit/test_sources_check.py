@@ -48,7 +48,7 @@ def test_config_problems_are_listed_with_their_path_and_fail(check):
 def test_a_type_no_plugin_provides_is_a_problem_naming_installed_types(check):
     result = check({"name": "a", "type": "sampel"})
     assert result.exit_code == 1
-    assert "FAILED" in result.output and "Did you mean 'sample'?" in result.output
+    assert "FAILED" in result.output and "did you mean 'sample'?" in result.output
 
 
 def test_an_unknown_source_name_is_a_usage_error_listing_the_names(check):

@@ -58,3 +58,20 @@ def test_a_token_pasted_into_the_config_is_never_echoed(registry, token):
     assert problems[("api_token_env", "error")].startswith("looks like an API token, not the name of")
     assert all(token not in message for message in problems.values())
     assert all(token not in message for message in _problems(registry, {"api_token_env": token + "!"}).values())
+
+
+@pytest.mark.parametrize("source_type", ["redcap", "redcap_concussion"])
+def test_previous_entry_matches_by_the_previous_patient_id(registry, source_type):
+    """A source converted from a previous configuration (``previous_identifiers``) builds the previous
+    patient IDs, so a previous row is known by its patient ID; any other source cannot know it."""
+    owner = registry.owner(source_type)
+    entries = [{"patient_id": "sub_1001_ses_1_fam_501_site_792", "data_source": "cpip"}, {"patient_id": None}]
+
+    def matches(config):
+        [found] = registry.call_hook(owner, "previous_entry_matches", source_type=source_type, config=config,
+                                     entries=entries)
+        return list(found)
+
+    assert matches({"previous_identifiers": True, "site_id": "792"}) == [
+        {"patient_id": "sub_1001_ses_1_fam_501_site_792"}, None]
+    assert matches({"site_id": "792"}) == [None, None]

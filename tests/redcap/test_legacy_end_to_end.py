@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pylantir.cli.main import cli
-from pylantir.config import load_config
+from pylantir.config import Visibility, load_config
 from pylantir.dicom.server import start_server
 from pylantir.store import Database
 
@@ -70,6 +70,10 @@ def _c_find(port: int) -> dict[str, dict[str, str]]:
 def dicom_server(legacy_config: Path) -> Iterator[int]:
     """The DICOM server of the legacy configuration, on a free loopback port."""
     config = load_config(legacy_config)
+    # every item, whatever its day (the file's REDCap source shows today's only, as 0.4.x did: that is
+    # tested in tests/previous/test_visibility_keys.py)
+    config = config.model_copy(update={"data_sources": [
+        source.model_copy(update={"visibility": Visibility(all=True)}) for source in config.data_sources]})
     database = Database.open(config.database_url)
     server = start_server(config, database, host="127.0.0.1", port=0)
     yield server.port

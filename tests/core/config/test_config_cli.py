@@ -62,7 +62,7 @@ def test_check_reports_field_mapping_errors_with_their_path(write_config, check_
     )
     result = run("config", "check", str(path))
     assert result.exit_code == 1
-    assert "data_sources.0.field_mapping (source 'a')" in result.stderr
+    assert "data_sources.0.field_mapping.patient_id (source 'a')" in result.stderr
     assert "patient_id" in result.stderr and "patient_brith_date" in result.stderr
     assert "OK" not in result.stdout
 
@@ -111,7 +111,7 @@ def test_check_as_a_user_runs_it_with_pylantir_config(write_config, check_plugin
 
 
 def test_example_has_comments_and_loads_once_they_are_stripped(write_config, run):
-    result = run("config", "example")
+    result = run("config", "example", "--commented")
     assert result.exit_code == 0
     assert result.stdout == EXAMPLE_CONFIG
     assert sum(line.lstrip().startswith("//") for line in result.stdout.splitlines()) >= 5
@@ -137,3 +137,41 @@ def test_unknown_type_names_plugins_that_did_not_load(write_config, check_plugin
         "unknown source type 'ris'; installed types: alpha, beta "
         "(plugins with problems: broken (error); see 'pylantir sources list')" in result.stderr
     )
+
+
+def test_example_is_valid_json_with_the_installed_types_only(write_config, check_plugin_dir, run):
+    result = run("config", "example")
+    assert result.exit_code == 0
+    example = json.loads(result.stdout)  # valid JSON as printed: no comment lines
+    assert example["data_sources"] == []  # the test plugins provide neither redcap nor csv
+    assert "note: example source 'site_a_redcap' left out: it needs the plugin pylantir-redcap" in result.stderr
+    assert "note: example source 'site_b_csv' left out: it needs the plugin pylantir-csv" in result.stderr
+    load_config(write_config(example))
+
+
+def test_a_file_with_comment_lines_is_told_to_remove_them(write_config, run):
+    path = write_config(EXAMPLE_CONFIG)
+    result = run("config", "check", str(path))
+    assert result.exit_code == 1
+    assert "invalid JSON at line 1, column 1" in result.stderr
+    assert "remove the comment lines (starting with //): JSON has no comments" in result.stderr
+
+
+def test_check_reports_file_errors_and_source_errors_in_one_run(write_config, check_plugin_dir, run):
+    path = write_config({
+        "plugins_dir": "plugins", "timezone": "Nowhere",
+        "data_sources": [{"name": "a", "type": "alhpa"}, {"name": "b", "type": "alpha", "config": {"paht": "/x"}},
+                         {"name": "c", "type": "alpha", "sync_interval": -1},
+                         {"name": "d", "type": "beta", "field_mapping": {"dob": "patient_brith_date"}}],
+    })
+    result = run("config", "check", str(path))
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert errors[0].startswith("  - timezone: unknown time zone 'Nowhere'")
+    assert errors[1] == "  - data_sources.2.sync_interval: Input should be greater than 0"
+    assert any(line.startswith("  - data_sources.0.config (source 'a'): unknown source type 'alhpa'")
+               for line in errors)
+    assert "  - data_sources.1.config.paht (source 'b'): unknown key; did you mean 'path'?" in errors
+    assert any(line.startswith("  - data_sources.3.field_mapping.dob (source 'd'): 'patient_brith_date'")
+               for line in errors)
+    assert not any("(source 'c')" in line for line in errors)  # its own block is invalid: not checked further

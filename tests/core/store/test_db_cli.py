@@ -49,6 +49,8 @@ def test_upgrade_then_info_with_row_counts(database_url, config_for, run, make_i
         "mpps_instances": "0",
         "rejected_rows": "0",
         "removed_entries": "0",
+        "previous_imports": "0",
+        "previous_entries": "0",
         "write_back_changes": "0",
     }
 

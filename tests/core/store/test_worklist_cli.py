@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,8 @@ ZONE = "Pacific/Kiritimati"  # UTC+14: "today" there is rarely today in UTC
 
 @pytest.fixture
 def seeded(database_url, config_for, make_item):
-    today = datetime.now(ZoneInfo(ZONE)).strftime("%Y%m%d")
+    now = datetime.now(ZoneInfo(ZONE))
+    today, tomorrow = now.strftime("%Y%m%d"), (now + timedelta(days=1)).strftime("%Y%m%d")
     database = Database.open(database_url)
     with database.session() as session:
         session.add_all(
@@ -30,6 +31,8 @@ def seeded(database_url, config_for, make_item):
                     scheduled_procedure_step_status="COMPLETED",
                 ),
                 make_item(patient_id="T1", scheduled_start_date=today, scheduled_start_time="235900"),
+                make_item(patient_id="T2", scheduled_start_date=tomorrow, scheduled_start_time="000100",
+                          patient_birth_date="19710211", patient_sex="F"),
             ]
         )
     database.close()
@@ -43,12 +46,14 @@ def listed_ids(run, config, *options) -> list[str]:
 
 
 FILTER_CASES = [
-    ((), ["A1", "A2", "A4", "A3", "T1"]),
+    ((), ["A1", "A2", "A4", "A3", "T1", "T2"]),
     (("--date", "20250102"), ["A2"]),
     (("--date", "20250102-20250103"), ["A2", "A4", "A3"]),
-    (("--date", "20250102-"), ["A2", "A4", "A3", "T1"]),
+    (("--date", "20250102-"), ["A2", "A4", "A3", "T1", "T2"]),
     (("--date", "-20250101"), ["A1"]),
     (("--date", "today"), ["T1"]),
+    (("--date", "tomorrow"), ["T2"]),
+    (("--date", "2025-01-02"), ["A2"]),
     (("--modality", "ct"), ["A2"]),
     (("--source", "site_b"), ["A3"]),
     (("--status", "completed"), ["A4"]),
@@ -80,6 +85,14 @@ def test_table(seeded, run):
     assert len(lines) == 5
 
 
+def test_table_shows_birth_date_and_sex(seeded, run):
+    result = run("worklist", "list", "--config", seeded, "--date", "tomorrow")
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()
+    assert header.split()[6:12] == ["patient", "name", "birth", "date", "sex", "accession"]
+    assert row.split()[4:8] == ["T2", "Doe^Jane", "1971-02-11", "F"]
+
+
 def test_nothing_matches(seeded, run):
     result = run("worklist", "list", "--config", seeded, "--date", "19990101")
     assert result.exit_code == 0
@@ -89,7 +102,7 @@ def test_nothing_matches(seeded, run):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("2025-01-01", "'2025' is not a date"),
+        ("2025-01", "'2025' is not a date"),
         ("20250231", "'20250231' is not a date"),
         ("20250105-20250101", "the range 20250105-20250101 ends before it starts"),
         ("-", "a range needs at least one end"),

@@ -10,7 +10,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
 
-from pylantir.sync.identity import UID_NAMESPACE, canonical_bytes, generated_uid, identity_of, record_hasher
+import pytest
+
+from pylantir.sync.identity import (
+    UID_NAMESPACE,
+    canonical_bytes,
+    generated_uid,
+    identity_basis,
+    identity_of,
+    record_hasher,
+)
 
 
 def test_identity_prefers_uid_then_accession_then_the_documented_key() -> None:
@@ -59,3 +68,15 @@ def test_content_hash_is_the_same_in_every_process() -> None:
         there = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                                env={**os.environ, "PYTHONHASHSEED": seed})
         assert there.stdout.strip() == here
+
+
+@pytest.mark.parametrize(
+    ("row", "basis"),
+    [({"study_instance_uid": "1.2.3"}, "Study Instance UID"),
+     ({"accession_number": "A1", "scheduled_procedure_step_id": "S1"}, "accession number and step ID"),
+     ({"patient_id": "P1", "scheduled_start_date": "20260101", "modality": "MR"},
+      "patient ID, scheduled date and time, modality and procedure")],
+)
+def test_an_identity_is_described_without_its_values(row, basis) -> None:
+    identity = identity_of(row)
+    assert identity is not None and identity_basis(identity) == basis

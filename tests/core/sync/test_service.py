@@ -68,7 +68,7 @@ def test_check_sources_reports_every_problem(memory, kit) -> None:
         kit.source("off", type="missing", enabled=False),
     )
     problems = check_sources(config, memory.registry)
-    assert any(p.startswith("data_sources[1] (typo): ") and "Did you mean 'memory'" in p for p in problems)
+    assert any(p.startswith("data_sources[1] (typo): ") and "did you mean 'memory'" in p for p in problems)
     assert "data_sources[2] (badconfig).config.nope: unknown key" in problems
     assert any(p.startswith("data_sources[3] (badmap).field_mapping.x: ") for p in problems)
     assert "data_sources[4] (ok): another source has the same name" in problems

@@ -12,11 +12,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
-from pylantir_calpendo.bookings import SOURCE_KEY
+from pylantir_calpendo.bookings import SOURCE_KEY, booking_location
 from pylantir_calpendo.config import CalpendoConfig, check_config
 
 __all__ = [
-    "SOURCE_KEY", "CalpendoConfig", "convert_previous_config", "fetch_entries", "source_types", "validate_config",
+    "SOURCE_KEY", "CalpendoConfig", "convert_previous_config", "fetch_entries", "previous_entry_matches",
+    "source_types", "validate_config",
 ]
 
 
@@ -38,6 +39,14 @@ def convert_previous_config(previous: Mapping[str, Any]) -> dict[str, Any]:
     from pylantir_calpendo.previous import convert
 
     return convert(previous)
+
+
+@hookimpl
+def previous_entry_matches(entries: list[Mapping[str, Any]]) -> list[dict[str, str] | None]:
+    """The previous Pylantir knew a booking by its ID (``source_record_id``), which is the location of the
+    booking's record (``booking <id>``, see :func:`pylantir_calpendo.bookings.booking_record`)."""
+    return [{"source_key": booking_location(str(entry["source_record_id"]))} if entry.get("source_record_id")
+            else None for entry in entries]
 
 
 @hookimpl

@@ -45,11 +45,16 @@ def booking_uid(base_url: str, booking_id: str) -> str:
     return f"2.25.{uuid.uuid5(_UID_NAMESPACE, f'{server}|{booking_id}').int}"
 
 
+def booking_location(booking_id: str) -> str:
+    """Where a booking's record comes from, in rejections and as the worklist entry's ``source_key``."""
+    return f"booking {booking_id}"
+
+
 def booking_record(
     cfg: CalpendoConfig, booking: Mapping[str, Any], booking_id: str, operator: str | None
 ) -> Record | Rejected:
     """The raw record of ``booking``, or why it cannot be one (quoting no patient data)."""
-    location = f"booking {booking_id}"
+    location = booking_location(booking_id)
     record = _hoisted(booking)
     zone = ZoneInfo(cfg.timezone)
     start, end = _times(record, zone)

@@ -42,9 +42,13 @@ def convert(previous: Mapping[str, Any]) -> dict[str, Any]:
     if config.get("window_mode", "rolling") == "rolling" and "daily_window" not in config:
         interval = float(previous.get("sync_interval") or 60)
         config["lookback_minutes"] = round(float(multiplier) * (interval + PREVIOUS_OVERLAP_SECONDS) / 60, 2)
-    if "window_mode" in config or "daily_window" in config:
-        notes.append("window_mode/daily_window also limited what scanners saw over C-FIND; that is the core's "
-                     "visibility setting now (here they choose the bookings fetched)")
+    visibility = _visibility(config)
+    if "all" not in visibility:
+        notes.append("window_mode/daily_window also limited what scanners saw over C-FIND: now the source's "
+                     "visibility (here they choose the bookings fetched)")
+    if "daily_window" in visibility and _overnight(config["daily_window"]):
+        notes.append("an overnight daily_window now stays visible after midnight until it ends (the previous "
+                     "Pylantir showed the next night's window from midnight on)")
     mapping, left_out = _mapping(previous.get("field_mapping") or {}, bool(config.get("resource_modality_mapping")))
     studies = old.pop("allowed_studies", None)
     if studies:
@@ -61,7 +65,24 @@ def convert(previous: Mapping[str, Any]) -> dict[str, Any]:
                      f"{', '.join(left_out)}")
     notes.append("a title the patient ID or name pattern does not match now leaves the field empty (the previous "
                  "Pylantir used the whole title), and a name without '^' is a family name (it was a given name)")
-    return {"config": config, "field_mapping": mapping, "notes": notes}
+    return {"config": config, "field_mapping": mapping, "visibility": visibility, "notes": notes}
+
+
+def _visibility(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What the previous Pylantir let scanners see of the source: a daily window or today (in the source's
+    time zone), or every booking fetched (a rolling window)."""
+    if config.get("daily_window"):
+        return {"daily_window": config["daily_window"], "timezone": config["timezone"]}
+    if config.get("window_mode") == "today":
+        return {"days_ahead": 0, "timezone": config["timezone"]}
+    return {"all": True}
+
+
+def _overnight(window: Any) -> bool:
+    try:
+        return tuple(window["end_time"]) <= tuple(window["start_time"])
+    except (KeyError, TypeError):
+        return False
 
 
 def _mapping(previous: Mapping[str, Any], with_modalities: bool) -> tuple[dict[str, Any], list[str]]:

@@ -148,9 +148,11 @@ def convert_previous_config(source_type: str, previous: Mapping[str, Any]) -> Ma
     """Convert a source of the previous Pylantir (0.3.x-0.4.6) owned by this plugin's type; optional.
 
     :return: a mapping with any of ``config`` (the source's current ``config`` object), ``field_mapping``
-        (the current ``field_mapping``) and ``notes`` (a sequence of sentences, for the deprecation
-        warning: what changed meaning, what has no equivalent). A key left out keeps what ``previous``
-        has. Return ``None`` to keep everything as written.
+        (the current ``field_mapping``), ``visibility`` (the source's ``visibility`` object: what the
+        previous Pylantir let scanners see of it over C-FIND; left out: ``server.visibility``) and
+        ``notes`` (a sequence of sentences, for the deprecation warning: what changed meaning, what has no
+        equivalent). A key left out keeps what ``previous`` has. Return ``None`` to keep everything as
+        written.
     :param source_type: the configured ``type``.
     :param previous: the source as the previous Pylantir read it: ``name`` (``None`` when unnamed),
         ``type``, ``sync_interval``, ``config`` (without a ``field_mapping`` it held), ``field_mapping``
@@ -175,6 +177,39 @@ def convert_previous_config(source_type: str, previous: Mapping[str, Any]) -> Ma
             if "path" in config:
                 config["file_path"] = config.pop("path")
             return {"config": config, "notes": ["config.path is now config.file_path"]}
+    """
+
+
+@hookspec
+def previous_entry_matches(
+    source_type: str, config: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
+) -> Sequence[Mapping[str, str] | None]:
+    """How this source's records of the previous Pylantir's worklist entries will be recognised; optional.
+
+    :return: one item per entry, in order: a mapping of worklist column name (or ``source_key``: the
+        location of the record, as :class:`pylantir.Record` gives it) -> the value the record of that entry
+        will have there, every one of which must be equal for a record to be that entry; ``None`` for an
+        entry no record can be recognised as.
+    :param source_type: the configured ``type``.
+    :param config: the source's ``config`` (in the current form, as ``fetch_entries`` gets it).
+    :param entries: rows of the previous Pylantir's ``worklist_items`` table that this source wrote, by
+        its column names (``patient_id``, ``source_record_id``, ``scheduled_start_date``...).
+
+    Called once per source when ``pylantir db upgrade`` or ``pylantir run`` imports a database of the
+    previous Pylantir (0.3.x-0.4.6), before any sync. The first sync that meets a matching record gives
+    the imported entry that record's identity: it is updated, not added again, and keeps its status (an
+    exam the scanner COMPLETED stays so). Without an implementation, imported entries of the source are
+    never recognised: a complete fetch removes the SCHEDULED ones like any entry it no longer returns,
+    and its records are added as new entries. Must not do I/O.
+
+    Since 0.1.
+
+    Example (the previous Pylantir identified a booking by its ID)::
+
+        @hookimpl
+        def previous_entry_matches(entries):
+            return [{"source_key": f"booking {entry['source_record_id']}"}
+                    if entry.get("source_record_id") else None for entry in entries]
     """
 
 

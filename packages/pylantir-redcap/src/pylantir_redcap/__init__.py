@@ -17,6 +17,8 @@ from pylantir_redcap.config import RedcapConfig, check_config, with_type_default
 from pylantir_redcap.fetch import fetch_records
 from pylantir_redcap.fields import SOURCE_KEY
 
+__all__ = ["SOURCE_KEY", "RedcapConfig", "convert_previous_config", "fetch_entries", "previous_entry_matches",
+           "source_types", "validate_config"]
 __all__ = [
     "SOURCE_KEY", "RedcapConfig", "check_write_back", "convert_previous_config", "fetch_entries", "source_types",
     "validate_config", "validate_write_back", "write_back",
@@ -47,6 +49,17 @@ def convert_previous_config(previous: Mapping[str, Any]) -> dict[str, Any]:
     from pylantir_redcap.previous import convert
 
     return convert(previous)
+
+
+@hookimpl
+def previous_entry_matches(
+    source_type: str, config: Mapping[str, Any], entries: list[Mapping[str, Any]]
+) -> list[dict[str, str] | None]:
+    """The previous Pylantir knew a REDCap exam by its patient ID (``sub_<study>_ses_<session>...``), which a
+    source converted from its configuration (``previous_identifiers``) gives the same exam's record."""
+    if not RedcapConfig.model_validate(with_type_defaults(source_type, config)).previous_identifiers:
+        return [None] * len(entries)
+    return [{"patient_id": str(entry["patient_id"])} if entry.get("patient_id") else None for entry in entries]
 
 
 @hookimpl

@@ -32,6 +32,8 @@ REQUIRED_FIELDS = ["mri_instance", "mri_date", "mri_time", "study_id"]
 #: The fields its identifiers read (``neuro_pcp`` only when the project has it).
 IDENTIFIER_FIELDS = ["study_id", "family_id", "mri_instance", "neuro_pcp"]
 DEFAULT_PROTOCOL = "DEFAULT_PROTOCOL"
+#: Days after today a scanner saw of a REDCap source (``mwl_days_ahead``) when not told: today only (0.4.x).
+PREVIOUS_DAYS_AHEAD = 0
 #: What ``neuro_pcp`` holds for a neuro-PCP participant (compared stripped, in lower case).
 NEURO_PCP_VALUES = frozenset({"1", "true"})
 NEURO_PCP_PREFIX = "ng_"
@@ -81,9 +83,11 @@ def convert(previous: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("api_url_env", "api_token_env"):
         if key in old:
             config[key] = old.pop(key)
-    days_ahead = old.pop("mwl_days_ahead", None)
-    if days_ahead is not None:
-        notes.append(f"config.mwl_days_ahead ({days_ahead}): what scanners see is the core's visibility setting now")
+    given = "mwl_days_ahead" in old
+    days_ahead = old.pop("mwl_days_ahead", PREVIOUS_DAYS_AHEAD)
+    notes.append(f"config.mwl_days_ahead ({days_ahead}{'' if given else ', its default'}) is the source's "
+                 f"visibility.days_ahead: scanners see its exams of today to today + {days_ahead}, the day "
+                 "judged in the site's timezone (the previous Pylantir used the server's clock)")
     if old:
         unused = ", ".join(f"config.{key}" for key in sorted(old))
         notes.append(f"{unused}: not used by the previous Pylantir's REDCap source; left out")
@@ -92,7 +96,8 @@ def convert(previous: Mapping[str, Any]) -> dict[str, Any]:
     if left_out:
         notes.append("these field_mapping entries set worklist fields the previous Pylantir computed itself, "
                      f"which keeps precedence: {', '.join(left_out)}")
-    return {"config": config, "field_mapping": {**computed, **mapping}, "notes": notes}
+    return {"config": config, "field_mapping": {**computed, **mapping}, "visibility": {"days_ahead": days_ahead},
+            "notes": notes}
 
 
 def _protocol_name(protocol: Any, site: str | None) -> str:

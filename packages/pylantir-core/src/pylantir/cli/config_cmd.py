@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import click
 
-from pylantir.cli.context import CliContext, config_error, load_config_or_exit, pass_cli
-from pylantir.config import DataSourceSettings, PylantirConfig
-from pylantir.config.example import EXAMPLE_CONFIG
-from pylantir.contract import ConfigProblem
-from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableError
+from pylantir.cli.context import CliContext, config_error, pass_cli
+from pylantir.config import ConfigError, DataSourceSettings, PylantirConfig
+from pylantir.config.example import EXAMPLE_CONFIG, installed_example
 
 
 @click.group("config")
@@ -26,84 +23,51 @@ def check(cli_ctx: CliContext, path: Path) -> None:
     """Validate the configuration file PATH (default: $PYLANTIR_CONFIG), including each source's config.
 
     Prints OK and one line per data source, or every error with its location, and then exits
-    non-zero. Warnings from plugins are printed but do not fail the check.
+    non-zero: the file's own errors and, in the same run, those of every source whose own block is
+    valid (its plugin's checks and its field_mapping). Warnings from plugins are printed but do not
+    fail the check.
     """
-    config = load_config_or_exit(path)
-    registry = cli_ctx.registry(plugins_dir=Path(config.plugins_dir) if config.plugins_dir else None)
-    errors: list[str] = []
-    for index, source in enumerate(config.data_sources):
-        located = [(f"config{'.' + p.path if p.path else ''}", p) for p in _source_problems(registry, source)]
-        if not any(problem.severity == "error" for _, problem in located):
-            located += [(problem.path, problem) for problem in _write_back_problems(registry, source)]
-        for path_in_source, problem in located:
-            where = f"data_sources.{index}.{path_in_source}"
-            line = f"{where} (source '{source.name}'): {problem.message}"
-            if problem.severity == "warning":
-                click.echo(f"warning: {path}: {line}")
-            else:
-                errors.append(line)
-        errors.extend(_mapping_problems(source, f"data_sources.{index}.field_mapping (source '{source.name}')"))
-    if errors:
+    from pylantir.config import read_config
+    from pylantir.sync.checks import all_source_problems
+
+    try:
+        reading = read_config(path)
+    except ConfigError as exc:
+        raise config_error(exc.path, exc.problems) from exc
+    registry = cli_ctx.registry(plugins_dir=Path(reading.plugins_dir) if reading.plugins_dir else None)
+    errors = list(reading.problems)
+    for problem in all_source_problems(registry, reading.sources):
+        where = f"data_sources.{problem.index}" + (f".{problem.path}" if problem.path else ".config")
+        line = f"{where} (source '{problem.source}'): {problem.message}"
+        if problem.severity == "warning":
+            click.echo(f"warning: {path}: {line}")
+        else:
+            errors.append(line)
+    if errors or reading.config is None:
         raise config_error(str(path), errors)
     click.echo(f"OK: {path}")
-    for line in _summary(config):
+    for line in _summary(reading.config):
         click.echo(f"  {line}")
 
 
 @config_group.command("example")
-def example() -> None:
-    """Print a commented example configuration to start from (delete the // comment lines)."""
-    click.echo(EXAMPLE_CONFIG, nl=False)
+@click.option("--commented", is_flag=True, help="The annotated template instead: // comment lines, all types.")
+@pass_cli
+def example(cli_ctx: CliContext, commented: bool) -> None:
+    """Print an example configuration to start from: valid JSON, with example sources of the installed types.
 
-
-def _source_problems(registry: PluginRegistry, source: DataSourceSettings) -> list[ConfigProblem]:
-    """What the owning plugin says about the source's ``config``, or why there is no such plugin."""
-    installed = sorted(registry.source_types())
-    if source.type not in installed and not _declared_by_any(registry, source.type):
-        return [ConfigProblem("", _unknown_type_message(registry, source.type, installed))]
-    try:
-        return registry.validate_config(source.type, source.config, source.config_dir)
-    except (PluginUnavailableError, PluginBugError) as exc:
-        return [ConfigProblem("", str(exc))]
-
-
-def _write_back_problems(registry: PluginRegistry, source: DataSourceSettings) -> list[ConfigProblem]:
-    """What is wrong with the source's ``write_back`` block (paths from the source), if it has one."""
-    from pylantir.sync.checks import write_back_problems
-
-    try:
-        return write_back_problems(registry, source)
-    except (PluginUnavailableError, PluginBugError) as exc:
-        return [ConfigProblem("write_back", str(exc))]
-
-
-def _mapping_problems(source: DataSourceSettings, where: str) -> list[str]:
-    """What the sync engine's field-mapping parser says about the source's ``field_mapping``."""
-    from pylantir.sync.mapping import FieldMapping, MappingError
-
-    try:
-        FieldMapping.of_source(source, where=where)
-    except MappingError as exc:
-        return exc.problems
-    return []
-
-
-def _declared_by_any(registry: PluginRegistry, source_type: str) -> bool:
-    """Whether some plugin declared the type, even one that is not usable (conflict, error)."""
-    return any(
-        declared.name == source_type for info in registry.plugins for declared in info.source_types
-    )
-
-
-def _unknown_type_message(registry: PluginRegistry, source_type: str, installed: list[str]) -> str:
-    message = f"unknown source type '{source_type}'; installed types: {', '.join(installed) or 'none'}"
-    guess = difflib.get_close_matches(source_type, installed, n=1)
-    if guess:
-        message += f"; did you mean '{guess[0]}'?"
-    broken = [f"{info.name} ({info.status.value})" for info in registry.problems()]
-    if broken:
-        message += f" (plugins with problems: {', '.join(broken)}; see 'pylantir sources list')"
-    return message
+    Each example source whose type no installed plugin provides is left out, and a note on stderr names the
+    plugin it needs. --commented prints the annotated template of docs/configuration.md (delete its //
+    comment lines before use).
+    """
+    if commented:
+        click.echo(EXAMPLE_CONFIG, nl=False)
+        return
+    text, missing = installed_example(set(cli_ctx.registry().source_types()))
+    click.echo(text)
+    for name, plugin in missing:
+        click.echo(f"note: example source '{name}' left out: it needs the plugin {plugin} (pip install {plugin})",
+                   err=True)
 
 
 def _summary(config: PylantirConfig) -> list[str]:

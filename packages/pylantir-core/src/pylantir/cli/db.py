@@ -6,12 +6,18 @@ SQLAlchemy and Alembic are imported when a command runs, not when the CLI starts
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from pylantir.cli.context import config_option, load_config_or_exit
+from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
 from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
+from pylantir.config import PylantirConfig
+
+if TYPE_CHECKING:
+    from pylantir.plugins import PluginRegistry
+    from pylantir.store import Database
 
 
 @click.group("db")
@@ -21,17 +27,34 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @config_option
-def upgrade(config_path: Path) -> None:
+@pass_cli
+def upgrade(cli_ctx: CliContext, config_path: Path) -> None:
     """Create the database schema, or upgrade an older one to this version's (rows are kept).
 
-    Pylantir also does this when `pylantir run` or `pylantir sync` starts; the command lets a site upgrade
-    ahead of time. Commands that only read (`worklist list`, `sources status`, `db prune`...) never migrate.
+    A database of the previous Pylantir (0.3.x-0.4.6) also gets its worklist imported, once (its old table
+    is kept as legacy_worklist_items). Pylantir also does all this when `pylantir run` or `pylantir sync`
+    starts; the command lets a site upgrade ahead of time. Commands that only read (`worklist list`,
+    `sources status`, `db prune`...) never migrate.
     """
-    database = open_database(load_config_or_exit(config_path), "migrate")
+    config = load_config_or_exit(config_path)
+    database = open_database(config, "migrate")
     try:
         click.echo(f"{database.safe_url()}: schema at revision {database.revision()} (newest)")
+        import_previous(database, config, cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None))
     finally:
         database.close()
+
+
+def import_previous(database: Database, config: PylantirConfig, registry: PluginRegistry) -> None:
+    """Import the previous Pylantir's worklist if the database has one not imported yet; say what was done."""
+    from pylantir.previous_import import ImportPostponed, import_previous_worklist
+
+    try:
+        report = import_previous_worklist(database, config, registry)
+    except ImportPostponed as exc:
+        raise click.ClickException(f"the previous Pylantir's worklist is not imported yet: {exc}") from exc
+    if report is not None:
+        click.echo(report.summary(), err=True)
 
 
 @db_group.command("info")
@@ -42,7 +65,7 @@ def info(config_path: Path) -> None:
     Creates and migrates nothing: a missing SQLite file or an older schema is reported as such.
     """
     from pylantir.store.database import sqlite_file
-    from pylantir.store.queries import row_counts
+    from pylantir.store.queries import previous_import_state, row_counts
     from pylantir.store.schema import revision_state
 
     database = open_database(load_config_or_exit(config_path), "inspect")
@@ -54,6 +77,8 @@ def info(config_path: Path) -> None:
             return
         revision, counts = database.revision(), row_counts(database.engine)
         click.echo(f"revision: {revision_state(revision)}")
+        if previous := previous_import_state(database.engine):
+            click.echo(f"previous Pylantir: {previous}")
         print_table(
             ["table", "rows"],
             [[table, "-" if count is None else count] for table, count in counts.items()],

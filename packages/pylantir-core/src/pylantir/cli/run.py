@@ -20,6 +20,7 @@ from pylantir.cli.context import (
     pass_cli,
 )
 from pylantir.cli.database import open_database
+from pylantir.cli.db import import_previous
 from pylantir.cli.logs import log_at_least
 from pylantir.config import PylantirConfig, ServerSettings
 
@@ -131,6 +132,11 @@ def _serve(cli_ctx: CliContext, config: PylantirConfig, no_sync: bool) -> None:
     from pylantir.housekeeping import HousekeepingService
 
     database = open_database(config, "migrate")
+    try:
+        import_previous(database, config, cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None))
+    except BaseException:
+        database.close()
+        raise
     sync, write_back = (None, None) if no_sync else _start_sources(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
     if housekeeping is not None:

@@ -10,6 +10,7 @@ from pylantir.cli.context import CliContext, pass_cli
 from pylantir.cli.output import print_table
 from pylantir.cli.scaffold import new_source
 from pylantir.cli.sources_check import check_sources
+from pylantir.cli.sources_rejected import sources_rejected
 from pylantir.cli.sources_status import sources_status
 from pylantir.plugins import PluginInfo, PluginStatus
 
@@ -53,3 +54,4 @@ def _rows(info: PluginInfo) -> list[list[str]]:
 sources.add_command(new_source)
 sources.add_command(check_sources)
 sources.add_command(sources_status)
+sources.add_command(sources_rejected)

@@ -16,7 +16,7 @@ from pylantir.cli.context import CliContext, config_option, load_config_or_exit,
 from pylantir.cli.output import print_table
 from pylantir.config import DataSourceSettings
 from pylantir.contract import SourceError
-from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableError
+from pylantir.plugins import PluginBugError, PluginRegistry
 
 #: Entry columns shown in the table, in this order, when at least one entry has a value there.
 TABLE_COLUMNS = (
@@ -55,20 +55,19 @@ class SourceReport:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @pass_cli
 def check_sources(cli_ctx: CliContext, config_path: Path, source_name: str | None, fetch: bool, as_json: bool) -> None:
-    """Validate every configured source through its plugin; with --fetch, fetch and map once and check
-    write-back against the source system.
+    """Validate every configured source through its plugin; with --fetch, fetch and map once.
 
     Exits 1 when a source's config has errors or its fetch fails (3 in strict mode when a plugin is
     broken). Rejected rows are listed with their reasons but do not fail the check. Nothing is
     written to the database and the DICOM server is not started.
     """
     config = load_config_or_exit(config_path)
-    selected = [s for s in config.data_sources if source_name is None or s.name == source_name]
+    selected = [(i, s) for i, s in enumerate(config.data_sources) if source_name is None or s.name == source_name]
     if source_name is not None and not selected:
         known = ", ".join(s.name for s in config.data_sources) or "none"
         raise click.UsageError(f"{config_path} has no data source named '{source_name}' (configured: {known})")
     registry = cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None)
-    reports = [_check(registry, source, fetch, config.timezone) for source in selected]
+    reports = [_check(registry, index, source, fetch, config.timezone) for index, source in selected]
     if as_json:
         click.echo(json.dumps([asdict(r) for r in reports], indent=2, default=str))
     else:
@@ -79,22 +78,15 @@ def check_sources(cli_ctx: CliContext, config_path: Path, source_name: str | Non
         raise SystemExit(1)
 
 
-def _check(registry: PluginRegistry, source: DataSourceSettings, fetch: bool, timezone: str) -> SourceReport:
-    report = SourceReport(source.name, source.type)
-    from pylantir.sync.checks import write_back_problems
+def _check(registry: PluginRegistry, index: int, source: DataSourceSettings, fetch: bool,
+           timezone: str) -> SourceReport:
+    from pylantir.sync.checks import source_problems
 
-    try:
+    report = SourceReport(source.name, source.type)
+    if source.type in registry.source_types():
         report.plugin = registry.owner(source.type, source.name).label
-        for problem in registry.validate_config(source.type, source.config, source.config_dir):
-            report.problem(f"config.{problem.path}".rstrip("."), problem.message, problem.severity)
-        if not report.failed:
-            for problem in write_back_problems(registry, source):
-                report.problem(problem.path, problem.message, problem.severity)
-    except PluginUnavailableError as exc:
-        report.problem("type", str(exc))
-    except PluginBugError as exc:
-        report.problem("config", str(exc))
-    _check_mapping(source, report)
+    for problem in source_problems(registry, index, source):
+        report.problem(problem.path, problem.message, problem.severity)
     if fetch and not report.failed:
         _fetch(registry, source, timezone, report)
     if fetch and not report.failed and source.write_back is not None:
@@ -111,18 +103,6 @@ def _check_write_back(registry: PluginRegistry, source: DataSourceSettings, repo
         return
     for problem in problems:
         report.problem(f"write_back.config.{problem.path}".rstrip("."), problem.message, problem.severity)
-
-
-def _check_mapping(source: DataSourceSettings, report: SourceReport) -> None:
-    # the sync engine is imported here, not at the top, so that ``pylantir --help`` stays fast
-    from pylantir.sync.mapping import FieldMapping, MappingError
-
-    try:
-        FieldMapping.of_source(source)
-    except MappingError as exc:
-        for problem in exc.problems:
-            path, _, message = problem.partition(": ")
-            report.problem(path, message)
 
 
 def _fetch(registry: PluginRegistry, source: DataSourceSettings, timezone: str, report: SourceReport) -> None:

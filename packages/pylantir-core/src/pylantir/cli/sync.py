@@ -10,26 +10,30 @@ import click
 
 from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
 from pylantir.cli.database import open_database
+from pylantir.cli.db import import_previous
 from pylantir.cli.output import print_table
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, so that `pylantir --help` stays fast
     from pylantir.sync.runner import SyncResult
     from pylantir.sync.service import SyncService
 
-SUMMARY_HEADERS = ["source", "outcome", "fetched", "inserted", "updated", "unchanged", "rejected", "removed", "seconds"]
 
 
 @click.command("sync")
 @config_option
 @click.option("--source", "source_names", multiple=True, metavar="NAME", help="Sync only this source (repeatable).")
+@click.option("--fail-on-rejects", is_flag=True,
+              help="Exit 1 also when a source rejected rows (they are listed by `pylantir sources rejected`).")
 @pass_cli
-def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) -> None:
+def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...], fail_on_rejects: bool) -> None:
     """Sync every enabled data source (or each --source NAME) once, then exit.
 
-    Shows progress on a terminal, then a summary table. Exits 1 when any source failed, so it can
-    be run from cron or an external scheduler. The configuration and every source are checked first.
+    Shows progress on a terminal, then a summary table. Exits 1 when any source failed (and, with
+    --fail-on-rejects, when any rejected rows), so it can be run from cron or an external scheduler.
+    The configuration and every source are checked first. Creates or upgrades the database schema.
     """
     from pylantir.sync.checks import check_sources
+    from pylantir.sync.result import COUNTS
     from pylantir.sync.service import SyncService, select_sources
 
     config = load_config_or_exit(config_path)
@@ -47,6 +51,7 @@ def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) 
         raise click.UsageError(str(exc)) from exc
     database = open_database(config, "migrate")
     try:
+        import_previous(database, config, registry)  # before the first sync, or its entries would be doubled
         service = SyncService(config, registry, database)
         try:
             results = _with_progress(service, selected, lambda: service.run_once(selected))
@@ -54,13 +59,19 @@ def sync(cli_ctx: CliContext, config_path: Path, source_names: tuple[str, ...]) 
             service.stop(timeout=0)
     finally:
         database.close()
-    print_table(SUMMARY_HEADERS, [_summary_row(r) for r in results], empty="No enabled data source.")
+    print_table(["source", "outcome", *COUNTS, "seconds"], [_summary_row(r) for r in results],
+                empty="No enabled data source.")
     for result in results:
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         if not result.ok:
             click.echo(f"source '{result.source}' {result.outcome}: {result.error}", err=True)
-    if any(not result.ok for result in results):
+    rejected = [result for result in results if result.rejected]
+    if fail_on_rejects and rejected:
+        for result in rejected:
+            click.echo(f"source '{result.source}' rejected {result.rejected} row(s): see "
+                       f"'pylantir sources rejected {result.source}'", err=True)
+    if any(not result.ok for result in results) or (fail_on_rejects and rejected):
         raise SystemExit(1)
 
 
@@ -89,5 +100,4 @@ def _with_progress(
 
 
 def _summary_row(result: SyncResult) -> list[object]:
-    return [result.source, result.outcome, result.fetched, result.inserted, result.updated, result.unchanged,
-            result.rejected, result.removed, f"{result.duration:.2f}"]
+    return [result.source, result.outcome, *result.counts().values(), f"{result.duration:.2f}"]

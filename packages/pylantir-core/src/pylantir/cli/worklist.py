@@ -6,7 +6,8 @@ The store (SQLAlchemy) is imported when a command runs, not when the CLI starts.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
     from pylantir.store.models import WorklistItem
 
 #: The catalogue columns ``worklist list`` shows between the scheduled start and the source.
-_LISTED = ("modality", "scheduled_station_aetitle", "patient_id", "patient_name", "accession_number",
-           "scheduled_procedure_step_status")
+_LISTED = ("modality", "scheduled_station_aetitle", "patient_id", "patient_name", "patient_birth_date",
+           "patient_sex", "accession_number", "scheduled_procedure_step_status")
+#: ``--date`` words, as days after the site's today.
+_RELATIVE_DAYS = {"today": 0, "tomorrow": 1}
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: The columns of ``worklist fields`` (and of the table in docs/configuration.md).
 FIELD_HEADERS = ("target", "attribute", "keyword", "VR", "level", "type", "note")
 
@@ -38,8 +42,9 @@ def worklist_group() -> None:
 @click.option(
     "--date",
     "when",
-    metavar="today|YYYYMMDD|FROM-TO",
-    help="Scheduled date: today (site time zone), one day, or a range (either end may be left out).",
+    metavar="today|tomorrow|YYYY-MM-DD|YYYYMMDD|FROM-TO",
+    help="Scheduled date: today or tomorrow (site time zone), one day (YYYY-MM-DD or YYYYMMDD), or a range "
+         "YYYYMMDD-YYYYMMDD (either end may be left out).",
 )
 @click.option("--modality", help="Only this modality, e.g. MR.")
 @click.option("--source", help="Only entries from this data source.")
@@ -53,7 +58,10 @@ def list_items(
     status: str | None,
     as_json: bool,
 ) -> None:
-    """List worklist items by scheduled start, optionally filtered."""
+    """List worklist items by scheduled start, optionally filtered.
+
+    Reads the database only: it must exist at this version's schema (see `pylantir db upgrade`).
+    """
     from pylantir.store.queries import WorklistFilter, list_worklist
 
     config = load_config_or_exit(config_path)
@@ -106,10 +114,14 @@ def field_rows() -> list[list[str]]:
 
 
 def parse_date_option(value: str, zone: ZoneInfo) -> tuple[str | None, str | None]:
-    """``today`` / ``YYYYMMDD`` / ``FROM-TO`` (either end optional) -> inclusive ``YYYYMMDD`` bounds."""
-    if value.lower() == "today":
-        today = site_today(zone.key).strftime("%Y%m%d")
-        return today, today
+    """``today`` / ``tomorrow`` / ``YYYY-MM-DD`` / ``YYYYMMDD`` / ``FROM-TO`` (either end optional) ->
+    inclusive ``YYYYMMDD`` bounds."""
+    if (offset := _RELATIVE_DAYS.get(value.lower())) is not None:
+        day = (site_today(zone.key) + timedelta(days=offset)).strftime("%Y%m%d")
+        return day, day
+    if _ISO_DAY.fullmatch(value):
+        day = _day(value.replace("-", ""))
+        return day, day
     if "-" not in value:
         day = _day(value)
         return day, day
@@ -127,29 +139,27 @@ def _day(text: str) -> str:
         return datetime.strptime(text, "%Y%m%d").strftime("%Y%m%d")
     except ValueError:
         raise click.BadParameter(
-            f"'{text}' is not a date; use today, YYYYMMDD or FROM-TO (e.g. 20250101-20250131)",
+            f"'{text}' is not a date; use today, tomorrow, YYYY-MM-DD, YYYYMMDD or FROM-TO "
+            "(e.g. 20250101-20250131)",
             param_hint="--date",
         ) from None
 
 
 def _row(item: WorklistItem) -> list[object]:
-    return [
-        _scheduled(item),
-        item.modality,
-        item.scheduled_station_aetitle,
-        item.patient_id,
-        item.patient_name,
-        item.accession_number,
-        item.scheduled_procedure_step_status,
-        item.source_name,
-    ]
+    values = {column: getattr(item, column) for column in _LISTED}
+    values["patient_birth_date"] = _shown_day(values["patient_birth_date"])
+    return [_scheduled(item), *values.values(), item.source_name]
+
+
+def _shown_day(day: str | None) -> str | None:
+    """A DICOM date ``YYYYMMDD`` as ``YYYY-MM-DD`` (anything else as it is)."""
+    return f"{day[:4]}-{day[4:6]}-{day[6:8]}" if day and len(day) == 8 else day
 
 
 def _scheduled(item: WorklistItem) -> str:
-    day = item.scheduled_start_date
-    shown = f"{day[:4]}-{day[4:6]}-{day[6:8]}" if len(day) == 8 else day
+    shown = _shown_day(item.scheduled_start_date)
     clock = item.scheduled_start_time or ""
-    return f"{shown} {clock[:2]}:{clock[2:4]}" if len(clock) >= 4 else shown
+    return f"{shown} {clock[:2]}:{clock[2:4]}" if len(clock) >= 4 else str(shown)
 
 
 def _as_dict(item: WorklistItem) -> dict[str, Any]:

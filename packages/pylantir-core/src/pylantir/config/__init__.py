@@ -4,7 +4,7 @@ One JSON file (``--config PATH`` or ``PYLANTIR_CONFIG``). Unknown keys are error
 silently ignored. Secrets are never in the file: sources name the environment variables that hold them.
 """
 
-from pylantir.config.loader import ConfigError, load_config
+from pylantir.config.loader import ConfigError, ConfigReading, load_config, read_config
 from pylantir.config.models import (
     DEFAULT_WORKLIST_STATUSES,
     DailyWindow,
@@ -21,6 +21,7 @@ from pylantir.config.models import (
 __all__ = [
     "DEFAULT_WORKLIST_STATUSES",
     "ConfigError",
+    "ConfigReading",
     "DailyWindow",
     "DataSourceSettings",
     "Housekeeping",
@@ -31,4 +32,5 @@ __all__ = [
     "Visibility",
     "WriteBack",
     "load_config",
+    "read_config",
 ]

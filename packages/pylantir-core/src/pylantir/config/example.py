@@ -1,10 +1,13 @@
-"""The commented example configuration printed by ``pylantir config example``.
+"""The example configuration: ``pylantir config example`` (valid JSON, installed types only) and
+``pylantir config example --commented`` (the annotated template).
 
-JSON has no comments: the example's comment lines start with ``//`` and must be deleted before use
+JSON has no comments: the template's comment lines start with ``//`` and must be deleted before use
 (:func:`strip_comments` does exactly that); what remains is a valid configuration file.
 """
 
 from __future__ import annotations
+
+import json
 
 EXAMPLE_CONFIG = """\
 // Pylantir configuration example. JSON has no comments: delete every line starting with // before use
@@ -78,3 +81,21 @@ def strip_comments(text: str) -> str:
     return "".join(
         line for line in text.splitlines(keepends=True) if not line.lstrip().startswith("//")
     )
+
+
+#: The distribution that provides each source type of the example.
+EXAMPLE_PLUGINS = {"redcap": "pylantir-redcap", "csv": "pylantir-csv"}
+
+
+def installed_example(installed_types: set[str]) -> tuple[str, list[tuple[str, str]]]:
+    """The example as plain JSON with only the sources of ``installed_types``, and the ``(source, plugin)``
+    of each one left out."""
+    example = json.loads(strip_comments(EXAMPLE_CONFIG))
+    kept, missing = [], []
+    for source in example["data_sources"]:
+        if source["type"] in installed_types:
+            kept.append(source)
+        else:
+            missing.append((source["name"], EXAMPLE_PLUGINS[source["type"]]))
+    example["data_sources"] = kept
+    return json.dumps(example, indent=2), missing

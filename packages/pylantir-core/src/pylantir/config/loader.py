@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pylantir.config.models import PylantirConfig, check_database_url
+from pylantir.config.models import DataSourceSettings, PylantirConfig, check_database_url
 from pylantir.config.previous import (
     SourceConverter,
     convert_previous,
@@ -24,6 +26,7 @@ from pylantir.contract import ConfigProblem
 from pylantir.validation import problems_from_model
 
 DATABASE_URL_ENV = "PYLANTIR_DATABASE_URL"
+_COMMENT = re.compile(r"\s*//")
 
 
 class ConfigError(Exception):
@@ -35,13 +38,23 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def load_config(path: str | os.PathLike[str], *, convert_source: SourceConverter | None = None) -> PylantirConfig:
-    """Read and validate a configuration file, or raise :class:`ConfigError` naming every problem.
+@dataclass
+class ConfigReading:
+    """A configuration file as far as it could be read: its ``problems`` (formatted, located), the
+    ``config`` when there are none, and every data source whose own block is valid, by index (so that
+    ``config check`` checks those sources too while the file has other errors)."""
 
-    Relative paths are taken relative to the file's directory (:func:`resolve_paths`). A file of the previous
-    Pylantir is converted (:mod:`pylantir.config.previous`), each source's type-specific keys by the
-    plugin owning the type (``convert_source``; by default the installed plugins), with one deprecation
-    warning (logged) that shows the equivalent current-format file.
+    problems: list[str]
+    config: PylantirConfig | None
+    sources: list[tuple[int, DataSourceSettings]]
+    #: ``plugins_dir`` resolved against the file's directory, when the file names one (even with problems).
+    plugins_dir: str | None = None
+
+
+def read_config(path: str | os.PathLike[str], *, convert_source: SourceConverter | None = None) -> ConfigReading:
+    """Read and validate a configuration file, collecting every problem; see :func:`load_config`.
+
+    Raises :class:`ConfigError` only when nothing can be read (unreadable, not JSON, previous-format errors).
     """
     where = str(path)
     raw = read_json(path)
@@ -50,16 +63,51 @@ def load_config(path: str | os.PathLike[str], *, convert_source: SourceConverter
         _raise_if_any(where, repeated + previous_problems(raw))
         raw = convert_previous(raw, where, convert_source or _installed_plugins())
     problems = repeated + problems_from_model(PylantirConfig, raw) + duplicate_source_names(raw)
-    _raise_if_any(where, problems)
+    base = Path(path).absolute().parent
+    if problems:
+        plugins_dir = raw.get("plugins_dir")
+        return ConfigReading([format_problem(problem) for problem in problems], None, _valid_sources(raw, base),
+                             str(_under(base, plugins_dir)) if isinstance(plugins_dir, str) and plugins_dir else None)
     config = PylantirConfig.model_validate(raw)
-    resolve_paths(config, Path(path).absolute().parent)
+    resolve_paths(config, base)
     if url := os.environ.get(DATABASE_URL_ENV):
         try:
             check_database_url(url)
         except ValueError as exc:
-            raise ConfigError(where, [f"{DATABASE_URL_ENV} (environment variable): {exc}"]) from None
+            return ConfigReading([f"{DATABASE_URL_ENV} (environment variable): {exc}"], None,
+                                 list(enumerate(config.data_sources)), config.plugins_dir)
         config.database_url = url
-    return config
+    return ConfigReading([], config, list(enumerate(config.data_sources)), config.plugins_dir)
+
+
+def _valid_sources(raw: dict[str, Any], base: Path) -> list[tuple[int, DataSourceSettings]]:
+    """The data sources of a file with problems whose own block validates, with their indexes."""
+    from pydantic import ValidationError
+
+    items = raw.get("data_sources")
+    valid = []
+    for index, item in enumerate(items if isinstance(items, list) else ()):
+        try:
+            source = DataSourceSettings.model_validate(item)
+        except ValidationError:
+            continue
+        source._config_dir = base
+        valid.append((index, source))
+    return valid
+
+
+def load_config(path: str | os.PathLike[str], *, convert_source: SourceConverter | None = None) -> PylantirConfig:
+    """Read and validate a configuration file, or raise :class:`ConfigError` naming every problem.
+
+    Relative paths are taken relative to the file's directory (:func:`resolve_paths`). A file of the previous
+    Pylantir is converted (:mod:`pylantir.config.previous`), each source's type-specific keys by the
+    plugin owning the type (``convert_source``; by default the installed plugins), with one deprecation
+    warning (logged) that shows the equivalent current-format file.
+    """
+    reading = read_config(path, convert_source=convert_source)
+    if reading.config is None:
+        raise ConfigError(str(path), reading.problems)
+    return reading.config
 
 
 def resolve_paths(config: PylantirConfig, base: Path) -> None:
@@ -92,9 +140,11 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start})"]) from exc
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            str(path), [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
-        ) from exc
+        problem = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        lines = exc.doc.splitlines()
+        if exc.lineno <= len(lines) and _COMMENT.match(lines[exc.lineno - 1]):
+            problem += "; remove the comment lines (starting with //): JSON has no comments"
+        raise ConfigError(str(path), [problem]) from exc
     if not isinstance(raw, dict):
         raise ConfigError(str(path), [f"(top level): must be a JSON object, not {type(raw).__name__}"])
     return raw

@@ -14,7 +14,8 @@ It is converted as the previous Pylantir read it:
   ``field_mapping`` may sit inside ``config`` and its rich entries (``source_field``/``_extract``) become
   ``from``/``regex`` (:mod:`pylantir.config.previous_mapping`);
 - what is specific to a source type (its ``config`` keys, what its plain mapping entries mean, the
-  identifiers it built itself) is converted by the plugin owning the type, through the optional hook
+  identifiers it built itself, what it let scanners see: the source's ``visibility``) is converted by the
+  plugin owning the type, through the optional hook
   ``convert_previous_config`` (see :mod:`pylantir.hookspecs`); without it both stay as written.
 
 Nothing is an error that the previous Pylantir accepted: what has no meaning any more is named in the one
@@ -216,7 +217,9 @@ def _source(source: PreviousSource, convert_source: SourceConverter, notes: list
                 "sync_interval": source.sync_interval, "config": config,
                 "field_mapping": _mapping_forms(mapping, label, notes)}
     converted = convert_source(source.type, previous)
+    visibility = None
     if converted is not None:
+        visibility = converted.get("visibility")
         config = dict(converted.get("config", config))
         mapping = dict(converted.get("field_mapping", previous["field_mapping"]))
         notes += [f"{label}: {note}" for note in converted.get("notes", ())]
@@ -226,10 +229,13 @@ def _source(source: PreviousSource, convert_source: SourceConverter, notes: list
         if extra:
             notes.append(f"{label}: {', '.join(extra)} not converted (no plugin for type '{source.type}' "
                          "converts the previous Pylantir's keys)")
-    return {"name": source.name, "type": source.type, "enabled": source.enabled,
-            "sync_interval": source.sync_interval,
-            "operation_interval": source.operation_interval.model_dump(mode="json"),
-            "config": config, "field_mapping": mapping}
+    current = {"name": source.name, "type": source.type, "enabled": source.enabled,
+               "sync_interval": source.sync_interval,
+               "operation_interval": source.operation_interval.model_dump(mode="json"),
+               "config": config, "field_mapping": mapping}
+    if visibility is not None:
+        current["visibility"] = dict(visibility)
+    return current
 
 
 def _mapping_forms(mapping: Mapping[str, Any], label: str, notes: list[str]) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from pylantir.store.database import Database
 from pylantir.store.models import (
     Base,
     PerformedProcedureStep,
+    PreviousEntry,
+    PreviousImport,
     RejectedRow,
     RemovedEntry,
     SourceState,
@@ -16,6 +18,8 @@ __all__ = [
     "Base",
     "Database",
     "PerformedProcedureStep",
+    "PreviousEntry",
+    "PreviousImport",
     "RejectedRow",
     "RemovedEntry",
     "SourceState",

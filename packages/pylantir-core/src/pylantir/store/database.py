@@ -73,27 +73,23 @@ class Database:
         self._writer_guard = threading.Lock()
 
     @classmethod
-    def open(cls, url: str, *, echo: bool = False, migrate: bool = True) -> Database:
-        """Connect to ``url`` and create or upgrade the schema (Alembic ``upgrade head``; rows kept).
-
-        With ``migrate=False`` (commands that only read) nothing is created or migrated: a missing SQLite
-        file raises :class:`DatabaseMissingError`, a schema other than this version's newest
-        :class:`~pylantir.store.schema.SchemaError` (:class:`~pylantir.store.schema.SchemaBehindError`
-        when it is older).
-        """
+    def open(cls, url: str, *, echo: bool = False) -> Database:
+        """Connect to ``url`` and create or upgrade the schema (Alembic ``upgrade head``; rows kept)."""
         database = cls(url, echo=echo)
         try:
-            if migrate:
-                database.upgrade()
-            else:
-                database.require_current_schema()
+            database.upgrade()
         except BaseException:
             database.close()
             raise
         return database
 
     def require_current_schema(self) -> None:
-        """Raise unless the database exists and its schema is this version's newest; creates nothing."""
+        """Raise unless the database exists and its schema is this version's newest; creates nothing.
+
+        A missing SQLite file raises :class:`DatabaseMissingError`, another schema
+        :class:`~pylantir.store.schema.SchemaError` (:class:`~pylantir.store.schema.SchemaBehindError`
+        when it is older or absent).
+        """
         if (path := sqlite_file(self.url)) is not None and not path.exists():
             raise DatabaseMissingError(path.absolute())
         check_schema(self.engine)

@@ -221,6 +221,37 @@ class RemovedEntry(Base):
     removed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class PreviousImport(Base):
+    """The import of the previous Pylantir's worklist (``pylantir.previous_import``): done once, when and what.
+
+    ``counts`` holds, per source, the rows imported and, per reason, the rows left in ``legacy_table``.
+    """
+
+    __tablename__ = "previous_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    legacy_table: Mapped[str] = mapped_column(String(64))
+    found: Mapped[int] = mapped_column(default=0)
+    imported: Mapped[int] = mapped_column(default=0)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PreviousEntry(Base):
+    """An imported entry of the previous Pylantir that its source's next sync has not recognised yet.
+
+    ``match`` holds what the source's records of the same entry carry (a worklist column or ``source_key``
+    -> value, from the plugin's ``previous_entry_match`` hook); the sync that meets such a record gives the
+    entry that record's identity (``pylantir.sync.writer``) and deletes this row.
+    """
+
+    __tablename__ = "previous_entries"
+
+    worklist_item_id: Mapped[int] = mapped_column(
+        ForeignKey("worklist_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_name: Mapped[str] = mapped_column(String(64), index=True)
+    match: Mapped[dict[str, Any]] = mapped_column(JSON)
 class WriteBackChange(Base):
     """One performed-step change to write back to a source (the outbox of :mod:`pylantir.writeback`).
 

@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func, inspect, select, table
 from sqlalchemy.orm import Session
 
-from pylantir.store.models import Base, WorklistItem
+from pylantir.store.models import Base, PreviousEntry, PreviousImport, WorklistItem
+
+#: The previous Pylantir's worklist table, as migration 0001 keeps it.
+LEGACY_TABLE = "legacy_worklist_items"
 
 
 @dataclass(frozen=True)
@@ -57,3 +60,22 @@ def row_counts(engine: Engine) -> dict[str, int | None]:
             name: connection.scalar(select(func.count()).select_from(table(name))) if name in existing else None
             for name in ours + others
         }
+
+
+def previous_import_state(engine: Engine) -> str | None:
+    """What became of the previous Pylantir's worklist (``None`` when the database never had one)."""
+    tables = set(inspect(engine).get_table_names())
+    if LEGACY_TABLE not in tables:
+        return None
+    if PreviousImport.__tablename__ not in tables:
+        return f"its worklist is in {LEGACY_TABLE}, not imported yet (run 'pylantir db upgrade')"
+    with Session(engine) as session:
+        done = session.scalars(select(PreviousImport).order_by(PreviousImport.id).limit(1)).first()
+        if done is None:
+            return f"its worklist is in {LEGACY_TABLE}, not imported yet (run 'pylantir db upgrade')"
+        awaiting = session.scalar(select(func.count()).select_from(PreviousEntry)) or 0
+    sources = ", ".join(f"{name} {count}" for name, count in sorted(done.counts.get("imported", {}).items()))
+    left = "; ".join(f"{count} {reason}" for reason, count in sorted(done.counts.get("left", {}).items()))
+    return (f"imported {done.imported} of the {done.found} rows of {done.legacy_table} on "
+            f"{done.imported_at:%Y-%m-%d %H:%M} UTC ({sources or 'none'}); {awaiting} awaiting their source's "
+            f"next sync" + (f"; not imported: {left}" if left else ""))

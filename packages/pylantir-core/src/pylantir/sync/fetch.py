@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pylantir.config import DataSourceSettings
 from pylantir.contract import FetchState, Record, Rejected
 from pylantir.plugins import PluginRegistry
-from pylantir.sync.identity import record_hasher
+from pylantir.sync.identity import identity_basis, record_hasher
 from pylantir.sync.mapping import FieldMapping
 from pylantir.sync.normalisation import normalisation_version
 from pylantir.sync.pump import Pump
@@ -80,7 +80,8 @@ class _Items:
                 fetched.seen.add(outcome.identity)
                 self.keep(outcome)
                 return
-            outcome = Rejection(location, None, f"same entry ({outcome.identity}) as an earlier record")
+            outcome = Rejection(location, None,
+                                f"same entry as an earlier record (same {identity_basis(outcome.identity)})")
         if outcome.identity is not None:
             fetched.seen.add(outcome.identity)
         fetched.rejections.append(outcome)

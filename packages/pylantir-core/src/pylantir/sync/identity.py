@@ -62,6 +62,16 @@ def identity_of(row: Mapping[str, Any]) -> str | None:
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
+_BASES = {"uid": "Study Instance UID", "acc": "accession number",
+          "key": "patient ID, scheduled date and time, modality and procedure"}
+
+
+def identity_basis(identity: str) -> str:
+    """What an identity is made of, in words, without its values (they may be patient data)."""
+    basis = _BASES[identity.partition(":")[0]]
+    return f"{basis} and step ID" if STEP_SEPARATOR in identity else basis
+
+
 _UUID5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
 _UUID5_SET = (0x8000 << 48) | (5 << 76)
 _UID_NAMESPACE_BYTES = UID_NAMESPACE.bytes  # UUID.bytes is computed on every access

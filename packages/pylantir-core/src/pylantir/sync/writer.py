@@ -55,6 +55,7 @@ from pylantir.store.bulk import BulkUpsert
 from pylantir.store.catalogue import STATUS
 from pylantir.store.models import WorklistItem
 from pylantir.store.removed import any_removed, still_removed
+from pylantir.sync.previous_entries import PreviousEntries
 from pylantir.sync.result import SyncResult
 from pylantir.sync.rows import DEFAULT_STATUS, INSERT_COLUMNS
 
@@ -138,6 +139,7 @@ class Writer:
             return set_, and_(may_overwrite, changed)
 
         self._removed_before = any_removed(session)
+        self._previous = PreviousEntries(session, source_name)
         self._insert = BulkUpsert(session, TABLE, INSERT_COLUMNS, constants, "identity", on_conflict)
 
     def _may_overwrite(self) -> ColumnElement[bool]:
@@ -172,12 +174,29 @@ class Writer:
                 self.counts.unchanged += 1
             else:
                 updates.append(self._update_params(row, old.id))
+        if self._previous:
+            inserts = self._claim_previous(inserts, updates)
         added = self._not_removed_before(inserts)
         self._insert.execute(added)
         if updates:
             self.session.execute(self._update, updates)
         self.counts.inserted += len(added)
         self.counts.updated += len(updates)
+
+    def _claim_previous(self, rows: Sequence[tuple[Any, ...]], updates: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """``rows`` (new ones) without those that are records of imported entries: each of those gives its
+        entry its identity and becomes an update of it (:mod:`pylantir.sync.previous_entries`)."""
+        kept: list[tuple[Any, ...]] = []
+        claimed: list[tuple[str, int]] = []
+        for row in rows:
+            item_id = self._previous.claim(row)
+            if item_id is None:
+                kept.append(row)
+            else:
+                claimed.append((row[0], item_id))
+                updates.append(self._update_params(row, item_id))
+        self._previous.adopt(self.session, claimed)
+        return kept
 
     def _not_removed_before(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
         """``rows`` (new ones) without those housekeeping removed, unless rescheduled later (store.removed)."""

@@ -2,7 +2,7 @@
 
 The previous Pylantir (no Alembic) kept its worklist in a ``worklist_items`` table of another layout.
 A database that has one is not versioned yet, so it lands here: the old table is renamed
-``legacy_worklist_items`` (rows kept, for reference) and the new worklist fills from the sources.
+``legacy_worklist_items`` (rows kept, as a backup); ``pylantir.previous_import`` imports them after the upgrade.
 
 Revision ID: 0001
 Revises:
@@ -30,7 +30,7 @@ def _keep_previous_pylantir_table() -> None:
         return
     op.rename_table("worklist_items", LEGACY_TABLE)
     logging.getLogger("pylantir.store").warning(
-        "Found the previous Pylantir's worklist table: kept as %s; the worklist now fills from the configured sources.",
+        "Found the previous Pylantir's worklist table: kept as %s; its rows are imported after the upgrade.",
         LEGACY_TABLE,
     )
 
