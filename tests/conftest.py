@@ -157,3 +157,51 @@ def pylantir_cli() -> PylantirRunner:
                               env=environment, timeout=timeout, check=False)
 
     return run
+
+
+class Modality:
+    """A modality's MPPS to a server on 127.0.0.1, through :mod:`pylantir.dicom.client`: :meth:`start`
+    (N-CREATE IN PROGRESS, started 2026-01-05 10:15) and :meth:`end` (N-SET, ended 10:45, one series)."""
+
+    def __init__(self, port: int, ae_title: str = "MR1"):
+        from pylantir.dicom.client import Peer
+
+        self.peer = Peer("127.0.0.1", port, calling_ae=ae_title)
+
+    def start(self, study_uid: str, modality: str = "MR") -> str:
+        """N-CREATE for the exam of ``study_uid``; returns the MPPS SOP Instance UID."""
+        from datetime import datetime
+
+        from pylantir.dicom.client import mpps_in_progress
+
+        return mpps_in_progress(self.peer, study_uid, modality, datetime(2026, 1, 5, 10, 15))
+
+    def end(self, sop_uid: str, status: str = "COMPLETED") -> None:
+        """N-SET ``status`` with the end date/time and one performed series."""
+        from datetime import datetime
+
+        from pylantir.dicom.client import mpps_final
+
+        mpps_final(self.peer, sop_uid, status, "T1", datetime(2026, 1, 5, 10, 45))
+
+
+def _wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "the condition") -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:g} s")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def modality() -> Callable[..., Modality]:
+    """``modality(port)``: a :class:`Modality` sending MPPS to the server on 127.0.0.1:port."""
+    return Modality
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    """``wait_until(condition, timeout=30, what=...)``: poll every 20 ms until true; fail after the timeout."""
+    return _wait_until

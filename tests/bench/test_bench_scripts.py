@@ -75,6 +75,12 @@ def test_http_bench_times_c_find_with_and_without_http_and_the_api_search() -> N
     assert table_row(output, "API search patient ID")
 
 
+def test_write_back_bench_delivers_every_change() -> None:
+    output = run_script("write_back_bench.py", "--exams", "20", "--latency-exams", "3", "--rate-exams", "5")
+    assert table_row(output, "backlog of 20: first -> last write")  # the script waits for every write
+    assert table_row(output, "N-SET sent -> source written, p50 / p95 (3 exams)")
+
+
 @pytest.mark.postgres
 def test_cluster_bench_spreads_queries_and_takes_over() -> None:
     server = os.environ.get("PYLANTIR_TEST_POSTGRES_URL")

@@ -96,3 +96,21 @@ def test_credentials_in_the_url_are_refused_without_repeating_them(registry):
     assert _problems(registry, {**GOOD, "password": "S3cret-pw"}) == {
         ("password", "error"): "unknown key; did you mean 'password_env'?",
     }
+
+
+def test_a_calpendo_source_cannot_write_back(tmp_path):
+    """The plugin does not implement write_back (docs/sources-calpendo.md says why): the block is refused."""
+    import json
+
+    from click.testing import CliRunner
+
+    from pylantir.cli.main import cli
+
+    path = tmp_path / "pylantir.json"
+    path.write_text(json.dumps({"data_sources": [{
+        "name": "scanners", "type": "calpendo", "config": GOOD, "field_mapping": {"title": "patient_id"},
+        "write_back": {"config": {"status": "Scanned"}}}]}))
+    result = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert result.exit_code != 0
+    assert "data_sources.0.write_back (source 'scanners'): plugin pylantir-calpendo" in result.output
+    assert "does not implement the write_back hook" in result.output

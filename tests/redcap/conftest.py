@@ -1,11 +1,16 @@
 """A fake REDCap API on 127.0.0.1 speaking the API the way PyCap calls it, and fixtures around it.
 
 The server answers ``POST /api/`` form requests: ``content=version|project|metadata|record`` with
-``format=json``, ``type=flat``, ``fields[n]``, ``events[n]``, ``filterLogic`` (only ``[field] = 'v'``
-and ``[field] <> ''`` terms joined by ``and``), ``dateRangeBegin``/``dateRangeEnd`` (on each record's
-modification time, in the server's wall-clock time) and ``exportDataAccessGroups``. A wrong token
-gets REDCap's 403 JSON error. ``fault`` replaces the next answers (status, body); ``delay`` slows
-every answer down. Every request's form is kept in ``requests`` for assertions.
+``format=json``, ``type=flat``, ``fields[n]``, ``events[n]``, ``records[n]``, ``filterLogic`` (only
+``[field] = 'v'`` and ``[field] <> ''`` terms joined by ``and``), ``dateRangeBegin``/``dateRangeEnd`` (on
+each record's modification time, in the server's wall-clock time) and ``exportDataAccessGroups``; and record
+imports (``content=record`` with ``data``, ``format=json``, ``overwriteBehavior=normal``), which REDCap
+applies all or nothing: an unknown field or a value that is not one of a coded field's choices refuses the
+whole import with a 400; a record, event or instance that does not exist is created, as REDCap does. A
+wrong token gets REDCap's 403 JSON error, and so does an import when ``import_rights`` is off. ``fault``
+replaces the next answers (status, body); ``failures`` answers the next N imports with a 503; ``delay``
+slows every answer down. Every request's form is kept in ``requests``, every applied import's rows in
+``imported``, for assertions.
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ class FakeRedcap(ThreadingHTTPServer):
         self.requests: list[dict[str, Any]] = []
         self.fault: tuple[int, str] | None = None
         self.delay = 0.0
+        self.import_rights = True
+        self.failures = 0
+        self.imported: list[list[dict[str, Any]]] = []
 
     @property
     def url(self) -> str:
@@ -101,6 +109,8 @@ class FakeRedcap(ThreadingHTTPServer):
             return 200, {"project_id": 1, "is_longitudinal": int(bool(self.project.events))}
         if content == "metadata":
             return 200, self.project.metadata
+        if content == "record" and "data" in form:
+            return self._import(form)
         if content == "record":
             return self._records(form)
         return 400, {"error": f"The value of the parameter \"content\" ({content}) is not valid"}
@@ -127,15 +137,64 @@ class FakeRedcap(ThreadingHTTPServer):
                 out.append(self._flat(row, fields, form.get("exportDataAccessGroups") in ("True", "true")))
         return 200, out
 
+    def _import(self, form: dict[str, Any]) -> tuple[int, Any]:
+        if not self.import_rights:
+            return 403, {"error": "You do not have API Import/Update privileges"}
+        if self.failures:
+            self.failures -= 1
+            return 503, "<html><body>Service Unavailable</body></html>"
+        if form.get("format") != "json" or form.get("overwriteBehavior") != "normal":
+            return 400, {"error": "this fake accepts format=json and overwriteBehavior=normal imports only"}
+        rows = json.loads(form["data"])
+        targets = []
+        for row in rows:
+            target, error = self._import_target(row)
+            if error:
+                return 400, {"error": error}
+            targets.append(target)
+        for row, target in zip(rows, targets, strict=True):
+            target.update({k: v for k, v in row.items() if not k.startswith("redcap_") and v != ""})
+        self.imported.append(rows)
+        return 200, {"count": len({str(row[self.project.id_field]) for row in rows})}
+
+    def _import_target(self, row: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The stored row an import row updates, or REDCap's error for it."""
+        project = self.project
+        fields = {m["field_name"]: m for m in project.metadata}
+        record = str(row.get(project.id_field, ""))
+        for name, value in row.items():
+            if name.startswith("redcap_") or name == project.id_field:
+                continue
+            if name not in fields:
+                return {}, f"The following fields were not found in the project as real data fields: {name}"
+            field = fields[name]
+            if field["field_type"] in ("radio", "dropdown"):
+                codes = [c.split(",")[0].strip() for c in field["select_choices_or_calculations"].split("|")]
+                if str(value) not in codes:
+                    return {}, f'"{record}","{name}","{value}","The value is not a valid category for {name}"'
+        def place(values: dict[str, Any]) -> tuple[str, ...]:
+            return tuple(str(values.get(key) or "") for key in (
+                project.id_field, "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"))
+
+        for stored in project.rows:
+            if place(stored) == place(row):
+                return stored, None
+        created = {key: row[key] for key in (project.id_field, "redcap_event_name", "redcap_repeat_instrument",
+                                             "redcap_repeat_instance") if key in row}
+        project.rows.append(created)  # REDCap creates what an import names and does not exist
+        return created, None
+
     def _record_filter(self, form: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
         project = self.project
         begin = _server_time(form.get("dateRangeBegin"))
         end = _server_time(form.get("dateRangeEnd"))
         terms = [_parse_term(term) for term in re.split(r"\band\b", form.get("filterLogic") or "") if term.strip()]
+        wanted = set(form.get("records") or [])
         matching = {
             str(row[project.id_field])
             for row in project.rows
             if all((str(row.get(name, "")) == value) == (op == "=") for name, op, value in terms)
+            and (not wanted or str(row[project.id_field]) in wanted)
         }
 
         def keep(row: dict[str, Any]) -> bool:

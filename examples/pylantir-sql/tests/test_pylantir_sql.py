@@ -86,3 +86,38 @@ def test_sync_then_cfind(tmp_path: Path) -> None:
     assert sorted(row["accession_number"] for row in rows) == ["A1001", "A1002"]
     found = query_worklist(tmp_path / "worklist.sqlite", {"Modality": "CT"})
     assert [(ds.PatientID, str(ds.PatientName)) for ds in found] == [("RIS002", "Roe^Richard")]
+
+
+WRITE_BACK = {"status_column": "status", "ended_column": "finished"}
+
+
+@pytest.fixture
+def exams_with_status(ris_database: Path) -> Path:
+    """The RIS table with a primary key and the columns write-back fills."""
+    with sqlite3.connect(ris_database) as connection:
+        connection.execute("CREATE TABLE scans (id INTEGER PRIMARY KEY, mrn TEXT, exam_day DATE, modality TEXT, "
+                           "status TEXT, finished TEXT)")
+        connection.execute("INSERT INTO scans (id, mrn, exam_day, modality) VALUES (7, 'RIS001', ?, 'MR')",
+                           (date.today().isoformat(),))
+    return ris_database
+
+
+def test_write_back_updates_the_row_the_entry_came_from(exams_with_status: Path) -> None:
+    from pylantir.testing import check_write_back_contract, step_change
+
+    config = {"url_env": "RIS_DATABASE_URL", "table": "scans"}
+    with registered(pylantir_sql) as (registry, _):
+        rows = list(registry.fetch_entries("sql", "ris", config, frozenset(), FetchState()))
+        assert [row.key for row in rows] == [{"id": 7}]
+        changes = [step_change(rows[0].key, "COMPLETED", 1), step_change({"id": 8}, "STARTED", 2)]
+        results = check_write_back_contract(registry, "sql", config, WRITE_BACK, changes)
+    assert [result.outcome for result in results] == ["done", "failed"]
+    with sqlite3.connect(exams_with_status) as connection:
+        status, finished = connection.execute("SELECT status, finished FROM scans WHERE id = 7").fetchone()
+    assert (status, finished) == ("COMPLETED", f"{date.today().isoformat()} 10:45:00")
+
+
+def test_validate_write_back_needs_a_table_and_a_status_column() -> None:
+    with registered(pylantir_sql) as (registry, _):
+        problems = registry.validate_write_back("sql", {"url_env": "U", "query": "SELECT 1"}, {})
+    assert {problem.path for problem in problems} == {"status_column", ""}

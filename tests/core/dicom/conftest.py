@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +17,11 @@ from pydicom.sequence import Sequence
 
 from pylantir.config import PylantirConfig
 from pylantir.dicom import RunningServer, start_server
-from pylantir.dicom.client import DicomClientError, Peer, echo
+from pylantir.dicom.client import Peer
 from pylantir.store import Database, WorklistItem
+from pylantir.testing import PYLANTIR, free_port, running_pylantir
+
+__all__ = ["PYLANTIR", "free_port", "serving"]
 
 _counter = itertools.count(1)
 
@@ -149,7 +147,6 @@ def tls_files(tmp_path: Path) -> dict[str, str]:
 
 def association_request_bytes(calling_ae: str = "MR1") -> bytes:
     """A real A-ASSOCIATE-RQ PDU as pynetdicom sends it, captured on a loopback socket."""
-    import socket
     import threading
 
     from pynetdicom import AE
@@ -187,7 +184,6 @@ def send_raw_request(assoc: Any, request: Any) -> list[Any]:
     The association's reactor is paused meanwhile, as pynetdicom's own ``send_*`` methods do, so that the
     responses come to us; returns every response primitive up to the first non-pending one.
     """
-    import time
 
     context_id = assoc.accepted_contexts[0].context_id
     assoc._reactor_checkpoint.clear()
@@ -218,52 +214,6 @@ def explicit_element(tag: int, vr: str, value: bytes) -> bytes:
     return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(value)) + value
 
 
-#: The installed ``pylantir`` console script, run as a site runs it.
-PYLANTIR = [str(Path(sys.executable).with_name("pylantir"))]
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    """A ``pylantir run`` process; ``returncode``, ``stderr`` (its log) and ``stdout`` are set once it has stopped."""
-
-    process: subprocess.Popen[str]
-    returncode: int | None = None
-    stderr: str = ""
-    stdout: str = ""
-
-
-@contextmanager
-def serving(args: list[str], peer: Peer, startup: float = 30) -> Iterator[ServerProcess]:
+def serving(args: list[str], peer: Peer, startup: float = 30) -> Any:
     """``pylantir ARGS`` (a ``run``) as a process, yielded once ``peer`` gets a C-ECHO answered; then SIGTERM."""
-    server = ServerProcess(subprocess.Popen([*PYLANTIR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                            text=True))
-    try:
-        deadline = time.monotonic() + startup
-        while True:
-            if server.process.poll() is not None:
-                pytest.fail(f"pylantir run exited early: {server.process.communicate()[1]}")
-            try:
-                echo(peer)
-                break
-            except DicomClientError:
-                if time.monotonic() > deadline:
-                    pytest.fail("pylantir run did not start serving")
-                time.sleep(0.1)
-        yield server
-    finally:
-        if server.process.poll() is None:
-            server.process.send_signal(signal.SIGTERM)
-        try:
-            server.stdout, server.stderr = server.process.communicate(timeout=30)
-        finally:
-            if server.process.poll() is None:
-                server.process.kill()
-                server.process.communicate()
-        server.returncode = server.process.returncode
+    return running_pylantir(args, peer.port, peer.host, startup, peer=peer)

@@ -18,7 +18,7 @@ import pytest
 
 from pylantir.dicom.client import Peer
 
-from ..dicom.conftest import PYLANTIR, ServerProcess, free_port, serving, tls_files  # noqa: F401  (tls_files: a fixture)
+from ..dicom.conftest import PYLANTIR, free_port, serving, tls_files  # noqa: F401  (tls_files: a fixture)
 
 PASSWORD = "correct horse battery staple"
 
@@ -97,7 +97,7 @@ def wait_for_http(url: str, process: subprocess.Popen[str], deadline: float, **o
 @contextmanager
 def running(
     site: Site, *run_args: str, global_args: tuple[str, ...] = (), verify: Any = True
-) -> Iterator[ServerProcess]:
+) -> Iterator[Any]:
     """``pylantir GLOBAL_ARGS run --config <site> RUN_ARGS`` as a process answering DICOM and HTTP; SIGTERM after."""
     with serving([*global_args, "run", "--config", str(site.config), *run_args],
                  Peer("127.0.0.1", site.dicom_port, timeout=2)) as server:

@@ -21,8 +21,9 @@ from pylantir.store.models import VR_LENGTHS, WorklistItem
 from pylantir.sync.fields import REQUIRED, target
 
 #: WorklistItem columns that hold no DICOM attribute: identity, lineage, the matcher's start column, the MPPS flag.
-BOOKKEEPING = {"id", "identity", "source_name", "source_key", "content_hash", "created_at", "updated_at",
-               "scheduled_start", "status_from_mpps", "created_run_id", "updated_run_id", *EXTRA_COLUMNS.values()}
+BOOKKEEPING = {"id", "identity", "source_name", "source_key", "source_record_key", "content_hash", "created_at",
+               "updated_at", "scheduled_start", "status_from_mpps", "created_run_id", "updated_run_id",
+               *EXTRA_COLUMNS.values()}
 TEXT_VRS = {"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"}
 
 

@@ -55,6 +55,7 @@ def test_upgrade_then_info_with_row_counts(database_url, config_for, run, make_i
         "api_tokens": "0",
         "audit_events": "0",
         "service_secrets": "0",
+        "write_back_changes": "0",
     }
 
 

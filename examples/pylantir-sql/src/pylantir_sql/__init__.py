@@ -6,8 +6,9 @@ from collections.abc import Iterator, Mapping
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from pylantir import ConfigProblem, SourceError, SourceType, TransientSourceError, hookimpl
+from pylantir import ConfigProblem, Record, SourceError, SourceType, TransientSourceError, hookimpl
 from pylantir.validation import problems_from_model
+from pylantir_sql.writeback import reflect, validate_write_back, write_back  # noqa: F401 - hooks of this plugin
 
 
 class SqlConfig(BaseModel):
@@ -51,15 +52,14 @@ def fetch_entries(source_name: str, config: Mapping[str, object], fields: frozen
         raise TransientSourceError(f"source {source_name}: cannot connect to ${settings.url_env}: {reason}") from exc
     try:
         with connection:
-            if settings.table:
-                schema, _, name = settings.table.rpartition(".")
-                statement = sa.select(sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=connection))
-            else:
-                statement = sa.text(settings.query)
+            table = reflect(connection, settings.table) if settings.table else None
+            statement = sa.select(table) if table is not None else sa.text(settings.query)
+            keys = [column.name for column in table.primary_key.columns] if table is not None else []
             result = connection.execution_options(yield_per=500).execute(statement)
             if missing := fields - set(result.keys()):
                 raise SourceError(f"source {source_name}: no column {', '.join(sorted(missing))} in the result")
-            yield from (dict(row) for row in result.mappings())
+            for row in result.mappings():  # a table's rows carry their primary key, for write-back
+                yield Record(dict(row), f"row {key}", key) if (key := {k: row[k] for k in keys}) else dict(row)
     except sa.exc.SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or type(exc).__name__
         raise SourceError(f"source {source_name}: reading {settings.table or 'the query'} failed: {reason}") from exc

@@ -18,7 +18,9 @@ from pylantir.contract import (  # noqa: E402 - __version__ first: plugins.py re
     Rejected,
     SourceError,
     SourceType,
+    StepChange,
     TransientSourceError,
+    WriteBackResult,
 )
 from pylantir.hookspecs import hookimpl  # noqa: E402
 
@@ -29,7 +31,9 @@ __all__ = [
     "Rejected",
     "SourceError",
     "SourceType",
+    "StepChange",
     "TransientSourceError",
+    "WriteBackResult",
     "__version__",
     "hookimpl",
 ]

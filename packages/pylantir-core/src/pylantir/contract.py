@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+#: What a write-back of one change came to (see :class:`WriteBackResult`).
+WriteBackOutcome = Literal["done", "retry", "failed"]
+
 __all__ = [
     "ConfigProblem",
     "FetchState",
@@ -20,7 +23,9 @@ __all__ = [
     "Rejected",
     "SourceError",
     "SourceType",
+    "StepChange",
     "TransientSourceError",
+    "WriteBackResult",
 ]
 
 
@@ -64,10 +69,16 @@ class Record:
 
     Plugins may yield plain mappings; wrapping one in a ``Record`` adds a location
     (``"line 12"``, ``"record 1043"``) that the core quotes when it rejects the row.
+
+    :param key: optional, the entry's identity in its source as the plugin needs it to write back to
+        it (REDCap: record, event, repeating instrument and instance; SQL: the primary key), a mapping of
+        JSON values. The core stores it with the worklist entry and hands it back in
+        :attr:`StepChange.key`. It must follow from ``data`` (it is not part of the content hash).
     """
 
     data: Mapping[str, Any]
     location: str
+    key: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,3 +128,73 @@ class TransientSourceError(SourceError):
 
     The core retries the fetch with back-off within the same sync before giving up.
     """
+
+
+@dataclass(frozen=True)
+class StepChange:
+    """One performed-step change of a worklist entry, as the ``write_back`` hook receives it.
+
+    Recorded when a modality's MPPS N-CREATE (``IN PROGRESS``) or final N-SET (``COMPLETED``,
+    ``DISCONTINUED``) reaches an entry of a source with ``write_back``; each change carries the whole
+    current state of the step, so writing the newest one is enough (older ones it supersedes are not
+    sent).
+
+    :ivar change_id: stable for this change across retries and restarts (an idempotency key).
+    :ivar key: the entry's :attr:`Record.key` (``None`` when its plugin gave none).
+    :ivar location: where the entry came from, as the plugin said (``Record.location``).
+    :ivar identity: the core's identity of the entry (``uid:...``, ``acc:...``).
+    :ivar status: the entry's new Scheduled Procedure Step Status: ``STARTED``, ``COMPLETED`` or
+        ``DISCONTINUED``.
+    :ivar performed_status: the MPPS status: ``IN PROGRESS``, ``COMPLETED`` or ``DISCONTINUED``.
+    :ivar started_at: Performed Procedure Step Start Date and Time (the modality's wall clock, naive).
+    :ivar ended_at: Performed Procedure Step End Date and Time, for a final status (else ``None``).
+    :ivar recorded_at: when Pylantir stored the change (UTC).
+    :ivar attributes: more of the MPPS a scheduler may want, by DICOM keyword, as strings where
+        present: ``PerformedStationAETitle``, ``PerformedStationName``, ``PerformedLocation``,
+        ``PerformedProcedureStepID``, ``PerformedProcedureStepDescription``, ``StudyInstanceUID``,
+        ``AccessionNumber``, ``SOPInstanceUID`` (of the MPPS instance), ``Modality``,
+        ``PerformedSeriesCount``, and ``DiscontinuationReason`` (the code meaning, when discontinued).
+    """
+
+    change_id: int
+    source_name: str
+    key: Mapping[str, Any] | None
+    location: str | None
+    identity: str
+    status: str
+    performed_status: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    recorded_at: datetime
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteBackResult:
+    """What became of one :class:`StepChange` the ``write_back`` hook was given.
+
+    :param change_id: the change's :attr:`StepChange.change_id`.
+    :param outcome: ``"done"`` (written, or nothing to write), ``"retry"`` (a transient failure: the core
+        tries again later, with back-off) or ``"failed"`` (permanent: marked failed for a person to see,
+        never retried).
+    :param message: for a failure, what went wrong (shown by ``pylantir sources status``; no patient data).
+    """
+
+    change_id: int
+    outcome: WriteBackOutcome
+    message: str = ""
+
+    @classmethod
+    def done(cls, change: StepChange) -> WriteBackResult:
+        """``change`` was written."""
+        return cls(change.change_id, "done")
+
+    @classmethod
+    def retry(cls, change: StepChange, message: str) -> WriteBackResult:
+        """``change`` could not be written this time; worth trying again."""
+        return cls(change.change_id, "retry", message)
+
+    @classmethod
+    def failed(cls, change: StepChange, message: str) -> WriteBackResult:
+        """``change`` can never be written as it is (no such record, a value the field refuses)."""
+        return cls(change.change_id, "failed", message)

@@ -9,7 +9,9 @@ How the core calls the hooks
     ``source_types`` is called once per plugin when it is loaded, to learn which source types it owns.
     ``validate_config`` and ``fetch_entries`` are then called **only on the plugin that owns the
     configured source's type**, never broadcast, so an implementation never has to check whether a
-    call is meant for it and never sees another plugin's sources. No hook relies on call order or on a
+    call is meant for it and never sees another plugin's sources. The write-back hooks
+    (``validate_write_back``, ``check_write_back``, ``write_back``) are optional and called only for
+    sources whose configuration has a ``write_back`` block. No hook relies on call order or on a
     "first result wins" rule, and every call is made once per source per operation (never per row).
 
 Errors
@@ -34,7 +36,7 @@ from typing import Any
 
 import pluggy
 
-from pylantir.contract import ConfigProblem, FetchState, Record, Rejected, SourceType
+from pylantir.contract import ConfigProblem, FetchState, Record, Rejected, SourceType, StepChange, WriteBackResult
 
 PROJECT_NAME = "pylantir"
 
@@ -208,4 +210,104 @@ def previous_entry_matches(
         def previous_entry_matches(entries):
             return [{"source_key": f"booking {entry['source_record_id']}"}
                     if entry.get("source_record_id") else None for entry in entries]
+    """
+
+
+@hookspec
+def validate_write_back(
+    source_type: str, config: Mapping[str, Any], settings: Mapping[str, Any]
+) -> Sequence[ConfigProblem]:
+    """Return every problem in a source's ``write_back.config`` object; empty means valid. Optional.
+
+    :return: a sequence of :class:`pylantir.ConfigProblem`, each with its dotted ``path`` inside
+        ``write_back.config``.
+    :param source_type: the configured ``type``.
+    :param config: the source's ``config`` object (already valid).
+    :param settings: the source's ``write_back.config`` object exactly as parsed from the file.
+
+    Called, like ``validate_config``, by ``pylantir config check``, ``pylantir sources check`` and at the
+    start of ``pylantir run`` / ``pylantir sync``, only for sources with a ``write_back`` block; the same
+    rule holds: no I/O. A source with ``write_back`` whose plugin does not implement ``write_back`` is
+    refused before this is called.
+
+    Since 0.1.
+
+    Example::
+
+        @hookimpl
+        def validate_write_back(settings):
+            if not isinstance(settings.get("status_column"), str):
+                return [ConfigProblem("status_column", "required, the column to write the status into")]
+            return []
+    """
+
+
+@hookspec
+def check_write_back(
+    source_type: str, source_name: str, config: Mapping[str, Any], settings: Mapping[str, Any]
+) -> Sequence[ConfigProblem]:
+    """Check against the source system itself that write-back can work; optional.
+
+    :return: a sequence of :class:`pylantir.ConfigProblem` (paths inside ``write_back.config``): fields
+        the system does not have, missing rights to write, a value the field cannot hold.
+    :param source_type: the configured ``type``.
+    :param source_name: the configured ``name``; use it in messages.
+    :param config: the source's validated ``config`` object.
+    :param settings: the source's validated ``write_back.config`` object.
+
+    Called by ``pylantir sources check --fetch`` for sources with a ``write_back`` block; it may do I/O
+    (it is the place to read a data dictionary or the token's rights). Raise
+    :class:`pylantir.SourceError` when the system cannot be reached or refuses the credentials.
+
+    Since 0.1.
+
+    Example::
+
+        @hookimpl
+        def check_write_back(config, settings):
+            if settings["status_column"] not in read_columns(config["table"]):
+                return [ConfigProblem("status_column", "the table has no such column")]
+            return []
+    """
+
+
+@hookspec
+def write_back(
+    source_type: str,
+    source_name: str,
+    config: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    changes: Sequence[StepChange],
+) -> Sequence[WriteBackResult]:
+    """Write performed-step changes of the source's entries back into the source system; optional.
+
+    :return: one :class:`pylantir.WriteBackResult` per change (``done``, ``retry`` or ``failed``). A
+        change left without a result is retried, as if ``retry`` had been returned.
+    :param source_type: the configured ``type``.
+    :param source_name: the configured ``name``; use it in messages.
+    :param config: the source's validated ``config`` object.
+    :param settings: the source's validated ``write_back.config`` object.
+    :param changes: a batch of :class:`pylantir.StepChange` of this source's entries, oldest first, at
+        most one per entry (the newest state of each: writing it makes the source current).
+
+    Called by ``pylantir run``'s write-back worker, in a thread of its own, for sources whose
+    configuration has a ``write_back`` block, and only on the plugin that owns the source's type. Each
+    change is recorded in the same database transaction as the MPPS state it comes from, and is offered
+    again until it is ``done`` or ``failed`` (also after a restart), so a plugin may be called twice for
+    one change when a process dies between the write and the record of its result: make the write
+    idempotent (write the state, not a transition). Raising :class:`pylantir.TransientSourceError` retries
+    the whole batch later; :class:`pylantir.SourceError` fails the whole batch for good; any other
+    exception is a plugin bug, logged, and the batch is retried.
+
+    Since 0.1.
+
+    Example::
+
+        @hookimpl
+        def write_back(config, settings, changes):
+            results = []
+            for change in changes:
+                update_status(config, change.key["id"], change.status)
+                results.append(WriteBackResult.done(change))
+            return results
     """

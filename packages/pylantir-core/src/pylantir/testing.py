@@ -9,34 +9,51 @@ helper works on its own :class:`~pylantir.plugins.PluginRegistry`.
 - :func:`check_source_contract`: the checks every source plugin should pass;
 - :func:`no_io`: fail when a block reads files, opens sockets or starts processes;
 - :func:`sync_to_sqlite` and :func:`query_worklist`: a full sync into a SQLite file, and a real C-FIND
-  against it.
+  against it;
+- :func:`check_write_back_contract` and :func:`step_change`: the checks every ``write_back`` implementation
+  should pass, and changes to hand it in a test;
+- :func:`running_pylantir` and :func:`free_port`: the installed ``pylantir`` command (``run``) as a real
+  process, for end-to-end tests (MPPS from a modality to the plugin's system).
 """
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from os import PathLike
+from pathlib import Path
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any
 
-from pylantir.contract import FetchState, SourceError
+from pylantir.contract import FetchState, SourceError, StepChange, WriteBackResult
 from pylantir.plugins import PluginBugError, PluginInfo, PluginRegistry, PluginStatus
 
 if TYPE_CHECKING:
     from pydicom import Dataset
 
     from pylantir.config import DataSourceSettings
+    from pylantir.dicom.client import Peer
 
 __all__ = [
+    "PylantirProcess",
     "check_source_contract",
+    "check_write_back_contract",
+    "free_port",
     "fresh_registry",
     "load_distribution",
     "no_io",
     "query_worklist",
     "registered",
+    "running_pylantir",
+    "step_change",
     "sync_to_sqlite",
 ]
 
@@ -344,3 +361,110 @@ def query_worklist(
             server.shutdown()
     finally:
         database.close()
+
+
+def step_change(key: Mapping[str, Any] | None, status: str = "COMPLETED", change_id: int = 1,
+                source_name: str = CONTRACT_SOURCE_NAME, **attributes: str) -> StepChange:
+    """A performed-step change as the core hands it to ``write_back`` (started 10:15, ended 10:45 today).
+
+    :param key: the entry's ``Record.key``; ``status``: ``STARTED``, ``COMPLETED`` or ``DISCONTINUED``;
+        ``attributes``: MPPS attributes by keyword (``PerformedStationAETitle="MR1"`` is the default).
+    """
+    performed = {"STARTED": "IN PROGRESS"}.get(status, status)
+    today = datetime.now(UTC).date()
+    return StepChange(
+        change_id=change_id, source_name=source_name, key=key, location=None, identity=f"contract:{change_id}",
+        status=status, performed_status=performed, started_at=datetime(today.year, today.month, today.day, 10, 15),
+        ended_at=None if status == "STARTED" else datetime(today.year, today.month, today.day, 10, 45),
+        recorded_at=datetime.now(UTC), attributes={"PerformedStationAETitle": "MR1", **attributes},
+    )
+
+
+def check_write_back_contract(
+    registry: PluginRegistry,
+    source_type: str,
+    config: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    changes: list[StepChange],
+) -> list[WriteBackResult]:
+    """The checks every ``write_back`` implementation should pass; returns the results of the first call.
+
+    ``validate_write_back`` accepts ``settings`` without I/O; ``write_back`` returns one result per change;
+    written a second time, the same changes are ``done`` again (an idempotent write of the state, as a
+    restart after the write and before the core stored its result makes it). ``changes`` (see
+    :func:`step_change`) should name records the system under test has.
+    """
+    with no_io(f"validate_write_back of source type {source_type!r}"):
+        problems = registry.validate_write_back(source_type, config, settings)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise AssertionError(f"validate_write_back rejected the settings: {errors}")
+    first = registry.write_back(source_type, CONTRACT_SOURCE_NAME, config, settings, changes)
+    missing = [change.change_id for change in changes if change.change_id not in first]
+    if missing:
+        raise AssertionError(f"write_back returned no result for change(s) {missing}")
+    again = registry.write_back(source_type, CONTRACT_SOURCE_NAME, config, settings, changes)
+    repeated = [change.change_id for change in changes
+                if first[change.change_id].outcome == "done" and again[change.change_id].outcome != "done"]
+    if repeated:
+        raise AssertionError(f"change(s) {repeated} written once were not done when written again: "
+                             "write_back must write the state idempotently")
+    return [first[change.change_id] for change in changes]
+
+
+#: The installed ``pylantir`` console script beside this Python, run as a site runs it.
+PYLANTIR = [str(Path(sys.executable).with_name("pylantir"))]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PylantirProcess:
+    """A ``pylantir`` process; ``returncode``, ``stderr`` (its log) and ``stdout`` are set once it has stopped."""
+
+    process: subprocess.Popen[str]
+    returncode: int | None = None
+    stderr: str = ""
+    stdout: str = ""
+
+
+@contextmanager
+def running_pylantir(args: list[str], port: int, host: str = "127.0.0.1", startup: float = 30.0,
+                     env: Mapping[str, str] | None = None, peer: Peer | None = None) -> Iterator[PylantirProcess]:
+    """``pylantir ARGS`` (a ``run``) as a process, yielded once ``host:port`` answers a C-ECHO (from ``peer``,
+    when the server only answers some AE titles); stopped with SIGTERM when the block ends (killed if it does
+    not stop within 30 s), even when the block fails."""
+    from pylantir.dicom.client import DicomClientError, Peer, echo
+
+    peer = peer or Peer(host, port)
+
+    server = PylantirProcess(subprocess.Popen([*PYLANTIR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True, env=dict(env) if env is not None else None))
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            if server.process.poll() is not None:
+                raise AssertionError(f"pylantir {' '.join(args)} exited early: {server.process.communicate()[1]}")
+            try:
+                echo(peer)
+                break
+            except DicomClientError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"pylantir {' '.join(args)} did not answer on {host}:{port}") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.process.send_signal(signal.SIGTERM)
+        try:
+            server.stdout, server.stderr = server.process.communicate(timeout=30)
+        finally:
+            if server.process.poll() is None:
+                server.process.kill()
+                server.process.communicate()
+        server.returncode = server.process.returncode

@@ -9,16 +9,20 @@ raw rows; the core's ``field_mapping`` builds identifiers from them. See docs/so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pylantir import ConfigProblem, FetchState, Record, SourceType, hookimpl
+from pylantir import ConfigProblem, FetchState, Record, SourceType, StepChange, WriteBackResult, hookimpl
 from pylantir_redcap.config import RedcapConfig, check_config, with_type_defaults
 from pylantir_redcap.fetch import fetch_records
 from pylantir_redcap.fields import SOURCE_KEY
 
 __all__ = ["SOURCE_KEY", "RedcapConfig", "convert_previous_config", "fetch_entries", "previous_entry_matches",
            "source_types", "validate_config"]
+__all__ = [
+    "SOURCE_KEY", "RedcapConfig", "check_write_back", "convert_previous_config", "fetch_entries", "source_types",
+    "validate_config", "validate_write_back", "write_back",
+]
 
 
 @hookimpl
@@ -65,3 +69,34 @@ def fetch_entries(
     """Yield one raw record per selected REDCap row (see :func:`pylantir_redcap.fetch.fetch_records`)."""
     cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
     return fetch_records(source_name, cfg, fields, state)
+
+
+@hookimpl
+def validate_write_back(settings: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Check ``write_back.config`` (field names, status values) without contacting REDCap."""
+    from pylantir_redcap.writeback import check_settings
+
+    return check_settings(settings)
+
+
+@hookimpl
+def check_write_back(
+    source_type: str, source_name: str, config: Mapping[str, Any], settings: Mapping[str, Any]
+) -> list[ConfigProblem]:
+    """Check the write-back fields against the data dictionary, and the token's right to import."""
+    from pylantir_redcap.writeback import WriteBackConfig, check_project
+
+    cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
+    return check_project(source_name, cfg, WriteBackConfig.model_validate(dict(settings)))
+
+
+@hookimpl
+def write_back(
+    source_type: str, source_name: str, config: Mapping[str, Any], settings: Mapping[str, Any],
+    changes: Sequence[StepChange],
+) -> list[WriteBackResult]:
+    """Import the status and performed date/times of each change into its record (PyCap's import_records)."""
+    from pylantir_redcap.writeback import WriteBackConfig, write_changes
+
+    cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
+    return write_changes(source_name, cfg, WriteBackConfig.model_validate(dict(settings)), changes)

@@ -64,6 +64,16 @@ def _location(record_id: str, row: Row) -> str:
     return " ".join(parts)
 
 
+def _key(record_id: str, row: Row) -> dict[str, Any]:
+    """The row's identity in REDCap (what write-back imports to): record, event, repeating instrument, instance."""
+    key: dict[str, Any] = {"record": record_id}
+    for name, column in (("event", "redcap_event_name"), ("repeat_instrument", "redcap_repeat_instrument"),
+                         ("repeat_instance", "redcap_repeat_instance")):
+        if not _empty(row.get(column)):
+            key[name] = row[column]
+    return key
+
+
 class RowSelection:
     """The selection rules of one source's config, applied to each participant's rows."""
 
@@ -111,4 +121,4 @@ class RowSelection:
                 if self.cfg.previous_identifiers:
                     added.update(previous_identifiers(merged, self.cfg.site_id) or {})
                 merged[SOURCE_KEY] = added
-                yield Record(merged, _location(record_id, row))
+                yield Record(merged, _location(record_id, row), _key(record_id, row))

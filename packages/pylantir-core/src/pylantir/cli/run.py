@@ -52,10 +52,12 @@ def with_overrides(config: PylantirConfig, section: str, **overrides: Any) -> Py
     return config.model_copy(update={section: replaced})
 
 
-def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> Any:
+def _start_sources(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> tuple[Any, Any]:
+    """Check the sources, then start the sync and, when a source writes back, the write-back worker."""
     from pylantir.sync.checks import check_sources
     from pylantir.sync.leadership import leadership_for
     from pylantir.sync.service import SyncService
+    from pylantir.writeback.service import WriteBackService
 
     registry = cli_ctx.registry(plugins_dir=Path(config.plugins_dir) if config.plugins_dir else None)
     cli_ctx.enforce_strict_plugins()
@@ -65,7 +67,10 @@ def _start_sync(config: PylantirConfig, cli_ctx: CliContext, database: Database)
     leadership = leadership_for(database, [source.name for source in config.enabled_sources()])
     service = SyncService(config, registry, database, leadership=leadership)
     service.start()
-    return service
+    write_back = WriteBackService(config, registry, database) if config.write_back_sources() else None
+    if write_back is not None:
+        write_back.start()
+    return service, write_back
 
 
 def _one_instance_per_sqlite_file(config: PylantirConfig) -> RunLock | None:
@@ -113,8 +118,10 @@ def run(
     """Serve the worklist over DICOM (MWL C-FIND, MPPS, C-ECHO) and HTTP (API, health, dashboard), and keep
     it in sync with the data sources.
 
-    The sources are checked and the sync engine started before the ports open. Housekeeping (what left the
-    worklist, old sync runs) runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
+    The sources are checked and the sync engine started before the ports open. Performed-step changes of the
+    entries of sources with write_back are written back to them by a worker of their own (with --no-sync they
+    are recorded and wait for the next run that syncs). Housekeeping (what left the worklist, old sync runs)
+    runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
 
     Several instances may share one PostgreSQL database: each source is synced by one of them at a time
     (its leader, elected through the database) and every instance answers. A second instance on one SQLite
@@ -141,13 +148,13 @@ def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sy
     except BaseException:
         database.close()
         raise
-    sync = None if no_sync else _start_sync(config, cli_ctx, database)
+    sync, write_back = (None, None) if no_sync else _start_sources(config, cli_ctx, database)
     housekeeping = HousekeepingService(database, config) if config.housekeeping.enabled else None
     if housekeeping is not None:
         housekeeping.start()
     try:
         try:
-            server = start_server(config, database)
+            server = start_server(config, database, on_write_back=write_back.wake if write_back else None)
         except ServerStartError as exc:
             raise click.ClickException(str(exc)) from exc
         try:
@@ -171,6 +178,8 @@ def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sy
     finally:
         if housekeeping is not None:
             housekeeping.stop()
+        if write_back is not None:
+            write_back.stop()
         if sync is not None:
             sync.stop(SYNC_STOP_TIMEOUT)
         database.close()

@@ -50,7 +50,8 @@ class SourceReport:
 @click.command("check")
 @config_option
 @click.option("--source", "source_name", metavar="NAME", help="Check only this configured source.")
-@click.option("--fetch", is_flag=True, help="Also fetch once and show the mapped entries and rejected rows.")
+@click.option("--fetch", is_flag=True, help="Also fetch once and show the mapped entries and rejected rows, and "
+              "check a write_back block against the source system (fields, rights).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @pass_cli
 def check_sources(cli_ctx: CliContext, config_path: Path, source_name: str | None, fetch: bool, as_json: bool) -> None:
@@ -88,7 +89,20 @@ def _check(registry: PluginRegistry, index: int, source: DataSourceSettings, fet
         report.problem(problem.path, problem.message, problem.severity)
     if fetch and not report.failed:
         _fetch(registry, source, timezone, report)
+    if fetch and not report.failed and source.write_back is not None:
+        _check_write_back(registry, source, report)
     return report
+
+
+def _check_write_back(registry: PluginRegistry, source: DataSourceSettings, report: SourceReport) -> None:
+    assert source.write_back is not None  # checked by the caller
+    try:
+        problems = registry.check_write_back(source.type, source.name, source.config, source.write_back.config)
+    except (SourceError, PluginBugError) as exc:
+        report.problem("write_back", str(exc))
+        return
+    for problem in problems:
+        report.problem(f"write_back.config.{problem.path}".rstrip("."), problem.message, problem.severity)
 
 
 def _fetch(registry: PluginRegistry, source: DataSourceSettings, timezone: str, report: SourceReport) -> None:

@@ -17,6 +17,7 @@ from pylantir.config.models import (
     ServerSettings,
     TlsSettings,
     Visibility,
+    WriteBack,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ServerSettings",
     "TlsSettings",
     "Visibility",
+    "WriteBack",
     "load_config",
     "read_config",
 ]

@@ -176,6 +176,21 @@ class HttpSettings(_Strict):
 
 #: Names no configured source may take: ``manual`` holds the walk-ins added over HTTP (no sync removes them).
 RESERVED_SOURCE_NAMES = frozenset({"manual"})
+class WriteBack(_Strict):
+    """A source's opt-in to performed-step write-back: MPPS changes of its entries written back to it.
+
+    ``config`` is the plugin's (checked by its ``validate_write_back``: which fields to write...). A change
+    that keeps failing transiently is retried with exponential back-off (``first_retry_seconds``, doubling,
+    at most ``max_retry_seconds`` apart) and marked failed ``give_up_after_hours`` after it was recorded.
+    """
+
+    enabled: bool = True
+    config: dict[str, Any] = Field(default_factory=dict)
+    first_retry_seconds: float = Field(2.0, gt=0)
+    max_retry_seconds: float = Field(300.0, gt=0)
+    give_up_after_hours: float = Field(72.0, gt=0)
+    #: Changes handed to the plugin per call.
+    batch_size: int = Field(100, ge=1, le=10_000)
 
 
 class DataSourceSettings(_Strict):
@@ -195,6 +210,14 @@ class DataSourceSettings(_Strict):
     removal_guard_fraction: float = Field(0.5, ge=0, le=1)
     #: What scanners see of this source's items; ``None``: ``server.visibility``.
     visibility: Visibility | None = None
+    #: Performed-step write-back to the source; ``None``: nothing is ever written to it.
+    write_back: WriteBack | None = None
+
+    @property
+    def writes_back(self) -> bool:
+        """Whether MPPS changes of this source's entries are recorded and written back to it."""
+        return self.enabled and self.write_back is not None and self.write_back.enabled
+
     _config_dir: Path | None = PrivateAttr(None)
 
     @property
@@ -274,3 +297,7 @@ class PylantirConfig(_Strict):
     def enabled_sources(self) -> list[DataSourceSettings]:
         """Enabled sources, in config order (the default priority order)."""
         return [source for source in self.data_sources if source.enabled]
+
+    def write_back_sources(self) -> list[DataSourceSettings]:
+        """Enabled sources with an enabled ``write_back`` block."""
+        return [source for source in self.data_sources if source.writes_back]

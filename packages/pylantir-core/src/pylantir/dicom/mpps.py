@@ -5,7 +5,8 @@ State machine IN PROGRESS -> COMPLETED | DISCONTINUED (both final). Instances li
 N-CREATE and N-SET loses nothing. Each instance is linked to the worklist items it performs through the
 Scheduled Step Attributes Sequence (Study Instance UID, Accession Number, Requested Procedure ID, SPS ID);
 linked items get the matching Scheduled Procedure Step Status and ``status_from_mpps``. An MPPS that links
-to no item (unscheduled) is recorded all the same.
+to no item (unscheduled) is recorded all the same. A status change of an item whose source writes back is
+recorded in the write-back outbox in the same transaction (:mod:`pylantir.writeback.outbox`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pylantir import metrics
 from pylantir.dicom.decoding import UndecodableDataset, decode_received, describe_tag
 from pylantir.dicom.failures import log_failure
 from pylantir.store import Database, PerformedProcedureStep, WorklistItem
+from pylantir.writeback.outbox import WriteBackRecorder
 
 log = logging.getLogger(__name__)
 
@@ -188,14 +190,17 @@ class StepUpdate:
 
 
 def create_step(database: Database, uid: str, dataset: Dataset, requestor: str, operation: str,
-                calling_ae_title: str | None = None, record: Record | None = None) -> None:
+                calling_ae_title: str | None = None, record: Record | None = None,
+                write_back: WriteBackRecorder | None = None) -> None:
     """Create the MPPS instance ``uid`` IN PROGRESS from ``dataset`` and mark its linked worklist items STARTED.
 
     One implementation for every front end (N-CREATE, DICOMweb's Create): raises :class:`MppsError` with the
     DIMSE status of a refusal (missing or empty attribute, wrong status, duplicate instance). ``requestor``
     (an AE title, an HTTP actor) and ``operation`` (``N-CREATE``, ...) name the request in the log line;
-    ``record`` (an audit entry, say) runs in the same transaction.
+    ``record`` (an audit entry, say) runs in the same transaction, and so does ``write_back``'s recording of
+    the linked items' change.
     """
+    recorded = 0
     check_present(dataset, CREATE_TYPE1, CREATE_TYPE2)
     for index, step in enumerate(dataset[SSA].value, start=1):
         check_present(step, SSA_TYPE1, SSA_TYPE2, f"{SSA} item {index}: ")
@@ -212,25 +217,30 @@ def create_step(database: Database, uid: str, dataset: Dataset, requestor: str, 
                 calling_ae_title=calling_ae_title, attributes=_to_json(dataset),
             ))
             _update_worklist(items, IN_PROGRESS)
+            if write_back is not None:
+                recorded = write_back.record(session, items, dataset, IN_PROGRESS, WORKLIST_STATUS[IN_PROGRESS], uid)
             if record is not None:
                 record(session)
     except IntegrityError as exc:
         raise MppsError(DUPLICATE_SOP_INSTANCE, "SOP Instance UID already exists") from exc
+    if write_back is not None:
+        write_back.committed(recorded)
     log.info("MPPS %s from %s: %s IN PROGRESS, %s", uid, requestor, operation,
              f"{len(items)} worklist item(s)" if items else "unscheduled")
 
 
 def update_step(database: Database, uid: str, modifications: Dataset, requestor: str, operation: str,
-                record: Record | None = None) -> StepUpdate:
+                record: Record | None = None, write_back: WriteBackRecorder | None = None) -> StepUpdate:
     """Apply ``modifications`` to the IN PROGRESS instance ``uid``; COMPLETED / DISCONTINUED are final and
     reach the linked worklist items.
 
     One implementation for every front end (N-SET, DICOMweb's Update): raises :class:`MppsError` for an
     unknown instance (0112), a final one (0110, Error ID A710), an unknown status or an incomplete final
     state. Attributes an update may not change (Table F.7.2-1) are ignored and listed in the result.
-    ``record`` runs in the same transaction.
+    ``record`` runs in the same transaction, and so does ``write_back``'s recording of a final status.
     """
     linked: list[WorklistItem] = []
+    recorded = 0
     with database.session() as session:
         instance = session.get(PerformedProcedureStep, uid, with_for_update=True)
         if instance is None:
@@ -256,11 +266,15 @@ def update_step(database: Database, uid: str, modifications: Dataset, requestor:
             check_final(stored)
             linked = linked_items(session, stored)
             _update_worklist(linked, new_status)
+            if write_back is not None:
+                recorded = write_back.record(session, linked, stored, new_status, WORKLIST_STATUS[new_status], uid)
         instance.status = new_status
         instance.attributes = _to_json(stored)
         instance.updated_at = datetime.now(UTC)
         if record is not None:
             record(session)
+    if write_back is not None:
+        write_back.committed(recorded)
     log.info("MPPS %s from %s: %s %s, %s", uid, requestor, operation, new_status,
              f"{len(linked)} worklist item(s)" if new_status != IN_PROGRESS else "attributes updated")
     return StepUpdate(new_status, applied, ignored)
@@ -276,10 +290,14 @@ def read_step(database: Database, uid: str) -> Dataset:
 
 
 class MppsHandlers:
-    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database (the DIMSE face of the functions above)."""
+    """``EVT_N_CREATE`` and ``EVT_N_SET`` handlers over one database (the DIMSE face of the functions above).
 
-    def __init__(self, database: Database):
+    :param write_back: the sources that write back and whom to tell of a change (none: nothing is recorded).
+    """
+
+    def __init__(self, database: Database, write_back: WriteBackRecorder | None = None):
         self.database = database
+        self.write_back = write_back
 
     def handle_create(self, event: Event) -> Result:
         """N-CREATE: validate, store the instance IN PROGRESS and mark the linked worklist items STARTED."""
@@ -314,7 +332,8 @@ class MppsHandlers:
         request = cast(N_CREATE, event.request)  # the handler is bound to N-CREATE only
         uid = str(request.AffectedSOPInstanceUID or generate_uid())
         calling = event.assoc.requestor.ae_title
-        create_step(self.database, uid, dataset, calling, "N-CREATE", calling_ae_title=calling)
+        create_step(self.database, uid, dataset, calling, "N-CREATE", calling_ae_title=calling,
+                    write_back=self.write_back)
         response = Dataset()
         response.update(dataset)
         if not request.AffectedSOPInstanceUID:
@@ -324,5 +343,6 @@ class MppsHandlers:
     def _set(self, event: Event) -> Result:
         uid = str(cast(N_SET, event.request).RequestedSOPInstanceUID)  # the handler is bound to N-SET only
         modifications = _received(event, "ModificationList", "modification list")
-        update = update_step(self.database, uid, modifications, event.assoc.requestor.ae_title, "N-SET")
+        update = update_step(self.database, uid, modifications, event.assoc.requestor.ae_title, "N-SET",
+                             write_back=self.write_back)
         return SUCCESS, update.applied

@@ -13,6 +13,7 @@ import contextlib
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from pylantir.dicom.matching import MatchSettings
 from pylantir.dicom.mpps import MppsHandlers
 from pylantir.store import Database
 from pylantir.sync.clock import Clock
+from pylantir.writeback.outbox import WriteBackRecorder
 
 SUPPORTED_SOP_CLASSES = (ModalityWorklistInformationFind, ModalityPerformedProcedureStep, Verification)
 #: Seconds pynetdicom's ARTIM timer waits beyond ``server.association_timeout``.
@@ -164,17 +166,20 @@ def start_server(
     port: int | None = None,
     ae_title: str | None = None,
     clock: Clock | None = None,
+    on_write_back: Callable[[], None] | None = None,
 ) -> RunningServer:
     """Start the DICOM server for ``config.server`` (arguments override it; ``port=0`` picks a free port).
 
-    ``clock`` (the system clock by default) is when the visibility windows are judged.
+    ``clock`` (the system clock by default) is when the visibility windows are judged; ``on_write_back`` is
+    called once MPPS changes to write back to a source are committed (it wakes the write-back worker).
     """
     updates = {k: v for k, v in {"host": host, "port": port, "ae_title": ae_title}.items() if v is not None}
     settings = config.server.model_copy(update=updates)
     quiet_identifier_logging()
     ae = build_ae(settings)
     match = MatchSettings.for_config(config, database.sql, clock)
-    mpps = MppsHandlers(database)
+    write_back = WriteBackRecorder(frozenset(source.name for source in config.write_back_sources()), on_write_back)
+    mpps = MppsHandlers(database, write_back)
     guard = ConnectionGuard(settings)
     handlers: list[EventHandlerType] = [
         *guard.handlers(),

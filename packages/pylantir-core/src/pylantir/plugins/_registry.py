@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import pluggy
 
 from pylantir import hookspecs
-from pylantir.contract import ConfigProblem, FetchState, SourceType
+from pylantir.contract import ConfigProblem, FetchState, SourceType, StepChange, WriteBackResult
 from pylantir.plugins import _discovery, _dispatch
 from pylantir.plugins._dispatch import PluginBugError
 from pylantir.plugins._environment import PluginFilter
@@ -126,6 +126,20 @@ class PluginRegistry:
         """
         return _dispatch.call(self._pm, owner, hook_name, arguments)
 
+    def implements(self, owner: PluginInfo, hook_name: str) -> bool:
+        """Whether ``owner`` implements ``hook_name`` (an optional hook such as ``write_back``)."""
+        return bool(_dispatch.only(self._pm, owner.module, hook_name).get_hookimpls())
+
+    def _problems(self, owner: PluginInfo, hook_name: str, **arguments: Any) -> list[ConfigProblem]:
+        """Call a hook that returns :class:`ConfigProblem` items; an unimplemented hook means none."""
+        problems: list[ConfigProblem] = []
+        for result in self.call_hook(owner, hook_name, **arguments):
+            for problem in result or ():
+                if not isinstance(problem, ConfigProblem):
+                    raise PluginBugError(owner, hook_name, f"returned {problem!r}, expected ConfigProblem")
+                problems.append(problem)
+        return problems
+
     def validate_config(
         self, source_type: str, config: Mapping[str, Any], config_dir: Path | None = None
     ) -> list[ConfigProblem]:
@@ -133,16 +147,51 @@ class PluginRegistry:
 
         ``config_dir``: where relative paths of ``config`` start (default: the working directory).
         """
-        owner = self.owner(source_type)
-        problems: list[ConfigProblem] = []
-        results = self.call_hook(owner, "validate_config", source_type=source_type, config=config,
-                                 config_dir=config_dir or Path.cwd())
-        for result in results:
-            for problem in result or ():
-                if not isinstance(problem, ConfigProblem):
-                    raise PluginBugError(owner, "validate_config", f"returned {problem!r}, expected ConfigProblem")
-                problems.append(problem)
-        return problems
+        return self._problems(self.owner(source_type), "validate_config", source_type=source_type, config=config,
+                              config_dir=config_dir or Path.cwd())
+
+    def validate_write_back(
+        self, source_type: str, config: Mapping[str, Any], settings: Mapping[str, Any]
+    ) -> list[ConfigProblem]:
+        """Call ``validate_write_back`` on the owning plugin only; an unimplemented hook means valid."""
+        return self._problems(self.owner(source_type), "validate_write_back", source_type=source_type,
+                              config=config, settings=settings)
+
+    def check_write_back(
+        self, source_type: str, source_name: str, config: Mapping[str, Any], settings: Mapping[str, Any]
+    ) -> list[ConfigProblem]:
+        """Call ``check_write_back`` (I/O) on the owning plugin only; an unimplemented hook finds nothing."""
+        return self._problems(self.owner(source_type, source_name), "check_write_back", source_type=source_type,
+                              source_name=source_name, config=config, settings=settings)
+
+    def write_back(
+        self,
+        source_type: str,
+        source_name: str,
+        config: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        changes: Sequence[StepChange],
+    ) -> dict[int, WriteBackResult]:
+        """Call ``write_back`` on the owning plugin only: its results by change id.
+
+        Raises :class:`PluginBugError` when the plugin does not implement it, returns something else
+        than results of the changes it was given, or raises an unexpected exception.
+        """
+        owner = self.owner(source_type, source_name)
+        returned = self.call_hook(owner, "write_back", source_type=source_type, source_name=source_name,
+                                  config=config, settings=settings, changes=changes)
+        if not returned:
+            raise PluginBugError(owner, "write_back", "the plugin does not implement it")
+        given = {change.change_id for change in changes}
+        results: dict[int, WriteBackResult] = {}
+        for result in returned[0] or ():
+            if not isinstance(result, WriteBackResult) or result.change_id not in given:
+                raise PluginBugError(owner, "write_back",
+                                     f"returned {result!r}, expected a WriteBackResult of a change it was given")
+            if result.outcome not in ("done", "retry", "failed"):
+                raise PluginBugError(owner, "write_back", f"returned the unknown outcome {result.outcome!r}")
+            results[result.change_id] = result
+        return results
 
     def fetch_entries(
         self,

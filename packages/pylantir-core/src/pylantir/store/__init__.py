@@ -15,6 +15,7 @@ from pylantir.store.models import (
     SyncRun,
     User,
     WorklistItem,
+    WriteBackChange,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "SyncRun",
     "User",
     "WorklistItem",
+    "WriteBackChange",
 ]

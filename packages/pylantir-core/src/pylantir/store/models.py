@@ -62,6 +62,9 @@ class WorklistItem(Base):
     identity: Mapped[str] = mapped_column(String(128), unique=True)
     source_name: Mapped[str] = mapped_column(String(64), index=True)
     source_key: Mapped[str | None] = mapped_column(String(128))
+    # The entry's identity in its source as its plugin gave it (``Record.key``), as JSON text: what
+    # performed-step write-back hands back to the plugin. NULL when the plugin gives none.
+    source_record_key: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # When a sync last wrote the row (unchanged rows are not written: SourceState says when a source was read)
@@ -249,6 +252,37 @@ class PreviousEntry(Base):
     )
     source_name: Mapped[str] = mapped_column(String(64), index=True)
     match: Mapped[dict[str, Any]] = mapped_column(JSON)
+class WriteBackChange(Base):
+    """One performed-step change to write back to a source (the outbox of :mod:`pylantir.writeback`).
+
+    Recorded in the transaction that stores the MPPS state it comes from; ``change`` holds everything the
+    plugin is handed (a snapshot: the worklist entry may be gone by the time it is delivered).
+    ``state``: ``pending`` (to deliver at ``next_attempt_at``), ``done``, ``superseded`` (a newer change of
+    the same entry was recorded before this one was delivered: only the newest state is written) or
+    ``failed`` (permanently; ``last_error`` says why).
+    """
+
+    __tablename__ = "write_back_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(64))
+    identity: Mapped[str] = mapped_column(String(128))
+    mpps_uid: Mapped[str] = mapped_column(String(64))
+    change: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # the worker's "what is due" and the superseding of an entry's pending changes
+        Index("ix_write_back_changes_state_due", "state", "next_attempt_at"),
+        Index("ix_write_back_changes_identity", "identity", "state"),
+        # ``sources status``: counts per source and state
+        Index("ix_write_back_changes_source_state", "source_name", "state"),
+    )
 
 
 class SourceState(Base):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pylantir.config import DataSourceSettings, PylantirConfig
+from pylantir.contract import ConfigProblem
 from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableError
 from pylantir.sync.mapping import FieldMapping, MappingError
 
@@ -35,7 +36,8 @@ class SourceProblem:
 
 
 def source_problems(registry: PluginRegistry, index: int, source: DataSourceSettings) -> list[SourceProblem]:
-    """Every problem of one source (its block already valid): plugin, ``config``, ``field_mapping``."""
+    """Every problem of one source (its block already valid): plugin, ``config``, ``write_back``,
+    ``field_mapping``."""
     problems: list[SourceProblem] = []
 
     def add(path: str, message: str, severity: Literal["error", "warning"] = "error") -> None:
@@ -48,6 +50,9 @@ def source_problems(registry: PluginRegistry, index: int, source: DataSourceSett
             registry.owner(source.type, source.name)
             for problem in registry.validate_config(source.type, source.config, source.config_dir):
                 add(f"config.{problem.path}" if problem.path else "config", problem.message, problem.severity)
+            if not any(problem.severity == "error" for problem in problems):  # against a valid config
+                for problem in write_back_problems(registry, source):
+                    add(problem.path, problem.message, problem.severity)
         except (PluginUnavailableError, PluginBugError) as exc:
             add("", str(exc))
     try:
@@ -96,3 +101,22 @@ def check_sources(config: PylantirConfig, registry: PluginRegistry) -> list[str]
         seen.add(source.name)
     problems += all_source_problems(registry, enumerate(config.data_sources), enabled_only=True)
     return [str(problem) for problem in sorted(problems, key=lambda p: p.index) if problem.severity == "error"]
+
+
+def write_back_problems(registry: PluginRegistry, source: DataSourceSettings) -> list[ConfigProblem]:
+    """The problems of a source's enabled ``write_back`` block (none without one), with paths from the source
+    (``write_back``, ``write_back.config.<path>``): a plugin that cannot write back, then its own check.
+
+    Raises what the registry raises (:class:`PluginUnavailableError`, :class:`PluginBugError`).
+    """
+    if source.write_back is None or not source.write_back.enabled:
+        return []
+    owner = registry.owner(source.type, source.name)
+    if not registry.implements(owner, "write_back"):
+        return [ConfigProblem("write_back", f"plugin {owner.label} cannot write back to a '{source.type}' source "
+                                            "(it does not implement the write_back hook); remove write_back")]
+    return [
+        ConfigProblem(f"write_back.config{'.' + problem.path if problem.path else ''}", problem.message,
+                      problem.severity)
+        for problem in registry.validate_write_back(source.type, source.config, source.write_back.config)
+    ]

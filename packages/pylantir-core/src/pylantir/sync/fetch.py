@@ -56,8 +56,9 @@ class _Items:
 
     def take(self, item: object) -> None:
         fetched = self.fetched
+        key = None
         if isinstance(item, Record):
-            data, location = item.data, item.location
+            data, location, key = item.data, item.location, item.key
         elif isinstance(item, (dict, Mapping)):  # a dict first: the check for a Mapping is slower
             data, location = item, f"record {fetched.fetched}"
         elif isinstance(item, Rejected):
@@ -73,7 +74,7 @@ class _Items:
             fetched.seen.add(identity)
             fetched.unchanged += 1
             return
-        outcome = self.preparer.prepare(data, location, digest)
+        outcome = self.preparer.prepare(data, location, digest, key)
         if isinstance(outcome, PreparedRow):
             if outcome.identity not in fetched.seen:
                 fetched.seen.add(outcome.identity)

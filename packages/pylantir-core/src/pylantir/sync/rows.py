@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +18,7 @@ from pylantir.sync.quality import QualityGate
 COLUMNS: tuple[str, ...] = (*COLUMN_VRS, "scheduled_start", *EXTRA_COLUMNS.values())
 DEFAULT_STATUS = "SCHEDULED"
 #: The columns of a row in insert form (:meth:`PreparedRow.insert_form`), in order.
-INSERT_COLUMNS: tuple[str, ...] = ("identity", "content_hash", "source_key", *COLUMNS)
+INSERT_COLUMNS: tuple[str, ...] = ("identity", "content_hash", "source_key", "source_record_key", *COLUMNS)
 #: Stored length of ``source_key`` (the row's location in the source).
 SOURCE_KEY_LENGTH = 128
 
@@ -29,10 +30,12 @@ class PreparedRow(NamedTuple):
     location: str
     content_hash: str
     values: tuple[Any, ...]
+    #: The record's key in its source (``Record.key``) as JSON text, or ``None``.
+    key: str | None = None
 
     def insert_form(self) -> tuple[Any, ...]:
         """The row as one flat tuple of the :data:`INSERT_COLUMNS` (how the spool keeps it for the writer)."""
-        return (self.identity, self.content_hash, self.location[:SOURCE_KEY_LENGTH], *self.values)
+        return (self.identity, self.content_hash, self.location[:SOURCE_KEY_LENGTH], self.key, *self.values)
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,10 @@ class RowPreparer:
         self.mapping = mapping
         self.gate = QualityGate(today)
 
-    def prepare(self, data: Mapping[str, Any], location: str, content_hash: str) -> PreparedRow | Rejection:
-        """Map and check one record whose raw content hash is ``content_hash``."""
+    def prepare(
+        self, data: Mapping[str, Any], location: str, content_hash: str, key: Mapping[str, Any] | None = None
+    ) -> PreparedRow | Rejection:
+        """Map and check one record whose raw content hash is ``content_hash`` (``key``: its ``Record.key``)."""
         try:
             row = self.mapping.apply(data)
         except RowError as exc:
@@ -74,6 +79,12 @@ class RowPreparer:
         if not row.get(STATUS):
             row[STATUS] = DEFAULT_STATUS
         identity = identity_of(row)
+        encoded_key = None
+        if key is not None:
+            try:
+                encoded_key = json.dumps(dict(key), sort_keys=True, separators=(",", ":"))
+            except (TypeError, ValueError) as exc:
+                problems.append(("key", f"the plugin's record key is not a mapping of JSON values ({exc})"))
         if problems or identity is None:
             return Rejection.of(location, problems, identity)
         if not row.get("study_instance_uid"):
@@ -81,4 +92,4 @@ class RowPreparer:
         time = (row.get("scheduled_start_time") or "000000")[:6].ljust(6, "0")
         row["scheduled_start"] = row["scheduled_start_date"] + time
         values = tuple(map(row.get, COLUMNS))
-        return PreparedRow(identity, location, content_hash, values)
+        return PreparedRow(identity, location, content_hash, values, encoded_key)

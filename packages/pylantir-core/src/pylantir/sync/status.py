@@ -22,6 +22,7 @@ from pylantir.sync.leadership import source_leaders
 from pylantir.sync.lineage import INTERRUPTED, is_orphaned
 from pylantir.sync.result import COUNTS, OK_OUTCOMES
 from pylantir.sync.scheduler import SourceHealth, in_window, next_due
+from pylantir.writeback.outbox import write_back_counts
 
 STALE_INTERVALS = 3
 
@@ -64,6 +65,7 @@ def source_statuses(config: PylantirConfig, database: Database, now: datetime | 
         states = {state.source_name: state
                   for state in session.scalars(select(SourceState).where(SourceState.source_name.in_(names)))}
     leaders = source_leaders(database, names)
+    outboxes = write_back_counts(database, [source.name for source in config.data_sources if source.write_back])
     statuses = []
     for source in config.data_sources:
         state = states.get(source.name)
@@ -95,5 +97,6 @@ def source_statuses(config: PylantirConfig, database: Database, now: datetime | 
             "next_due": _iso(due),
             "stale": staleness(source, last_success, since or now, now, config.timezone),
             "leader": leaders[source.name].describe() if source.name in leaders else None,
+            "write_back": outboxes.get(source.name),
         })
     return statuses
