@@ -27,7 +27,8 @@ PLUGIN_TYPES = {
 }
 BUILTIN_TYPES = set().union(*PLUGIN_TYPES.values())
 # setuptools with bdist_wheel: the kit tests build plugins without build isolation (and without an index)
-TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42", "setuptools>=70.1"]
+# httpx: the tests talk to the running HTTP service (API, DICOMweb) over real HTTP
+TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42", "setuptools>=70.1", "httpx>=0.27"]
 
 nox.options.sessions = ["lint", "typing", "tests", "isolation", "build", "kit"]
 nox.options.reuse_existing_virtualenvs = False

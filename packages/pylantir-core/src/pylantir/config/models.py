@@ -146,6 +146,22 @@ class HttpTlsSettings(_Strict):
     private_key: str
 
 
+class DicomWebSettings(_Strict):
+    """The DICOMweb services under ``/dicomweb`` (docs/conformance.md 5)."""
+
+    #: Who may create and update MPPS over HTTP (``token:NAME``, ``user:NAME``), besides needing the write role:
+    #: the HTTP counterpart of ``server.allowed_aets``. ``None``: every principal with the write role.
+    mpps_clients: list[str] | None = None
+
+    @field_validator("mpps_clients")
+    @classmethod
+    def _clients(cls, value: list[str] | None) -> list[str] | None:
+        for client in value or []:
+            if not re.fullmatch(r"(token|user):\S+", client):
+                raise ValueError(f"{client!r} names no client: use token:NAME or user:NAME")
+        return value
+
+
 class HttpSettings(_Strict):
     """The HTTP service that ``pylantir run`` serves beside DICOM: REST API, health, dashboard (docs/http-api.md).
 
@@ -162,6 +178,8 @@ class HttpSettings(_Strict):
     session_hours: float = Field(12.0, gt=0, le=24 * 30)
     #: Origins (``https://host:port``) whose browser scripts may call the API with credentials (CORS).
     cors_allowed_origins: list[str] = Field(default_factory=list)
+    #: The DICOMweb services (``/dicomweb``).
+    dicomweb: DicomWebSettings = Field(default_factory=DicomWebSettings)
 
     @field_validator("cors_allowed_origins")
     @classmethod

@@ -131,6 +131,8 @@ class RunningServer:
     port: int
     ae_title: str
     guard: ConnectionGuard
+    #: Records MPPS changes of write-back sources; the HTTP face's MPPS (DICOMweb) records through it too.
+    write_back: WriteBackRecorder
     _stopped: bool = field(default=False, init=False, repr=False)
 
     def listening(self) -> bool:
@@ -204,4 +206,4 @@ def start_server(
         server.socket.listen(socket.SOMAXCONN)
     guard.deadline.start()
     bound_port = server.server_address[1]
-    return RunningServer(ae, server, settings.host, bound_port, settings.ae_title, guard)
+    return RunningServer(ae, server, settings.host, bound_port, settings.ae_title, guard, write_back)

@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from pylantir import __version__
 from pylantir.accounts import service_secret
 from pylantir.config import PylantirConfig
-from pylantir.http import docs, login, operations, previous_api, prometheus, system, worklist
+from pylantir.http import dicomweb, docs, login, operations, previous_api, prometheus, system, worklist
 from pylantir.http.services import Services
 from pylantir.store import Database
 from pylantir.sync.clock import Clock, SystemClock
@@ -47,6 +47,7 @@ def create_app(
     app.include_router(system.router)  # /health, /ready
     app.include_router(prometheus.router)  # /metrics
     app.include_router(login.router)  # /api/v1/auth
+    app.include_router(dicomweb.router)  # /dicomweb: MWL search and MPPS (PS3.18 14, 15)
     app.include_router(worklist.router)  # /api/v1/worklist, /api/v1/scanners
     app.include_router(operations.router)  # /api/v1/sources, /api/v1/mpps, /api/v1/audit
     app.include_router(previous_api.router)  # the previous Pylantir's /auth/login, /worklist, /users
