@@ -27,8 +27,10 @@ PLUGIN_TYPES = {
 }
 BUILTIN_TYPES = set().union(*PLUGIN_TYPES.values())
 # setuptools with bdist_wheel: the kit tests build plugins without build isolation (and without an index)
-# httpx: the tests talk to the running HTTP service (API, DICOMweb) over real HTTP
-TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42", "setuptools>=70.1", "httpx>=0.27"]
+# httpx: the tests talk to the running HTTP service (API, DICOMweb, pages) over real HTTP; selenium drives
+# the dashboard in headless Chromium
+TEST_TOOLS = ["pytest>=8", "psycopg2-binary>=2.9", "cryptography>=42", "setuptools>=70.1", "httpx>=0.27",
+              "selenium>=4.20"]
 
 nox.options.sessions = ["lint", "typing", "tests", "isolation", "build", "kit"]
 nox.options.reuse_existing_virtualenvs = False

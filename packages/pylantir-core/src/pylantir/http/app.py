@@ -15,6 +15,7 @@ from pylantir import __version__
 from pylantir.accounts import service_secret
 from pylantir.config import PylantirConfig
 from pylantir.http import dicomweb, docs, login, operations, previous_api, prometheus, system, worklist
+from pylantir.http.pages import mount_pages
 from pylantir.http.services import Services
 from pylantir.store import Database
 from pylantir.sync.clock import Clock, SystemClock
@@ -52,4 +53,5 @@ def create_app(
     app.include_router(operations.router)  # /api/v1/sources, /api/v1/mpps, /api/v1/audit
     app.include_router(previous_api.router)  # the previous Pylantir's /auth/login, /worklist, /users
     docs.mount_docs(app)
+    mount_pages(app, services)  # /, /login, /worklist, /walk-in, /sources, /mpps, /static
     return app

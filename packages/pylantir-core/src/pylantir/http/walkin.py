@@ -42,11 +42,14 @@ UNPROCESSABLE = 422
 
 
 class WalkInError(Exception):
-    """A write that cannot be done: ``status`` is the HTTP status, the message names the field or item."""
+    """A write that cannot be done: ``status`` is the HTTP status, the message names the field or item;
+    ``problems`` has each ``(field, message)`` the quality gate found (empty for other errors)."""
 
-    def __init__(self, message: str, status_code: int = UNPROCESSABLE):
+    def __init__(self, message: str, status_code: int = UNPROCESSABLE,
+                 problems: tuple[tuple[str, str], ...] = ()):
         super().__init__(message)
         self.status = status_code
+        self.problems = problems
 
 
 def _prepared(services: Services, entry: Mapping[str, Any]) -> PreparedRow:
@@ -67,7 +70,7 @@ def _prepared(services: Services, entry: Mapping[str, Any]) -> PreparedRow:
     content_hash = hashlib.sha256(orjson.dumps(dict(entry), option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
     prepared = RowPreparer(mapping, today).prepare(record, "api", content_hash)
     if not isinstance(prepared, PreparedRow):
-        raise WalkInError(prepared.reason)
+        raise WalkInError(prepared.reason, problems=prepared.problems)
     return prepared
 
 

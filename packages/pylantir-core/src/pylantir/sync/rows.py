@@ -42,19 +42,22 @@ class PreparedRow(NamedTuple):
 class Rejection:
     """A row that cannot be written: the first field at fault and every problem, without values.
 
-    ``identity`` is set when the row could still be identified (so removal keeps its stored entry).
+    ``identity`` is set when the row could still be identified (so removal keeps its stored entry);
+    ``problems`` holds each ``(field, message)`` of a row the quality gate refused (a form shows each message
+    beside its field).
     """
 
     location: str
     field: str | None
     reason: str
     identity: str | None = None
+    problems: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, location: str, problems: list[tuple[str, str]], identity: str | None = None) -> Rejection:
         """One rejection listing every ``(field, reason)`` problem of a row."""
         reason = "; ".join(f"field {field}: {message}" for field, message in problems)
-        return cls(location, problems[0][0], reason, identity)
+        return cls(location, problems[0][0], reason, identity, tuple(problems))
 
 
 class RowPreparer:
