@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,16 +92,23 @@ def _one_instance_per_sqlite_file(config: PylantirConfig) -> RunLock | None:
     return lock
 
 
-def wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
+@contextmanager
+def stop_on_signal() -> Iterator[threading.Event]:
+    """An event that SIGINT or SIGTERM sets from the moment the block is entered: a signal that arrives while the
+    service is still starting stops it cleanly once started, instead of killing the process mid start-up."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(1.0):
-            pass
+        yield stop
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def wait_for_signal(stop: threading.Event) -> None:
+    """Block until ``stop`` (of :func:`stop_on_signal`) is set."""
+    while not stop.wait(1.0):
+        pass
 
 
 @click.command("run")
@@ -132,13 +141,15 @@ def run(
     config = with_overrides(config, "http", port=http_port, enabled=False if no_http else None)
     run_lock = _one_instance_per_sqlite_file(config)
     try:
-        _serve(cli_ctx, config, config_path, no_sync)
+        with stop_on_signal() as stop:
+            _serve(cli_ctx, config, config_path, no_sync, stop)
     finally:
         if run_lock is not None:
             run_lock.release()
 
 
-def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sync: bool) -> None:
+def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sync: bool,
+           stop: threading.Event) -> None:
     from pylantir.dicom import ServerStartError, start_server
     from pylantir.housekeeping import HousekeepingService
 
@@ -169,7 +180,7 @@ def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sy
         )
         announce_http(http, database, config_path)
         try:
-            wait_for_signal()
+            wait_for_signal(stop)
         finally:
             log.info("shutting down")
             if http is not None:

@@ -9,6 +9,7 @@ It serves this Pylantir's HTTP service alone (the previous API's endpoints among
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import click
@@ -16,7 +17,8 @@ import click
 from pylantir.cli.context import load_config_or_exit
 from pylantir.cli.database import open_database
 from pylantir.cli.logs import log_at_least
-from pylantir.cli.run import announce_http, start_http_service, wait_for_signal, with_overrides
+from pylantir.cli.run import announce_http, start_http_service, stop_on_signal, wait_for_signal, with_overrides
+from pylantir.config import PylantirConfig
 
 #: The previous ``start-api`` listened on every interface, port 8000, unless told otherwise.
 PREVIOUS_API_HOST = "0.0.0.0"
@@ -41,13 +43,18 @@ def start_api(api_host: str, api_port: int, config_path: Path) -> None:
                f"'pylantir run --config {config_path}' (http.host/http.port in the configuration)", err=True)
     log_at_least(logging.INFO)
     config = with_overrides(load_config_or_exit(config_path), "http", host=api_host, port=api_port, enabled=True)
+    with stop_on_signal() as stop:
+        _serve_http(config, config_path, stop)
+
+
+def _serve_http(config: PylantirConfig, config_path: Path, stop: threading.Event) -> None:
     database = open_database(config, "migrate")
     try:
         http = start_http_service(config, database, None, None)
         log.info("pylantir HTTP service only (no DICOM, no sync), database %s", database.safe_url())
         announce_http(http, database, config_path)
         try:
-            wait_for_signal()
+            wait_for_signal(stop)
         finally:
             log.info("shutting down")
             http.shutdown()
