@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -116,6 +117,10 @@ def test_closing_hands_every_source_back(database: Database, instances: list[Pos
     first, second, _ = instances
     first.update(set())
     first.close()
+    # the server ends the closed session's backend (and frees its locks) a moment after the client hangs up
+    deadline = time.monotonic() + 15
+    while source_leaders(database, SOURCES) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert source_leaders(database, SOURCES) == {}
     assert second.update(set()) == set(SOURCES)
 

@@ -97,6 +97,6 @@ def source_statuses(config: PylantirConfig, database: Database, now: datetime | 
             "next_due": _iso(due),
             "stale": staleness(source, last_success, since or now, now, config.timezone),
             "leader": leaders[source.name].describe() if source.name in leaders else None,
-            "write_back": outboxes.get(source.name),
+            "write_back": outboxes[source.name].as_json() if source.name in outboxes else None,
         })
     return statuses
