@@ -211,18 +211,19 @@ class ConnectionGuard:
             reason = f"no TLS handshake within {self.settings.association_timeout:g} s (server.association_timeout)"
         except (ssl.SSLError, OSError) as exc:
             reason = f"TLS handshake failed: {getattr(exc, 'reason', None) or type(exc).__name__}"
-        _shut(connection)
+        # Logged before the socket is shut, so the line exists by the time the peer sees the close.
         log.warning("connection from %s closed: %s; %d refused since start", peer, reason,
                     self._count_refusal("tls_handshake"))
+        _shut(connection)
         return False
 
     def _expired(self, assoc: Association) -> None:
-        close_connection(assoc)
         log.warning(
             "connection from %s closed: no complete association request within %g s (server.association_timeout);"
             " %d refused since start",
             peer_of(assoc), self.settings.association_timeout, self._count_refusal("setup_timeout"),
         )
+        close_connection(assoc)
 
     def _accepted(self, event: Event) -> None:
         assoc = event.assoc
