@@ -1,9 +1,9 @@
-"""``/api/v1/sources`` (health, runs, rejected rows, a sync now), ``/api/v1/mpps`` (recent performed steps) and
-``/api/v1/audit`` (admins): what operators look at."""
+"""``/api/v1/sources`` (health, leader, write-back, runs, rejected rows, a sync now, write-back deliveries),
+``/api/v1/mpps`` (recent performed steps) and ``/api/v1/audit`` (admins): what operators look at."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
@@ -13,13 +13,15 @@ from pylantir.config import DataSourceSettings
 from pylantir.http.auth import Admin, Reader, Writer
 from pylantir.http.services import Services, ServicesDep
 from pylantir.plugins import PluginUnavailableError
-from pylantir.store import PerformedProcedureStep, RejectedRow, SyncRun
+from pylantir.store import PerformedProcedureStep, RejectedRow, SyncRun, WriteBackChange
 from pylantir.sync.clock import as_utc
 from pylantir.sync.result import COUNTS
-from pylantir.sync.status import source_statuses
+from pylantir.sync.status import outbox_json, source_statuses
+from pylantir.writeback.outbox import FAILED, PENDING, STATES, recent_changes, write_back_counts
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
+WriteBackState = Literal["pending", "done", "superseded", "failed"]
 
 
 def _source(services: Services, name: str) -> DataSourceSettings:
@@ -43,8 +45,10 @@ def _plugin(services: Services, source_type: str) -> str | None:
 @router.get("/sources")
 def sources(who: Reader, services: ServicesDep) -> list[dict[str, Any]]:
     """Every configured source: type and plugin, last success, last failure with its message, latest run
-    with its counts, next due time, circuit breaker (``degraded``) and staleness."""
-    statuses = source_statuses(services.config, services.database, services.clock.now(), services.started_at)
+    with its counts, next due time, circuit breaker (``degraded``), staleness, the instance leading its sync
+    (``leadership``) and, for a source with ``write_back``, its outbox counts (``write_back``)."""
+    statuses = source_statuses(services.config, services.database, services.clock.now(), services.started_at,
+                               leadership=services.sync.leadership if services.sync is not None else None)
     return [{**entry, "plugin": _plugin(services, entry["type"])} for entry in statuses]
 
 
@@ -80,6 +84,41 @@ def rejected_rows(name: str, run_id: int, who: Reader, services: ServicesDep, li
                                .order_by(RejectedRow.id).limit(limit))
         return {"run": _run_json(run),
                 "rejected": [{"location": row.location, "field": row.field, "reason": row.reason} for row in rows]}
+
+
+def _delivery_json(row: WriteBackChange) -> dict[str, Any]:
+    """One outbox row without patient data: the item by accession number, step ID, MPPS and source location."""
+    change, attributes = row.change, row.change.get("attributes") or {}
+    return {
+        "id": row.id, "state": row.state, "status": change.get("status"),
+        "performed_status": change.get("performed_status"), "attempts": row.attempts, "last_error": row.last_error,
+        "recorded_at": as_utc(row.recorded_at).isoformat(),
+        "next_attempt_at": as_utc(row.next_attempt_at).isoformat() if row.state == PENDING else None,
+        "finished_at": as_utc(row.finished_at).isoformat() if row.finished_at else None,
+        "accession_number": attributes.get("AccessionNumber"),
+        "performed_procedure_step_id": attributes.get("PerformedProcedureStepID"),
+        "mpps_uid": row.mpps_uid, "location": change.get("location"),
+    }
+
+
+@router.get("/sources/{name}/write-back")
+def write_back_deliveries(
+    name: str, who: Reader, services: ServicesDep, limit: Limit = 100,
+    state: Annotated[list[WriteBackState] | None, Query(description="states to list (repeatable); default: "
+                                                       "failed and pending")] = None,
+) -> dict[str, Any]:
+    """The source's write-back changes, newest first: each one's state, the status it carries, attempts, last
+    error and when it is tried next, and the item by accession number, MPPS step ID and source location (no
+    patient names); with the source's counts per state."""
+    source = _source(services, name)
+    if source.write_back is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"source '{name}' does not write back (no write_back in "
+                                                       "its configuration)")
+    states = [entry for entry in STATES if entry in (state or (FAILED, PENDING))]
+    counts = write_back_counts(services.database, [name])[name]
+    rows = recent_changes(services.database, name, states, limit)
+    return {"source": name, "counts": outbox_json(counts, services.clock.now()),
+            "changes": [_delivery_json(row) for row in rows]}
 
 
 @router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED)
