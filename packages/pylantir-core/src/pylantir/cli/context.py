@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
-from pylantir.config import ConfigError, PylantirConfig, load_config
+from pylantir.config import ConfigError, DataSourceSettings, PylantirConfig, load_config
 from pylantir.plugins import PluginRegistry, strict_mode
 
 
@@ -66,3 +67,20 @@ def config_error(path: str, problems: list[str]) -> click.ClickException:
         f"invalid configuration {Path(path).absolute()} ({len(problems)} error(s)):\n"
         + "\n".join(f"  - {p}" for p in problems)
     )
+
+
+def cli_actor() -> str:
+    """Who a command's audited change is recorded as: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def configured_source(config_path: Path, config: PylantirConfig, name: str) -> DataSourceSettings:
+    """The data source ``name`` of the configuration, else a usage error listing the configured ones."""
+    for source in config.data_sources:
+        if source.name == name:
+            return source
+    known = ", ".join(source.name for source in config.data_sources) or "none"
+    raise click.UsageError(f"{config_path} has no data source named '{name}' (configured: {known})")

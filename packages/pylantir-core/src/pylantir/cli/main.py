@@ -19,6 +19,7 @@ from pylantir.cli.run import run
 from pylantir.cli.sources import sources
 from pylantir.cli.sync import sync
 from pylantir.cli.worklist import worklist_group
+from pylantir.cli.write_back import write_back_group
 
 
 class PylantirGroup(click.Group):
@@ -57,6 +58,7 @@ cli.add_command(sources)
 cli.add_command(config_group)
 cli.add_command(db_group)
 cli.add_command(worklist_group)
+cli.add_command(write_back_group)
 cli.add_command(sync)
 cli.add_command(run)
 cli.add_command(echo_command)
