@@ -119,7 +119,8 @@ def test_write_back_counts_move_in_the_api_and_metrics(
         assert pending["state"] == "pending" and pending["status"] == "STARTED"
         assert "503 Service Unavailable" in pending["last_error"]
         assert pending["accession_number"] == "ACC0001" and pending["performed_procedure_step_id"]
-        assert pending["mpps_uid"] == uid and pending["next_attempt_at"] and pending["finished_at"] is None
+        assert pending["entry"] == "acc:ACC0001" and pending["location"] == "exam 1"
+        assert pending["next_attempt_at"] and pending["finished_at"] is None
         counts = outbox(client)
         assert counts["pending"] == 1 and counts["oldest_pending_seconds"] >= 0
         metrics = samples(client.get("/metrics").text)

@@ -13,11 +13,12 @@ from pylantir.config import DataSourceSettings
 from pylantir.http.auth import Admin, Reader, Writer
 from pylantir.http.services import Services, ServicesDep
 from pylantir.plugins import PluginUnavailableError
-from pylantir.store import PerformedProcedureStep, RejectedRow, SyncRun, WriteBackChange
+from pylantir.store import PerformedProcedureStep, RejectedRow, SyncRun
 from pylantir.sync.clock import as_utc
 from pylantir.sync.result import COUNTS
 from pylantir.sync.status import outbox_json, source_statuses
-from pylantir.writeback.outbox import FAILED, PENDING, STATES, recent_changes, write_back_counts
+from pylantir.writeback.admin import list_changes
+from pylantir.writeback.outbox import FAILED, PENDING, STATES, write_back_counts
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -86,39 +87,24 @@ def rejected_rows(name: str, run_id: int, who: Reader, services: ServicesDep, li
                 "rejected": [{"location": row.location, "field": row.field, "reason": row.reason} for row in rows]}
 
 
-def _delivery_json(row: WriteBackChange) -> dict[str, Any]:
-    """One outbox row without patient data: the item by accession number, step ID, MPPS and source location."""
-    change, attributes = row.change, row.change.get("attributes") or {}
-    return {
-        "id": row.id, "state": row.state, "status": change.get("status"),
-        "performed_status": change.get("performed_status"), "attempts": row.attempts, "last_error": row.last_error,
-        "recorded_at": as_utc(row.recorded_at).isoformat(),
-        "next_attempt_at": as_utc(row.next_attempt_at).isoformat() if row.state == PENDING else None,
-        "finished_at": as_utc(row.finished_at).isoformat() if row.finished_at else None,
-        "accession_number": attributes.get("AccessionNumber"),
-        "performed_procedure_step_id": attributes.get("PerformedProcedureStepID"),
-        "mpps_uid": row.mpps_uid, "location": change.get("location"),
-    }
-
-
 @router.get("/sources/{name}/write-back")
 def write_back_deliveries(
     name: str, who: Reader, services: ServicesDep, limit: Limit = 100,
     state: Annotated[list[WriteBackState] | None, Query(description="states to list (repeatable); default: "
                                                        "failed and pending")] = None,
 ) -> dict[str, Any]:
-    """The source's write-back changes, newest first: each one's state, the status it carries, attempts, last
-    error and when it is tried next, and the item by accession number, MPPS step ID and source location (no
-    patient names); with the source's counts per state."""
+    """The source's write-back changes, newest first (as ``pylantir write-back list`` shows them): each one's
+    state, the status it carries, attempts, last error and when it is tried next, and the entry by its identity,
+    accession number, performed step ID and place in the source (no patient data); with the source's counts
+    per state."""
     source = _source(services, name)
     if source.write_back is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"source '{name}' does not write back (no write_back in "
                                                        "its configuration)")
     states = [entry for entry in STATES if entry in (state or (FAILED, PENDING))]
     counts = write_back_counts(services.database, [name])[name]
-    rows = recent_changes(services.database, name, states, limit)
     return {"source": name, "counts": outbox_json(counts, services.clock.now()),
-            "changes": [_delivery_json(row) for row in rows]}
+            "changes": list_changes(services.database, name, states, limit)}
 
 
 @router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED)

@@ -48,10 +48,14 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def change_json(row: WriteBackChange) -> dict[str, Any]:
-    """One change as ``write-back list`` and the API show it: the entry's identity, no patient data."""
+    """One change as ``write-back list`` and the API show it: the entry's identity, its accession number and
+    the performed step's ID when the MPPS gave them, no patient data."""
     change = row.change
+    attributes = change.get("attributes") or {}
     return {
         "change": row.id, "source": row.source_name, "entry": row.identity, "location": change.get("location"),
+        "accession_number": attributes.get("AccessionNumber"),
+        "performed_procedure_step_id": attributes.get("PerformedProcedureStepID"),
         "status": change.get("status"), "state": row.state, "attempts": row.attempts,
         "recorded_at": _iso(row.recorded_at), "retried_at": change.get(RETRIED_AT),
         "next_attempt_at": _iso(row.next_attempt_at) if row.state == PENDING else None,

@@ -258,14 +258,3 @@ def write_back_counts(database: Database, source_names: Sequence[str]) -> dict[s
             entry.last_failure_at = as_utc(row.finished_at) if row.finished_at else None
     return counts
 
-
-def recent_changes(database: Database, source_name: str, states: Sequence[str], limit: int
-                   ) -> list[WriteBackChange]:
-    """The source's changes in ``states``, newest first (at most ``limit``): what the HTTP API lists."""
-    with database.session() as session:
-        return list(session.scalars(
-            select(WriteBackChange)
-            .where(WriteBackChange.source_name == source_name, WriteBackChange.state.in_(states))
-            .order_by(WriteBackChange.id.desc())
-            .limit(limit)
-        ))
