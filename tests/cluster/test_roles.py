@@ -35,6 +35,13 @@ def ready(instance: Instance, token: str) -> dict[str, Any]:
         return {**body, "code": answer.status_code}
 
 
+def serves(instance: Instance) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{instance.http_port}/health", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def leader_gauges(instance: Instance, token: str) -> dict[str, float]:
     with client(instance, token) as http:
         text = http.get("/metrics").text
@@ -52,6 +59,8 @@ def test_each_instance_reports_its_role_and_both_are_ready(cluster: Cluster, tmp
                            capture_output=True, text=True, timeout=60, check=True).stdout.strip()
     first, second = cluster.start(2)
     started = time.monotonic()
+    for instance in (first, second):  # each serves HTTP just after DICOM
+        wait_for(lambda instance=instance: serves(instance), 60, f"HTTP of instance pid {instance.pid}", every=0.1)
 
     def spread() -> dict[int, dict[str, Any]] | None:
         roles = {instance.pid: ready(instance, token) for instance in (first, second)}
