@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:  # imported when a command uses them, so that `pylantir --help` stays fast
-    from pylantir.config import PylantirConfig
+    from pylantir.config import DataSourceSettings, PylantirConfig
     from pylantir.plugins import PluginRegistry
 
 
@@ -74,3 +75,20 @@ def config_error(path: str, problems: list[str]) -> click.ClickException:
         f"invalid configuration {Path(path).absolute()} ({len(problems)} error(s)):\n"
         + "\n".join(f"  - {p}" for p in problems)
     )
+
+
+def cli_actor() -> str:
+    """Who a command's audited change is recorded as: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def configured_source(config_path: Path, config: PylantirConfig, name: str) -> DataSourceSettings:
+    """The data source ``name`` of the configuration, else a usage error listing the configured ones."""
+    for source in config.data_sources:
+        if source.name == name:
+            return source
+    known = ", ".join(source.name for source in config.data_sources) or "none"
+    raise click.UsageError(f"{config_path} has no data source named '{name}' (configured: {known})")

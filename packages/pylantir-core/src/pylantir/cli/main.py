@@ -40,6 +40,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "config": LazyCommand("pylantir.cli.config_cmd:config_group", "Check configuration files and start new ones."),
     "db": LazyCommand("pylantir.cli.db:db_group", "Inspect and upgrade the worklist database."),
     "worklist": LazyCommand("pylantir.cli.worklist:worklist_group", "Inspect the worklist."),
+    "write-back": LazyCommand("pylantir.cli.write_back:write_back_group",
+                              "Performed-step changes of sources with write_back: list them, retry the failed ones."),
     "sync": LazyCommand("pylantir.cli.sync:sync",
                         "Sync every enabled data source (or each --source NAME) once, then exit."),
     "run": LazyCommand("pylantir.cli.run:run",

@@ -288,6 +288,9 @@ class Housekeeping(_Strict):
     sync_runs_days: int | None = Field(90, ge=0)
     #: Rejected-row records of sync runs: days after their run ended.
     rejected_rows_days: int | None = Field(14, ge=0)
+    #: Write-back changes delivered or superseded: days after they ended. Failed ones are kept until retried
+    #: (``pylantir write-back retry``), pending ones until delivered.
+    write_back_days: int | None = Field(30, ge=0)
 
 
 class PylantirConfig(_Strict):
