@@ -98,6 +98,10 @@ def study_uid(client: httpx.Client) -> str:
     return str(item["study_instance_uid"])
 
 
+def bearer(client: httpx.Client) -> dict[str, str]:
+    return {"Authorization": client.headers["Authorization"]}
+
+
 def outbox(client: httpx.Client) -> dict[str, Any]:
     entry: dict[str, Any] = client.get("/api/v1/sources").json()[0]["write_back"]
     return entry
@@ -154,6 +158,23 @@ def test_write_back_counts_move_in_the_api_and_metrics(
             assert value(metrics, "pylantir_write_back_changes", source="scheduler", state=state) == expected
         assert not any(data in metrics_text for data in PATIENT_DATA)
 
+        # the cause is fixed: a write token retries the failed change, and it is delivered
+        refuse.unlink()
+        retry = f"{site.url}/api/v1/sources/scheduler/write-back/retry"
+        assert httpx.post(retry, json={"all_failed": True}, headers=bearer(client)).status_code == 403, "read role"
+        writer = {"Authorization": f"Bearer {site.token('lead', 'write')}"}
+        assert httpx.post(retry, json={}, headers=writer).status_code == 422
+        assert httpx.post(retry, json={"changes": [failed["change"]], "all_failed": True},
+                          headers=writer).status_code == 422
+        unknown = httpx.post(retry, json={"changes": [999]}, headers=writer)
+        assert unknown.status_code == 409 and "there is no change 999" in unknown.json()["detail"]
+        retried = httpx.post(retry, json={"changes": [failed["change"]]}, headers=writer)
+        assert retried.json() == {"source": "scheduler", "retried": [failed["change"]], "superseded": []}
+        poll(lambda: outbox(client)["done"] == 1, "the delivery of the retried change")
+        assert outbox(client)["failed"] == 0
+        audit = client.get("/api/v1/audit", headers={"Authorization": writer["Authorization"]})
+        assert audit.status_code == 403, "the audit is for admins"
+
         # what is refused: a source without write_back, an unknown source, an unknown state
         assert client.get("/api/v1/sources/plain/write-back").status_code == 404
         assert "does not write back" in client.get("/api/v1/sources/plain/write-back").json()["detail"]
@@ -183,7 +204,7 @@ def test_a_sole_instance_leads_every_source_in_the_api_ready_and_metrics(site: S
 
 
 @pytest.fixture(scope="module")
-def refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+def refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dashboard, Path]]:
     """A browser on a ``pylantir run`` whose source refuses every write-back, after one exam was performed."""
     from datetime import datetime
 
@@ -196,6 +217,7 @@ def refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         plugins, hold, refuse = write_back_site(site, directory)
         hold.touch()
         site.add_user("desk", "read")
+        site.add_user("lead", "write")
         with serving_write_back(site, plugins) as client:
             scanner = Peer("127.0.0.1", site.dicom_port, calling_ae="MR1")
             uid = mpps_in_progress(scanner, study_uid(client), "MR", datetime(2026, 1, 5, 10, 15))
@@ -204,19 +226,44 @@ def refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             refuse.touch()
             hold.unlink()
             poll(lambda: outbox(client)["failed"] == 1, "the refused delivery")
-            yield Dashboard(site, browser, screenshots_directory(directory))
+            yield Dashboard(site, browser, screenshots_directory(directory)), refuse
     finally:
         browser.quit()  # type: ignore[attr-defined]
 
 
-def test_the_source_page_shows_a_failed_delivery_with_its_error(refused: Dashboard) -> None:
-    refused.log_in("desk")
-    refused.open("/dashboard/sources")
-    assert "scheduler" in refused.text("p.error"), "the summary names the source that needs attention"
-    alert = refused.text("#source-scheduler .write-back-error")
+def test_the_source_page_shows_a_failed_delivery_with_its_error(refused: tuple[Dashboard, Path]) -> None:
+    dashboard, refuse = refused
+    dashboard.log_in("desk")
+    dashboard.open("/dashboard/sources")
+    assert "scheduler" in dashboard.text("p.error"), "the summary names the source that needs attention"
+    alert = dashboard.text("#source-scheduler .write-back-error")
     assert "1 change could not be written back" in alert and "exam is locked (HTTP 403)" in alert
-    row = refused.text("#source-scheduler table.deliveries tr.delivery-failed")
+    row = dashboard.text("#source-scheduler table.deliveries tr.delivery-failed")
     assert "failed" in row and "COMPLETED" in row and "ACC0001" in row and "exam is locked" in row
-    assert "this instance" in refused.text("#source-scheduler .leader")
-    assert not any(data in refused.text("main") for data in ("Doe", "Jane"))
-    refused.shot("write-back")
+    assert "this instance" in dashboard.text("#source-scheduler .leader")
+    assert not any(data in dashboard.text("main") for data in ("Doe", "Jane"))
+    assert not dashboard.has("form.retry"), "a read user has no retry button"
+    dashboard.log_out()
+
+    # a write user retries once the cause is fixed; the page shows the change written
+    dashboard.log_in("lead")
+    dashboard.open("/dashboard/sources")
+    dashboard.shot("write-back")
+    refuse.unlink()
+    dashboard.submit("form.retry")
+    assert dashboard.browser.current_url.endswith("/dashboard/sources#source-scheduler")  # type: ignore[attr-defined]
+    deadline = time.monotonic() + WAIT * 3
+    while "Written\n1" not in dashboard.text("#source-scheduler dl.write-back"):
+        assert time.monotonic() < deadline, dashboard.text("#source-scheduler")
+        time.sleep(0.2)
+        dashboard.open("/dashboard/sources")
+    assert not dashboard.has("#source-scheduler .write-back-error") and not dashboard.has("p.error")
+    assert "every performed-step change was written back" in dashboard.text("#source-scheduler")
+
+
+def test_a_retry_without_its_csrf_token_is_refused(refused: tuple[Dashboard, Path]) -> None:
+    dashboard, _ = refused
+    cookies = {"pylantir_session": dashboard.session_cookie()}
+    with httpx.Client(base_url=dashboard.site.url, cookies=cookies, timeout=10) as client:
+        forged = client.post("/dashboard/sources/scheduler/write-back/retry")
+        assert forged.status_code == 403, forged.text

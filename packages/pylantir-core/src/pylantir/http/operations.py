@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from pylantir import audit
@@ -17,7 +18,7 @@ from pylantir.store import PerformedProcedureStep, RejectedRow, SyncRun
 from pylantir.sync.clock import as_utc
 from pylantir.sync.result import COUNTS
 from pylantir.sync.status import outbox_json, source_statuses
-from pylantir.writeback.admin import list_changes
+from pylantir.writeback.admin import RetryError, audit_retry, list_changes, retry_failed
 from pylantir.writeback.outbox import FAILED, PENDING, STATES, write_back_counts
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
@@ -105,6 +106,39 @@ def write_back_deliveries(
     counts = write_back_counts(services.database, [name])[name]
     return {"source": name, "counts": outbox_json(counts, services.clock.now()),
             "changes": list_changes(services.database, name, states, limit)}
+
+
+class RetryRequest(BaseModel):
+    """Which failed changes to retry: ``changes`` (their numbers) or ``all_failed``, not both."""
+
+    changes: list[int] | None = Field(None, min_length=1, description="the failed changes' numbers")
+    all_failed: bool = Field(False, description="every failed change of the source")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RetryRequest:
+        if (self.changes is None) != self.all_failed:
+            raise ValueError("give 'changes' (a list of change numbers) or 'all_failed': true")
+        return self
+
+
+@router.post("/sources/{name}/write-back/retry")
+def retry_write_back(name: str, request: RetryRequest, who: Writer, services: ServicesDep) -> dict[str, Any]:
+    """Put the source's failed write-back changes back to pending once the cause is fixed, as ``pylantir
+    write-back retry`` does (an older change of an entry is superseded, not retried); audited. Answers the
+    changes retried and superseded; 409, changing nothing, when a named change is not a failed one."""
+    source = _source(services, name)
+    if not source.writes_back:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"source '{name}' does not write back (no enabled "
+                                                      "write_back in its configuration)")
+    try:
+        with services.database.session() as session:
+            report = retry_failed(session, name, request.changes, services.clock.now())
+            audit_retry(session, name, report, who.actor, who.remote_address)
+    except RetryError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"nothing retried: {exc}") from exc
+    if services.dicom is not None:  # this process's worker delivers them now (another instance's on its poll)
+        services.dicom.write_back.committed(len(report.retried))
+    return {"source": name, **report.as_json()}
 
 
 @router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED)

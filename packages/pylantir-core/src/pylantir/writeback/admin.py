@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, aliased
 
+from pylantir import audit
 from pylantir.store import Database, WriteBackChange
 from pylantir.sync.clock import as_utc
 from pylantir.writeback.outbox import FAILED, PENDING, RETRIED_AT, SUPERSEDED
@@ -117,3 +118,12 @@ def retry_failed(session: Session, source_name: str, change_ids: Sequence[int] |
         row.change = {**row.change, RETRIED_AT: as_utc(now).isoformat()}
         report.retried.append(row.id)
     return report
+
+
+def audit_retry(session: Session, source_name: str, report: RetryReport, actor: str,
+                remote_address: str | None = None) -> None:
+    """Record a retry that changed anything in the audit, in ``session`` (``write-back retry`` and the API)."""
+    if report.retried or report.superseded:
+        audit.record(session, actor=actor, action="write_back.retry", target=f"source:{source_name}",
+                     changes={"retried": [None, report.retried], "superseded": [None, sorted(report.superseded)]},
+                     remote_address=remote_address)

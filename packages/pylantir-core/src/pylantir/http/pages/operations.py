@@ -3,11 +3,21 @@ progress (``/mpps``): the API's own answers (:mod:`pylantir.http.operations`), a
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from pylantir.http.operations import recent_mpps, rejected_rows, source_runs, sources, write_back_deliveries
-from pylantir.http.pages.rendering import REFRESH_SECONDS, PageDep, Viewer
+from pylantir.accounts import Role
+from pylantir.http.auth import CSRF_FIELD
+from pylantir.http.operations import (
+    RetryRequest,
+    recent_mpps,
+    rejected_rows,
+    retry_write_back,
+    source_runs,
+    sources,
+    write_back_deliveries,
+)
+from pylantir.http.pages.rendering import REFRESH_SECONDS, PageDep, PageRefused, Viewer
 from pylantir.http.services import ServicesDep
 from pylantir.sync.result import COUNTS, OK_OUTCOMES
 
@@ -35,7 +45,23 @@ def sources_page(request: Request, who: Viewer, page: PageDep, services: Service
         entry["stale"] or entry["degraded"] or (entry["outcome"] is not None and entry["outcome"] not in FINE)
         or (entry["write_back"] or {}).get("failed"))]
     return page.render(request, "sources.html", who, refresh=REFRESH_SECONDS, sources=health, runs=runs,
-                       deliveries=deliveries, counts=COUNTS, failing=failing, ok_outcomes=(None, *FINE))
+                       deliveries=deliveries, counts=COUNTS, failing=failing, ok_outcomes=(None, *FINE),
+                       may_retry=who.may(Role.WRITE), csrf_field=CSRF_FIELD)
+
+
+@router.post("/dashboard/sources/{name}/write-back/retry")
+def retry_page(name: str, request: Request, who: Viewer, page: PageDep, services: ServicesDep) -> Response:
+    """Retry every failed write-back change of the source (write role; the form carries the CSRF token), then
+    back to the source's health."""
+    if not who.may(Role.WRITE):
+        raise PageRefused(f"Retrying write-back needs the write role; {who.username or who.actor} has the "
+                          f"{who.role.value} role.", who)
+    try:
+        retry_write_back(name, RetryRequest(all_failed=True), who, services)
+    except HTTPException as exc:
+        return page.render(request, "message.html", who, exc.status_code, title="Nothing retried",
+                           message=exc.detail)
+    return RedirectResponse(f"/dashboard/sources#source-{name}", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/dashboard/sources/{name}/runs/{run_id}", response_class=HTMLResponse)
