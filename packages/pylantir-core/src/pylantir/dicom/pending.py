@@ -30,9 +30,6 @@ from pynetdicom.dsutils import encode
 from pynetdicom.events import Event
 from pynetdicom.pdu_primitives import P_DATA
 
-from pylantir.dicom.encoding import encode_response
-from pylantir.dicom.responses import Response
-
 #: Message control headers (PS3.8 E.2): last fragment of a command, last fragment of a data set.
 _LAST_COMMAND = b"\x03"
 _LAST_DATA_SET = b"\x02"
@@ -72,12 +69,8 @@ class PendingResponses:
             return cls(event, status, implicit=False)
         return None
 
-    def encode(self, response: Response) -> bytes:
-        """``response``'s identifier in the context's transfer syntax (raises ``UnencodableValue``)."""
-        return encode_response(response, self.implicit)
-
     def send(self, identifier: bytes) -> None:
-        """Queue one pending response carrying ``identifier`` (as :meth:`encode` returned it)."""
+        """Queue one pending response carrying ``identifier`` (encoded in the context's transfer syntax)."""
         data_set_pdv = (self.context_id, _LAST_DATA_SET + identifier)
         size = 2 * _PDV_ITEM_HEADER + len(self.command_pdv[1]) + len(data_set_pdv[1])
         if self.maximum_length and size > self.maximum_length:
