@@ -126,6 +126,8 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
         plan = RequestPlan.of(identifier)
         sender = PendingResponses.for_event(event, status)
         matches = 0
+        cancelled = False
+        failure: Exception | None = None
         try:
             with database.session() as session:
                 label = f"C-FIND from {requestor}"
@@ -134,11 +136,8 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
                     else matching_responses(session, query.statement, plan, label))
                 for answer in answers:
                     if event.is_cancelled:
-                        log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches,
-                                 _milliseconds(started))
-                        _count(requestor, "cancelled", started, matches)
-                        yield CANCEL, None
-                        return
+                        cancelled = True
+                        break
                     if not event.assoc.is_established:
                         return  # aborted or released by the peer: nobody to answer
                     matches += 1
@@ -148,10 +147,20 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
                     else:
                         yield status, answer.dataset()
         except Exception as exc:  # noqa: BLE001 - answered C001 (database down, locked, ...)
-            log_failure(log, logging.ERROR, exc, "C-FIND from %s failed after %d matches", requestor, matches)
+            failure = exc
+        finally:
+            if sender is not None:
+                sender.finish()  # the pending responses go before anything pynetdicom sends next
+        if failure is not None:
+            log_failure(log, logging.ERROR, failure, "C-FIND from %s failed after %d matches", requestor, matches)
             metrics.DATABASE_ERRORS.labels("cfind").inc()
             _count(requestor, "failed", started, matches)
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")
+            return
+        if cancelled:
+            log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches, _milliseconds(started))
+            _count(requestor, "cancelled", started, matches)
+            yield CANCEL, None
             return
         unmatched = f" (not used for matching: {', '.join(query.unmatched_keys)})" if query.unmatched_keys else ""
         _count(requestor, "success", started, matches)
