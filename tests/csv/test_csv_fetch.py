@@ -128,3 +128,40 @@ def test_a_field_too_large_for_the_csv_module_rejects_its_row_only(fetch, tmp_pa
         Rejected("site.csv, line 2", "unreadable CSV row: field larger than field limit (131072)"),
         Record({"patient_id": "P2", "comment": "ok"}, "site.csv, line 3"),
     ]
+
+
+def test_rows_across_read_blocks_keep_their_lines_and_their_decoding(fetch, tmp_path: Path):
+    """The file is decoded in blocks of whole lines (``pylantir_csv.lines.BLOCK_BYTES``): rows that straddle a
+    block, undecodable bytes in one block among valid ones and a byte-order mark at the start of a line read
+    as if each line were decoded alone (the mark dropped, as at the start of the file)."""
+    from pylantir_csv.lines import BLOCK_BYTES
+
+    filler = "x" * 100
+    lines = [b"patient_id,comment"]
+    expected: list[tuple[str, str, int]] = []  # (kind, patient or reason start, line)
+    number = 1
+    while sum(len(line) + 1 for line in lines) < 3 * BLOCK_BYTES:
+        number += 1
+        if number % 997 == 0:
+            lines.append(f"P{number},\"two\nlines {filler}\"".encode())  # a quoted newline: two physical lines
+            expected.append(("record", f"P{number}", number))
+            number += 1
+        elif number % 1499 == 0:
+            lines.append(f"P{number},D\xc9MO".encode("latin-1"))
+            expected.append(("rejected", "byte 0xc9 at position", number))
+        elif number % 1999 == 0:
+            lines.append(f"\ufeffP{number},\"bom\r{filler}\"".encode())  # a mark to drop, a quoted CR kept
+            expected.append(("record", f"P{number}", number))
+        else:
+            lines.append(f"P{number},{filler}".encode())
+            expected.append(("record", f"P{number}", number))
+    path = tmp_path / "site.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = fetch({"file_path": str(path)}, fields=["patient_id"])
+    seen = [("record", item.data["patient_id"], int(item.location.rsplit(" ", 1)[1])) if isinstance(item, Record)
+            else ("rejected", item.reason[:len("byte 0xc9 at position")], int(item.location.rsplit(" ", 1)[1]))
+            for item in items]
+    assert seen == expected
+    assert sum(kind == "rejected" for kind, _, _ in seen) >= 2
+    bom_row = next(item for item in items if isinstance(item, Record) and item.data["comment"].startswith("bom"))
+    assert bom_row.data["comment"] == f"bom\r{filler}"

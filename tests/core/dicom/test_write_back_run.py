@@ -4,6 +4,7 @@ the plugin directory writing what it is handed to a file, the outbox in a real S
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from collections.abc import Callable
 from datetime import date
@@ -15,12 +16,13 @@ from sqlalchemy import select
 from pylantir.dicom.client import Peer
 from pylantir.store import Database, WorklistItem, WriteBackChange
 
-from .conftest import free_port, serving
+from .conftest import PYLANTIR, free_port, serving
 
 PLUGIN = textwrap.dedent('''
     """Exams from a JSON file; performed steps appended to a JSON-lines file (``write_back.config.log``).
 
-    While the file ``write_back.config.hold`` exists, the system is down (a transient failure).
+    While the file ``write_back.config.hold`` exists, the system is down (a transient failure); while
+    ``write_back.config.refuse`` exists, it refuses every write (a permanent failure).
     """
     import json
     from pathlib import Path
@@ -43,6 +45,8 @@ PLUGIN = textwrap.dedent('''
     def write_back(source_name, settings, changes):
         if Path(settings.get("hold", "/nonexistent")).exists():
             raise TransientSourceError(f"source {source_name}: the scheduler is down")
+        if Path(settings.get("refuse", "/nonexistent")).exists():
+            return [WriteBackResult.failed(change, "the token has no import rights") for change in changes]
         with open(settings["log"], "a") as out:
             for change in changes:
                 out.write(json.dumps({
@@ -65,7 +69,7 @@ def _exam(number: int) -> dict[str, Any]:
             "modality": "MR", "acc": f"ACC{number}"}
 
 
-def _site(tmp_path: Path, port: int, hold: bool = False) -> tuple[Path, Path, str]:
+def _site(tmp_path: Path, port: int, hold: bool = False, refuse: bool = False) -> tuple[Path, Path, str]:
     """Plugin, exam files and config: source ``scheduler`` writes back, source ``plain`` (same type) does not."""
     plugins = tmp_path / "plugins"
     plugins.mkdir(exist_ok=True)
@@ -75,8 +79,10 @@ def _site(tmp_path: Path, port: int, hold: bool = False) -> tuple[Path, Path, st
     log, hold_file = tmp_path / "written.jsonl", tmp_path / "down"
     if hold:
         hold_file.touch()
+    if refuse:
+        (tmp_path / "refused").touch()
     url = f"sqlite:///{tmp_path / 'site.sqlite'}"
-    settings = {"log": str(log), "hold": str(hold_file)}
+    settings = {"log": str(log), "hold": str(hold_file), "refuse": str(tmp_path / "refused")}
     config = {
         "database_url": url, "server": {"port": port}, "plugins_dir": str(plugins),
         "housekeeping": {"enabled": False},
@@ -165,3 +171,45 @@ def test_write_back_survives_kill_9_between_the_mpps_write_and_the_delivery(
         wait_until(lambda: _outbox(database)[-1].state == "done", what="the delivery to be recorded")
     database.close()
     assert [(w["key"], w["status"]) for w in _written(log)] == [({"exam_id": 1}, "COMPLETED")]
+
+
+def test_failed_changes_retried_by_a_person_are_delivered_newest_state_only(
+        tmp_path: Path, modality: Callable[..., Any], wait_until: Callable[..., None]) -> None:
+    """The scheduler refuses every write (no import rights) while the exam starts and ends: both changes fail
+    for good; ``write-back list`` shows them; once fixed, ``write-back retry --all-failed`` writes the final
+    state, once, and never the older STARTED after it."""
+    port = free_port()
+    config, log, url = _site(tmp_path, port, refuse=True)
+    database = Database.open(url)
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*PYLANTIR, "write-back", *args, "scheduler", "--config", str(config)],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    with serving(["run", "--no-http", "--config", str(config)], Peer("127.0.0.1", port)) as server:
+        wait_until(lambda: len(_items(database)) == 2, what="the first syncs")
+        scanner = modality(port)
+        uid = scanner.start(_items(database)["scheduler"].study_instance_uid)
+        wait_until(lambda: [row.state for row in _outbox(database)] == ["failed"], what="STARTED to fail")
+        scanner.end(uid)
+        wait_until(lambda: [row.state for row in _outbox(database)] == ["failed", "failed"], what="COMPLETED to fail")
+        listed = command("list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        failed = json.loads(listed.stdout)
+        assert [(c["status"], c["state"], c["attempts"], c["last_error"], c["location"]) for c in failed] == [
+            ("COMPLETED", "failed", 1, "the token has no import rights", "exam 1"),
+            ("STARTED", "failed", 1, "the token has no import rights", "exam 1")]
+        assert "Doe" not in listed.stdout and '"P1"' not in listed.stdout
+        (tmp_path / "refused").unlink()
+        retried = command("retry", "--all-failed")
+        assert retried.returncode == 0, retried.stderr
+        older, newer = failed[1]["change"], failed[0]["change"]
+        assert retried.stdout.splitlines() == [
+            f"change {older}: superseded by change {newer} of the same entry (not retried)",
+            f"1 change(s) of source 'scheduler' back to pending: {newer}"]
+        wait_until(lambda: _outbox(database)[-1].state == "done", what="the retried change to be delivered")
+    states = [row.state for row in _outbox(database)]
+    database.close()
+    assert server.returncode == 0, server.stderr
+    assert [(w["key"], w["status"]) for w in _written(log)] == [({"exam_id": 1}, "COMPLETED")]
+    assert states == ["superseded", "done"]

@@ -240,6 +240,6 @@ def test_the_defaults_are_the_documented_ones() -> None:
     """docs/operations.md lists these."""
     settings = PylantirConfig().housekeeping
     assert (settings.enabled, settings.interval_minutes, settings.batch_size, settings.finished_items_days,
-            settings.expired_items_days, settings.sync_runs_days, settings.rejected_rows_days) == (
-        True, 60, 500, 30, 7, 90, 14)
+            settings.expired_items_days, settings.sync_runs_days, settings.rejected_rows_days,
+            settings.write_back_days) == (True, 60, 500, 30, 7, 90, 14, 30)
 

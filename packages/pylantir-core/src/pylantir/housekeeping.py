@@ -11,6 +11,8 @@ The rules (``housekeeping`` in the configuration; a ``*_days`` of ``null`` keeps
   their last change;
 - **rejected rows** of sync runs that ended ``rejected_rows_days`` ago, and **sync runs** that ended
   ``sync_runs_days`` ago (each source's latest run is kept, and runs still under way);
+- **write-back changes** delivered or superseded ``write_back_days`` after they ended (failed and pending
+  ones are kept: a person retries the failed, the worker delivers the pending);
 - the **record of removed entries** once their date is older than the quality gate accepts (no sync can
   bring such an entry back).
 
@@ -41,11 +43,20 @@ from sqlalchemy import ColumnElement, CursorResult, Table, and_, delete, func, o
 from sqlalchemy.exc import SQLAlchemyError
 
 from pylantir.config import Housekeeping, PylantirConfig
-from pylantir.store import Database, PerformedProcedureStep, RejectedRow, RemovedEntry, SyncRun, WorklistItem
+from pylantir.store import (
+    Database,
+    PerformedProcedureStep,
+    RejectedRow,
+    RemovedEntry,
+    SyncRun,
+    WorklistItem,
+    WriteBackChange,
+)
 from pylantir.store.catalogue import STATUS
 from pylantir.store.removed import record_removed
 from pylantir.sync.clock import Clock, SystemClock, site_today
 from pylantir.sync.quality import SCHEDULED_DAYS_BEFORE
+from pylantir.writeback import outbox
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +75,9 @@ MPPS = cast(Table, PerformedProcedureStep.__table__)
 RUNS = cast(Table, SyncRun.__table__)
 REJECTED = cast(Table, RejectedRow.__table__)
 RECORDS = cast(Table, RemovedEntry.__table__)
+CHANGES = cast(Table, WriteBackChange.__table__)
+#: Write-back change states that end a change and that housekeeping removes (failed ones wait for a person).
+ENDED_CHANGES = (outbox.DONE, outbox.SUPERSEDED)
 #: The MPPS instances of an item, as seen from inside a statement that may itself delete MPPS instances.
 LINKED = MPPS.alias("linked_mpps")
 
@@ -77,6 +91,7 @@ class PruneReport:
     mpps_instances: int = 0
     rejected_rows: int = 0
     sync_runs: int = 0
+    write_back_changes: int = 0
     removed_entry_records: int = 0
     dry_run: bool = False
     #: Why the pass did nothing (another instance held the lock).
@@ -112,6 +127,7 @@ class _Cutoffs:
         self.finished = ago(settings.finished_items_days)
         self.expired = start_of(settings.expired_items_days)
         self.runs = ago(settings.sync_runs_days)
+        self.changes = ago(settings.write_back_days)
         # a run's rejected rows go before the run does, so that no run deletion cascades over many rows
         rejected = [moment for moment in (ago(settings.rejected_rows_days), self.runs) if moment is not None]
         self.rejected = max(rejected) if rejected else None
@@ -162,6 +178,12 @@ def _sync_runs(cut: _Cutoffs) -> ColumnElement[bool] | None:
     return and_(SyncRun.finished_at < cut.runs, SyncRun.id.not_in(latest))
 
 
+def _ended_changes(cut: _Cutoffs) -> ColumnElement[bool] | None:
+    if cut.changes is None:
+        return None
+    return and_(CHANGES.c.state.in_(ENDED_CHANGES), CHANGES.c.finished_at < cut.changes)
+
+
 def _old_records(cut: _Cutoffs) -> ColumnElement[bool]:
     return RemovedEntry.scheduled_start < cut.records
 
@@ -194,6 +216,7 @@ class Pruner:
             report.mpps_instances += self._rows(MPPS, MPPS.c.sop_instance_uid, _orphan_mpps(cut), dry_run)
             report.rejected_rows = self._rows(REJECTED, REJECTED.c.id, _rejected_rows(cut), dry_run)
             report.sync_runs = self._rows(RUNS, RUNS.c.id, _sync_runs(cut), dry_run)
+            report.write_back_changes = self._rows(CHANGES, CHANGES.c.id, _ended_changes(cut), dry_run)
             report.removed_entry_records = self._rows(RECORDS, RECORDS.c.identity_digest, _old_records(cut), dry_run)
         report.seconds = time.perf_counter() - started
         return report

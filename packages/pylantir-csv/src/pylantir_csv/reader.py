@@ -6,6 +6,7 @@ import csv
 import difflib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pylantir import Record, Rejected, SourceError
 from pylantir.filesource import file_error, open_source_file, python_encoding
@@ -52,15 +53,17 @@ class CsvFile:
                     f"{f', skip_rows is {self.config.skip_rows}' if self.config.skip_rows else ''})"
                 )
             delimiter = self.config.delimiter_char() or sniff_delimiter(peeked)
-            reader = csv.reader(lines, delimiter=delimiter)
-            header = self._header(next(reader), lines, delimiter)
-            yield from self._records(reader, lines, header)
+            before = lines.number  # lines before the header row; the reader's line_num counts from there
+            reader = csv.reader(lines.rest(), delimiter=delimiter)
+            row = next(reader)
+            header = self._header(row, lines, before + reader.line_num, delimiter)
+            yield from self._records(reader, lines, before, header)
 
-    def _header(self, row: list[str], lines: DecodedLines, delimiter: str) -> list[str]:
-        problem = lines.problem_between(1, lines.number)
+    def _header(self, row: list[str], lines: DecodedLines, last: int, delimiter: str) -> list[str]:
+        problem = lines.problem_between(1, last)
         if problem:
             raise self._error(
-                f"the header row (line {lines.number}) cannot be decoded: {problem}; "
+                f"the header row (line {last}) cannot be decoded: {problem}; "
                 f"set the source's config.encoding to the file's encoding"
             )
         header = [name.strip() for name in row]
@@ -90,12 +93,14 @@ class CsvFile:
         )
 
     def _records(
-        self, reader: Iterator[list[str]], lines: DecodedLines, header: list[str]
+        self, reader: Any, lines: DecodedLines, before: int, header: list[str]
     ) -> Iterator[Record | Rejected]:
+        """The data rows of ``reader`` (a :func:`csv.reader` whose line 1 is line ``before + 1`` of the file)."""
         row_filter = self.config.filter
         filter_index = header.index(row_filter.column) if row_filter else -1
+        name = self.path.name
         while True:
-            first = lines.number + 1
+            first = before + reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
@@ -103,10 +108,10 @@ class CsvFile:
             except csv.Error as exc:
                 yield Rejected(self._location(first), f"unreadable CSV row: {exc}")
                 continue
-            problem = lines.problem_between(first, lines.number)
+            problem = lines.problem_between(first, before + reader.line_num)
             if not row and not problem:
                 continue
-            location = self._location(first)
+            location = f"{name}, line {first}"
             if problem:
                 yield Rejected(location, f"{problem}; check config.encoding")
             elif len(row) != len(header):

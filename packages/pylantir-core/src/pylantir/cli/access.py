@@ -7,7 +7,6 @@ as ``cli:<login name>``.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pylantir.cli.context import config_option, load_config_or_exit
+from pylantir.cli.context import cli_actor, config_option, load_config_or_exit
 from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
 
@@ -27,13 +26,6 @@ if TYPE_CHECKING:
 
 PASSWORD_ENV = "PYLANTIR_PASSWORD"
 ROLES = click.Choice(["read", "write", "admin"])
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 @contextmanager
@@ -66,7 +58,7 @@ def _password(prompt: str) -> str:
 def _audited(session: Session, action: str, target: str, changes: dict[str, object] | None = None) -> None:
     from pylantir import audit
 
-    audit.record(session, actor=_actor(), action=action, target=target, changes=changes)
+    audit.record(session, actor=cli_actor(), action=action, target=target, changes=changes)
 
 
 @click.group("users")

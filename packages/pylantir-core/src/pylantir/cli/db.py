@@ -13,9 +13,9 @@ import click
 from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
 from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
-from pylantir.config import PylantirConfig
 
 if TYPE_CHECKING:
+    from pylantir.config import PylantirConfig
     from pylantir.plugins import PluginRegistry
     from pylantir.store import Database
 
@@ -93,7 +93,7 @@ def info(config_path: Path) -> None:
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
 def prune(config_path: Path, dry_run: bool) -> None:
     """Remove what the housekeeping settings keep no longer: finished and expired worklist items (with their
-    MPPS instances), old sync runs and their rejected rows.
+    MPPS instances), old sync runs and their rejected rows, delivered write-back changes.
 
     `pylantir run` does this every housekeeping.interval_minutes; this command is for sites that run
     `pylantir sync` from cron. It works in small transactions, so a running server keeps answering.

@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
+from pylantir.cli.context import CliContext, config_option, configured_source, load_config_or_exit, pass_cli
 from pylantir.cli.output import print_table
-from pylantir.config import DataSourceSettings
 from pylantir.contract import SourceError
 from pylantir.plugins import PluginBugError, PluginRegistry
+
+if TYPE_CHECKING:
+    from pylantir.config import DataSourceSettings
 
 #: Entry columns shown in the table, in this order, when at least one entry has a value there.
 TABLE_COLUMNS = (
@@ -62,10 +64,9 @@ def check_sources(cli_ctx: CliContext, config_path: Path, source_name: str | Non
     written to the database and the DICOM server is not started.
     """
     config = load_config_or_exit(config_path)
+    if source_name is not None:
+        configured_source(config_path, config, source_name)
     selected = [(i, s) for i, s in enumerate(config.data_sources) if source_name is None or s.name == source_name]
-    if source_name is not None and not selected:
-        known = ", ".join(s.name for s in config.data_sources) or "none"
-        raise click.UsageError(f"{config_path} has no data source named '{source_name}' (configured: {known})")
     registry = cli_ctx.registry(Path(config.plugins_dir) if config.plugins_dir else None)
     reports = [_check(registry, index, source, fetch, config.timezone) for index, source in selected]
     if as_json:

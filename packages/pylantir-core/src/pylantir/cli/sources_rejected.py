@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pylantir.cli.context import config_option, load_config_or_exit
+from pylantir.cli.context import config_option, configured_source, load_config_or_exit
 from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
 
@@ -30,9 +30,8 @@ def sources_rejected(config_path: Path, source: str | None, run_id: int | None, 
     """
     config = load_config_or_exit(config_path)
     names = [s.name for s in config.data_sources]
-    if source is not None and source not in names:
-        raise click.UsageError(f"{config_path} has no data source named '{source}' (configured: "
-                               f"{', '.join(names) or 'none'})")
+    if source is not None:
+        configured_source(config_path, config, source)
     database = open_database(config, "current")
     try:
         runs = rejected_rows(database, [source] if source else names, run_id)

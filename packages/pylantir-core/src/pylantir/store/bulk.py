@@ -104,11 +104,13 @@ class BulkUpsert:
             )
             return
         values: dict[str, Iterable[Any]] = {}
+        count = len(rows)
         for name, column in zip(self._columns, zip(*rows, strict=True), strict=True):
             if name in self._processors:
                 process, null = self._processors[name]
-                column = tuple(null if value is None else process(value) for value in column)
-            if name not in self._omissible or any(value is not None for value in column):
+                column = ((null,) * count if column.count(None) == count
+                          else tuple(null if value is None else process(value) for value in column))
+            if name not in self._omissible or column.count(None) != count:
                 values[name] = column
         values.update((name, repeat(value, len(rows))) for name, value in self._fixed.items())
         sql, order, bound = self._compile(tuple(values))

@@ -108,7 +108,9 @@ class Deliverer:
         assert settings is not None  # only sources that write back are delivered
         while not self.stop.is_set():
             with self.database.session() as session:
-                due = outbox.due_changes(session, source.name, self.clock.now(), settings.batch_size)
+                now = self.clock.now()
+                due = outbox.newest_of_each_entry(
+                    session, outbox.due_changes(session, source.name, now, settings.batch_size), now)
             if not due:
                 return
             self._deliver_batch(source, settings, due, report)
@@ -156,7 +158,7 @@ class Deliverer:
     def _store(session: Session, settings: WriteBack, row: WriteBackChange, outcome: str, message: str,
                now: datetime, report: PassReport) -> None:
         """Store one change's outcome: done, failed, or its next attempt."""
-        given_up = outcome == "retry" and now - as_utc(row.recorded_at) >= timedelta(
+        given_up = outcome == "retry" and now - outbox.attempts_since(row) >= timedelta(
             hours=settings.give_up_after_hours)
         if outcome == "done":
             outbox.finish(session, row.id, outbox.DONE, now)

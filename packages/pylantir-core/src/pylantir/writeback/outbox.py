@@ -23,9 +23,13 @@ from sqlalchemy.orm import Session
 from pylantir.contract import StepChange
 from pylantir.store import Database, WorklistItem, WriteBackChange
 from pylantir.store.models import utcnow
+from pylantir.sync.clock import as_utc
 
 PENDING, DONE, SUPERSEDED, FAILED = "pending", "done", "superseded", "failed"
 STATES = (PENDING, DONE, SUPERSEDED, FAILED)
+#: The key of :attr:`WriteBackChange.change` holding when a person last retried a failed change (ISO 8601;
+#: :mod:`pylantir.writeback.admin`). Not handed to the plugin.
+RETRIED_AT = "retried_at"
 
 #: MPPS keywords copied into :attr:`StepChange.attributes` when present.
 ATTRIBUTE_KEYWORDS = (
@@ -134,6 +138,12 @@ def step_change(row: WriteBackChange) -> StepChange:
     )
 
 
+def attempts_since(row: WriteBackChange) -> datetime:
+    """Since when the change has been tried: recorded, or last retried by a person (what giving up counts from)."""
+    retried = row.change.get(RETRIED_AT)
+    return datetime.fromisoformat(retried) if retried else as_utc(row.recorded_at)
+
+
 def due_changes(session: Session, source_name: str, now: datetime, limit: int) -> list[WriteBackChange]:
     """The source's pending changes whose attempt is due, oldest first."""
     return list(session.scalars(
@@ -143,6 +153,22 @@ def due_changes(session: Session, source_name: str, now: datetime, limit: int) -
         .order_by(WriteBackChange.id)
         .limit(limit)
     ))
+
+
+def newest_of_each_entry(session: Session, rows: list[WriteBackChange], now: datetime) -> list[WriteBackChange]:
+    """``rows`` (oldest first) less the older ones of an entry that has several, marked superseded in ``session``.
+
+    Recording a change supersedes the entry's pending ones, so an entry has two pending changes only when a
+    failed one was retried while a newer one was being recorded: only the newest is written.
+    """
+    newest = {row.identity: row for row in rows}
+    older = [row.id for row in rows if newest[row.identity] is not row]
+    if older:
+        session.execute(
+            update(WriteBackChange).where(WriteBackChange.id.in_(older), WriteBackChange.state == PENDING)
+            .values(state=SUPERSEDED, finished_at=now)
+        )
+    return [row for row in rows if newest[row.identity] is row]
 
 
 def next_due(session: Session, source_names: Sequence[str]) -> datetime | None:
@@ -206,8 +232,6 @@ def write_back_counts(database: Database, source_names: Sequence[str]) -> dict[s
 
     What ``pylantir sources status``, the HTTP API and ``/metrics`` show.
     """
-    from pylantir.sync.clock import as_utc
-
     counts = {name: WriteBackCounts() for name in source_names}
     if not counts:
         return counts
@@ -233,3 +257,4 @@ def write_back_counts(database: Database, source_names: Sequence[str]) -> dict[s
             entry.last_failure = row.last_error
             entry.last_failure_at = as_utc(row.finished_at) if row.finished_at else None
     return counts
+
