@@ -84,6 +84,8 @@ class Instance:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    #: The port of its HTTP service (``None``: ``pylantir run`` has none).
+    http_port: int | None = None
 
     @property
     def pid(self) -> int:
@@ -120,13 +122,14 @@ class Cluster:
         for _ in range(count):
             port = free_port()
             log = self.directory / f"instance-{len(self.instances)}.log"
-            http = ["--http-port", str(free_port())] if serves_http() else []
+            http_port = free_port() if serves_http() else None
+            http = ["--http-port", str(http_port)] if http_port else []
             with log.open("wb") as handle:
                 process = subprocess.Popen(
                     [*PYLANTIR, "run", "--config", str(self.directory / "pylantir.json"), "--port", str(port), *http],
                     stdout=subprocess.DEVNULL, stderr=handle,
                 )
-            instance = Instance(process, port, log)
+            instance = Instance(process, port, log, http_port)
             self.instances.append(instance)
             started.append(instance)
         if wait:

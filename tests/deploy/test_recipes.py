@@ -77,3 +77,18 @@ def test_the_image_runs_unprivileged_with_volumes_and_a_health_check() -> None:
     (check,) = by_name["HEALTHCHECK"]
     assert "http://127.0.0.1:8000/health" in check
     assert by_name["ENTRYPOINT"] == ['["/opt/pylantir/bin/pylantir"]'] and by_name["CMD"] == ['["run"]']
+
+
+def test_the_compose_instances_serve_http_where_the_health_check_and_the_ports_reach_it() -> None:
+    """The image's health check asks 127.0.0.1:8000 and compose publishes container port 8000: the shared
+    configuration must put the HTTP service on all of the container's addresses, on that port."""
+    import json
+    import re
+
+    from pylantir.config import PylantirConfig
+
+    config = PylantirConfig.model_validate(json.loads((DEPLOY / "compose" / "pylantir.json").read_text()))
+    (check,) = re.findall(r"http://127\.0\.0\.1:(\d+)/health", (DEPLOY / "Dockerfile").read_text())
+    published = re.findall(r'"\d+:(\d+)"', (DEPLOY / "compose" / "compose.yaml").read_text())
+    assert (config.http.enabled, config.http.host, config.http.port) == (True, "0.0.0.0", int(check))
+    assert str(config.http.port) in published and str(config.server.port) in published

@@ -22,8 +22,10 @@ UPDATE_ENV = "PYLANTIR_UPDATE_CLI_REFERENCE"
 def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """Every command of the CLI, groups first, in alphabetical order."""
     paths = [prefix]
-    for name in sorted(group.commands):
-        command = group.commands[name]
+    context = click.Context(group)
+    for name in sorted(group.list_commands(context)):  # the top level imports its commands on use
+        command = group.get_command(context, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             paths += command_paths(command, (*prefix, name))
         else:

@@ -189,3 +189,24 @@ def test_other_database_urls_are_kept(tmp_path, url):
     path = tmp_path / "pylantir.json"
     path.write_text(f'{{"database_url": "{url}"}}')
     assert load_config(path).resolved_database_url() == url
+
+
+@pytest.mark.parametrize("url", [
+    "sqlite:///worklist.sqlite", "sqlite://", "sqlite:///:memory:", "sqlite:///C:\\data\\worklist.sqlite",
+    "postgresql+psycopg2://user:pa%40ss@db.example:5432/pylantir?sslmode=require", "postgresql://user@[::1]:5432/db",
+    "postgresql://db:0099/x", "postgresql://db: 5/x", "worklist.sqlite", "sqlite:/worklist.sqlite", "://x", "",
+    "postgresql://db:abc/x", "postgresql://db:/x", "post-gres://db/x", "user:secret@db",
+])
+def test_a_database_url_is_accepted_exactly_when_sqlalchemy_parses_it(url):
+    """The check does not import SQLAlchemy (start-up of ``config check``): it must agree with ``make_url``."""
+    from sqlalchemy.engine import make_url
+
+    from pylantir.config.models import check_database_url
+
+    try:
+        make_url(url)
+    except Exception:  # ArgumentError, or ValueError for a port that is no integer
+        with pytest.raises(ValueError, match="not a database URL"):
+            check_database_url(url)
+    else:
+        check_database_url(url)

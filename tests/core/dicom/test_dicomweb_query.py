@@ -33,7 +33,7 @@ def answers(database: Database, parameters: list[tuple[str, str]]) -> list[Datas
     settings = MatchSettings.for_config(PylantirConfig.model_validate({}), database.sql)
     statement = build_query(search.identifier, settings).statement.offset(search.offset)
     with database.session() as session:
-        return [response.dataset() for response, _ in matching_responses(
+        return [response.dataset() for response in matching_responses(
             session, statement, RequestPlan.of(search.identifier, search.everything), "test")]
 
 

@@ -4,6 +4,7 @@ process), when the DICOM server is not listening; ``/health`` stays 200 meanwhil
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,7 +112,10 @@ def test_a_dicom_server_that_stopped_listening_makes_the_instance_unready(
     http = start_http(create_app(config, database, dicom=dicom), config.http)
     try:
         with httpx.Client(base_url=http.url) as client:
-            assert client.get("/ready").json() == {"status": "ready", "reasons": []}
+            ready = client.get("/ready").json()
+            assert (ready["status"], ready["reasons"]) == ("ready", [])
+            assert ready["role"] == {"deployment": "single-instance", "syncs": False, "leads": [], "follows": [],
+                                     "instance": f"pid {os.getpid()} on {os.uname().nodename}"}
             dicom.shutdown()
             answer = client.get("/ready")
             assert answer.status_code == 503

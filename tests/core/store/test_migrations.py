@@ -296,3 +296,15 @@ def test_instances_starting_at_once_on_a_new_database(database_url):
     engine = create_engine(database_url)
     assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def test_the_revisions_read_from_the_scripts_are_alembics():
+    """The revision check reads the scripts' ``revision`` lines without Alembic: the same graph as Alembic's."""
+    from alembic.script import ScriptDirectory
+
+    from pylantir.store.schema import alembic_config, known_revisions
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert known_revisions() == {script.revision: script.down_revision for script in scripts.walk_revisions()}
+    assert head_revision() == scripts.get_current_head()
+

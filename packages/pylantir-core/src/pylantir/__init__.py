@@ -4,14 +4,9 @@ The names below are the public API a source plugin codes against; see :mod:`pyla
 for the hooks and the compatibility policy.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
-try:
-    __version__ = version("pylantir-core")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
-
-from pylantir.contract import (  # noqa: E402 - __version__ first: plugins.py reads it
+from pylantir.contract import (
     ConfigProblem,
     FetchState,
     Record,
@@ -22,7 +17,10 @@ from pylantir.contract import (  # noqa: E402 - __version__ first: plugins.py re
     TransientSourceError,
     WriteBackResult,
 )
-from pylantir.hookspecs import hookimpl  # noqa: E402
+from pylantir.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    __version__: str
 
 __all__ = [
     "ConfigProblem",
@@ -37,3 +35,18 @@ __all__ = [
     "__version__",
     "hookimpl",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed distribution when first asked for (importlib.metadata is
+    not imported by commands that never need it)."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("pylantir-core")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        found = "0.0.0"
+    globals()["__version__"] = found
+    return found

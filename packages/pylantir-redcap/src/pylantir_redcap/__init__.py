@@ -14,7 +14,6 @@ from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, SourceType, StepChange, WriteBackResult, hookimpl
 from pylantir_redcap.config import RedcapConfig, check_config, with_type_defaults
-from pylantir_redcap.fetch import fetch_records
 from pylantir_redcap.fields import SOURCE_KEY
 
 __all__ = ["SOURCE_KEY", "RedcapConfig", "convert_previous_config", "fetch_entries", "previous_entry_matches",
@@ -67,6 +66,8 @@ def fetch_entries(
     source_type: str, source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
 ) -> Iterator[Record]:
     """Yield one raw record per selected REDCap row (see :func:`pylantir_redcap.fetch.fetch_records`)."""
+    from pylantir_redcap.fetch import fetch_records  # PyCap and requests: imported when a fetch runs
+
     cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
     return fetch_records(source_name, cfg, fields, state)
 

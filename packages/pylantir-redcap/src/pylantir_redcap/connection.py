@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
 import requests
-from redcap import Project
 
 from pylantir import SourceError, TransientSourceError
 from pylantir_redcap.config import RedcapConfig
@@ -75,6 +74,8 @@ class RedcapConnection:
                 f"the value of {cfg.env_label('api_token_env')} is not a REDCap API token "
                 f"(expected {_TOKEN_LENGTH} characters)"
             )
+        from redcap import Project  # PyCap: imported when a source talks to REDCap, not when the plugin loads
+
         self.project = Project(
             self.url, self._token, timeout=cfg.timeout, hooks={"response": [_raise_for_status]}
         )

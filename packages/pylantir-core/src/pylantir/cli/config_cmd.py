@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pylantir.cli.context import CliContext, config_error, pass_cli
-from pylantir.config import ConfigError, DataSourceSettings, PylantirConfig
 from pylantir.config.example import EXAMPLE_CONFIG, installed_example
+
+if TYPE_CHECKING:
+    from pylantir.config import DataSourceSettings, PylantirConfig
 
 
 @click.group("config")
@@ -27,7 +30,7 @@ def check(cli_ctx: CliContext, path: Path) -> None:
     valid (its plugin's checks and its field_mapping). Warnings from plugins are printed but do not
     fail the check.
     """
-    from pylantir.config import read_config
+    from pylantir.config import ConfigError, read_config
     from pylantir.sync.checks import all_source_problems
 
     try:

@@ -6,11 +6,13 @@ import getpass
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from pylantir.config import ConfigError, DataSourceSettings, PylantirConfig, load_config
-from pylantir.plugins import PluginRegistry, strict_mode
+if TYPE_CHECKING:  # imported when a command uses them, so that `pylantir --help` stays fast
+    from pylantir.config import DataSourceSettings, PylantirConfig
+    from pylantir.plugins import PluginRegistry
 
 
 @dataclass
@@ -23,11 +25,15 @@ class CliContext:
     def registry(self, plugins_dir: Path | None = None) -> PluginRegistry:
         """Discover plugins once per invocation; ``--plugins-dir`` wins over the config's ``plugins_dir``."""
         if self._registry is None:
+            from pylantir.plugins import PluginRegistry
+
             self._registry = PluginRegistry.discover(self.plugins_dir or plugins_dir)
         return self._registry
 
     def enforce_strict_plugins(self) -> None:
         """Exit non-zero when ``PYLANTIR_STRICT_PLUGINS`` is set and a plugin is not ``ok``."""
+        from pylantir.plugins import strict_mode
+
         registry = self.registry()
         problems = registry.problems()
         if problems and strict_mode():
@@ -55,6 +61,8 @@ config_option = click.option(
 
 def load_config_or_exit(path: Path) -> PylantirConfig:
     """Load the configuration file, turning problems into a clean CLI error that lists them all."""
+    from pylantir.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:

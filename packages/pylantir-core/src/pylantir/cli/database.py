@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from pylantir.config import PylantirConfig
-
 if TYPE_CHECKING:
+    from pylantir.config import PylantirConfig
     from pylantir.store import Database
 
 _URL_KEY = "pylantir.database_url"

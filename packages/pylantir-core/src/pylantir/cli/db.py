@@ -13,9 +13,9 @@ import click
 from pylantir.cli.context import CliContext, config_option, load_config_or_exit, pass_cli
 from pylantir.cli.database import open_database
 from pylantir.cli.output import print_table
-from pylantir.config import PylantirConfig
 
 if TYPE_CHECKING:
+    from pylantir.config import PylantirConfig
     from pylantir.plugins import PluginRegistry
     from pylantir.store import Database
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pylantir.cli.context import CliContext, config_option, configured_source, load_config_or_exit, pass_cli
 from pylantir.cli.output import print_table
-from pylantir.config import DataSourceSettings
 from pylantir.contract import SourceError
 from pylantir.plugins import PluginBugError, PluginRegistry
+
+if TYPE_CHECKING:
+    from pylantir.config import DataSourceSettings
 
 #: Entry columns shown in the table, in this order, when at least one entry has a value there.
 TABLE_COLUMNS = (

@@ -67,9 +67,8 @@ def retry(config_path: Path, source: str, change_ids: tuple[int, ...], all_faile
     after a newer one. A retried change starts afresh: its attempts and write_back.give_up_after_hours count
     from now. The retry is audited as cli:<login name>.
     """
-    from pylantir import audit
     from pylantir.sync.clock import SystemClock
-    from pylantir.writeback.admin import RetryError, retry_failed
+    from pylantir.writeback.admin import RetryError, audit_retry, retry_failed
 
     if bool(change_ids) == all_failed:
         raise click.UsageError("give --change N (one or more) or --all-failed")
@@ -81,10 +80,7 @@ def retry(config_path: Path, source: str, change_ids: tuple[int, ...], all_faile
     try:
         with database.session() as session:
             report = retry_failed(session, source, list(change_ids) if change_ids else None, SystemClock().now())
-            if report.retried or report.superseded:
-                audit.record(session, actor=cli_actor(), action="write_back.retry", target=f"source:{source}",
-                             changes={"retried": [None, report.retried],
-                                      "superseded": [None, sorted(report.superseded)]})
+            audit_retry(session, source, report, cli_actor())
     except RetryError as exc:
         raise click.ClickException(f"nothing retried: {exc}") from exc
     finally:

@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Row
+
 from pylantir.store.catalogue import EXTRA_COLUMNS, Attribute, CodeSequence, Level, at_level, code_sequences
 from pylantir.store.models import WorklistItem
+
+#: A stored worklist item as an answer reads it: the ORM object, or a row of its columns by name
+#: (:func:`pylantir.store.queries.answer_rows`).
+StoredItem = WorklistItem | Row[Any]
 
 SPS_SEQUENCE = "ScheduledProcedureStepSequence"
 START_DATE = "ScheduledProcedureStepStartDate"
@@ -26,7 +32,7 @@ class IdentifierLevel:
     codes: dict[str, CodeSequence]
     extras: str
 
-    def stored_extras(self, item: WorklistItem) -> dict[str, Any]:
+    def stored_extras(self, item: StoredItem) -> dict[str, Any]:
         """The item's extras at this level, by keyword."""
         return getattr(item, self.extras) or {}
 
@@ -35,7 +41,7 @@ TOP_LEVEL = IdentifierLevel(at_level(Level.TOP), code_sequences(Level.TOP), EXTR
 STEP_LEVEL = IdentifierLevel(at_level(Level.STEP), code_sequences(Level.STEP), EXTRA_COLUMNS[Level.STEP])
 
 
-def stored_value(item: WorklistItem, level: IdentifierLevel, keyword: str) -> Any:
+def stored_value(item: StoredItem, level: IdentifierLevel, keyword: str) -> Any:
     """The stored value of ``keyword`` at ``level``: its column, else the level's extras, else None."""
     if keyword in level.attributes:
         return getattr(item, level.attributes[keyword].column)

@@ -8,11 +8,18 @@ an explicit VR's 16-bit length, which pydicom writes as UN) is written by pydico
 ``write_data_element``, one element at a time. The same normalisations as pydicom's data elements: a UID
 loses surrounding spaces, values are padded to even length (UI with NUL, others with a space).
 ``tests/core/dicom/test_encoding.py`` compares every VR with pydicom's encoding of the same dataset.
+
+:class:`IdentifierEncoder` writes the same bytes straight from the rows of a C-FIND's matches: the request's
+plan is compiled once into each element's header bytes and the index of its column in the row, so that a
+match is its values copied between prepared headers (``tests/core/dicom/test_identifier_encoder.py`` compares
+it with :func:`encode_response` of :func:`~pylantir.dicom.responses.build_response` on every kind of key).
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydicom.config import IGNORE
@@ -22,8 +29,23 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.tag import Tag
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+from sqlalchemy import Row
 
-from pylantir.dicom.responses import STRING_VRS, TEXT_VRS, Element, Response, UnencodableValue
+from pylantir.dicom.attributes import SPS_SEQUENCE, STEP_LEVEL, TOP_LEVEL, IdentifierLevel
+from pylantir.dicom.responses import (
+    CHARACTER_SET_TAG,
+    STRING_VRS,
+    TEXT_VRS,
+    Element,
+    RequestKey,
+    RequestPlan,
+    Response,
+    UnencodableValue,
+    build_response,
+    key_elements,
+)
+from pylantir.store.catalogue import Fallback
+from pylantir.store.queries import ANSWER_COLUMNS
 
 #: What pydicom writes strings with when no other character set applies (its ``default_encoding``).
 DEFAULT_CODEC = "latin-1"
@@ -34,6 +56,7 @@ _IMPLICIT_HEADER = struct.Struct("<HHL")
 _EXPLICIT_HEADER = struct.Struct("<HH2sH")
 _EXPLICIT_LONG_HEADER = struct.Struct("<HH2s2xL")
 _UL = struct.Struct("<L")
+_US = struct.Struct("<H")
 _MAX_SHORT_LENGTH = 0xFFFF
 
 
@@ -98,3 +121,122 @@ def _string(vr: str, value: str | list[str]) -> str:
         values = value if isinstance(value, list) else value.split("\\")
         return "\\".join([single.strip() for single in values])
     return value if isinstance(value, str) else "\\".join(value)
+
+
+class _GeneralPath(Exception):
+    """A row that the compiled plan does not write (non-ASCII text, an unusual value): build it in full."""
+
+
+#: A compiled string column: the row index, fallback, header before the length, the length's packing, the
+#: padding byte, whether a UID (values stripped), the whole element when empty.
+_Column = tuple[int, Fallback | None, bytes, Callable[[int], bytes], bytes, bool, bytes]
+_COLUMN, _SEQUENCE, _KEY, _CONSTANT = range(4)
+_Step = tuple[int, Any]
+
+
+class IdentifierEncoder:
+    """The identifiers of one request's matches in one little-endian transfer syntax, from rows of
+    :data:`~pylantir.store.queries.ANSWER_COLUMNS`: :func:`encode_response` of
+    :func:`~pylantir.dicom.responses.build_response`, byte for byte, without building either.
+
+    Each key of the plan that is a string column of its level (and the Scheduled Procedure Step item of
+    such keys) is compiled into its header bytes and its column's index; any other key (numbers, code
+    sequences, extras, a universal step item) is built by :func:`~pylantir.dicom.responses.key_elements` and
+    encoded here. A row with text that is not ASCII (a response in ISO_IR 192), a value of another type or
+    over 64 KiB, or a value that cannot be encoded, takes the general path, which raises
+    :class:`UnencodableValue` where due.
+    """
+
+    def __init__(self, plan: RequestPlan, implicit: bool):
+        self.plan = plan
+        self.implicit = implicit
+        self.encoder = _Encoder(implicit, DEFAULT_CODEC)
+        self.steps: list[_Step] | None = None
+        if not plan.everything:
+            steps = self._compile(plan.keys, TOP_LEVEL)
+            if plan.character_set:  # the general path's empty Specific Character Set, at its place by tag
+                steps.append((CHARACTER_SET_TAG, (_CONSTANT, self.encoder.header(CHARACTER_SET_TAG, "CS", 0))))
+                steps.sort(key=_first)
+            self.steps = [step for _, step in steps]
+
+    def encode(self, row: Row[Any]) -> bytes:
+        """The identifier of the match ``row`` (raises :class:`UnencodableValue`)."""
+        compiled = self.compiled(row)
+        if compiled is not None:
+            return compiled
+        return encode_response(build_response(row, self.plan), self.implicit)
+
+    def compiled(self, row: Row[Any]) -> bytes | None:
+        """The identifier of ``row`` written by the compiled plan, or ``None`` when the row takes the general
+        path (which gives the same bytes, or names the value that cannot be encoded)."""
+        if self.steps is None:
+            return None
+        try:
+            return self._write(row, self.steps)
+        except (_GeneralPath, UnencodableValue):
+            return None
+
+    def _compile(self, keys: tuple[RequestKey, ...], level: IdentifierLevel) -> list[tuple[int, _Step]]:
+        steps: list[tuple[int, _Step]] = []
+        for key in keys:
+            entry = level.attributes.get(key.keyword) if key.keyword else None
+            if key.vr == "SQ" and key.keyword == SPS_SEQUENCE and level is TOP_LEVEL and key.item:
+                nested = [step for _, step in self._compile(key.item, STEP_LEVEL)]
+                steps.append((key.tag, (_SEQUENCE, (self._prefix(key.tag, "SQ"), nested))))
+            elif key.vr != "SQ" and key.vr in STRING_VRS and entry is not None:
+                uid = key.vr == "UI"
+                column: _Column = (ANSWER_COLUMNS.index(entry.column), entry.fallback, self._prefix(key.tag, key.vr),
+                                   self._length(key.vr), b"\0" if uid else b" ", uid,
+                                   self.encoder.header(key.tag, key.vr, 0))
+                steps.append((key.tag, (_COLUMN, column)))
+            else:
+                steps.append((key.tag, (_KEY, (key, level))))
+        return steps
+
+    def _prefix(self, tag: int, vr: str) -> bytes:
+        """An element's header up to its length."""
+        group, number = tag >> 16, tag & 0xFFFF
+        if self.implicit:
+            return struct.pack("<HH", group, number)
+        return struct.pack("<HH2s2x" if vr in _LONG_LENGTH else "<HH2s", group, number, vr.encode())
+
+    def _length(self, vr: str) -> Callable[[int], bytes]:
+        return _US.pack if not self.implicit and vr not in _LONG_LENGTH else _UL.pack
+
+    def _write(self, row: Row[Any], steps: list[_Step]) -> bytes:
+        parts: list[bytes] = []
+        for kind, step in steps:
+            if kind == _COLUMN:
+                index, fallback, prefix, length, pad, uid, empty = step
+                value = row[index]
+                if (value is None or value == "") and fallback is not None:
+                    value = fallback.value(partial(getattr, row))
+                if value is None or value == "":
+                    parts.append(empty)
+                    continue
+                if type(value) is not str or not value.isascii():
+                    raise _GeneralPath
+                if uid:
+                    value = "\\".join([single.strip() for single in value.split("\\")])
+                data = value.encode()
+                if len(data) % 2:
+                    data += pad
+                if len(data) > _MAX_SHORT_LENGTH:
+                    raise _GeneralPath
+                parts.append(prefix + length(len(data)) + data)
+            elif kind == _SEQUENCE:
+                prefix, nested = step
+                data = self._write(row, nested)
+                parts.append(prefix + _UL.pack(len(data) + 8) + _ITEM + _UL.pack(len(data)) + data)
+            elif kind == _KEY:
+                elements, non_ascii = key_elements(row, *step)
+                if non_ascii:
+                    raise _GeneralPath
+                parts.append(self.encoder.elements(elements))
+            else:
+                parts.append(step)
+        return b"".join(parts)
+
+
+def _first(step: tuple[int, _Step]) -> int:
+    return step[0]

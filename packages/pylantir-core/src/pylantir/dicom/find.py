@@ -16,20 +16,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from pydicom import Dataset
 from pynetdicom.events import Event
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 from sqlalchemy.orm import Session
 
 from pylantir import metrics
 from pylantir.dicom.decoding import describe_tag
+from pylantir.dicom.encoding import IdentifierEncoder
 from pylantir.dicom.failures import log_failure
 from pylantir.dicom.keys import read_identifier
 from pylantir.dicom.matching import InvalidIdentifier, MatchSettings, build_query
 from pylantir.dicom.pending import PendingResponses
 from pylantir.dicom.responses import RequestPlan, Response, UnencodableValue, build_response
 from pylantir.store import Database, WorklistItem
+from pylantir.store.queries import answer_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ UNABLE_TO_PROCESS = 0xC001
 YIELD_PER = 100
 
 FindResult = tuple[int | Dataset, Dataset | None]
+T = TypeVar("T")
 
 
 def _failure(code: int, comment: str, offending: int | None = None) -> FindResult:
@@ -65,26 +69,34 @@ def _count(requestor: str, outcome: str, started: float, matches: int = 0) -> No
         metrics.CFIND_MATCHES.labels(ae).inc(matches)
 
 
+def _answers(session: Session, statement: Select[WorklistItem], requestor: str,
+             answer: Callable[[Row[Any]], T]) -> Iterator[T]:
+    for row in answer_rows(session, statement, YIELD_PER):
+        try:
+            yield answer(row)
+        except UnencodableValue as exc:
+            log.warning("%s: worklist item id %s (source %s) left out: %s", requestor, row.id, row.source_name, exc)
+
+
 def matching_responses(
     session: Session, statement: Select[WorklistItem], plan: RequestPlan, requestor: str,
-    encode: Callable[[Response], bytes] | None = None,
-) -> Iterator[tuple[Response, bytes | None]]:
-    """The response (:func:`build_response`) of each item ``statement`` selects, in its order, with its
-    encoding by ``encode`` (None without one).
+) -> Iterator[Response]:
+    """The response (:func:`build_response`) of each item ``statement`` selects, in its order.
 
-    Every front end that answers a worklist query (C-FIND, DICOMweb's search) reads its matches here. An item
-    whose stored values cannot be built or encoded is left out with a WARNING naming it and the attribute,
-    prefixed by ``requestor`` (``C-FIND from MR1``): one bad row never ends the answer.
+    Every front end that answers a worklist query (DICOMweb's search, C-FIND on the transfer syntaxes that
+    pynetdicom encodes) reads its matches here or in :func:`matching_identifiers`, from the same rows. An item
+    whose stored values cannot be built is left out with a WARNING naming it and the attribute, prefixed by
+    ``requestor`` (``C-FIND from MR1``): one bad row never ends the answer.
     """
-    for item in session.scalars(statement.execution_options(yield_per=YIELD_PER)):
-        try:
-            response = build_response(item, plan)
-            encoded = encode(response) if encode is not None else None
-        except UnencodableValue as exc:
-            log.warning("%s: worklist item id %s (source %s) left out: %s", requestor, item.id, item.source_name,
-                        exc)
-            continue
-        yield response, encoded
+    return _answers(session, statement, requestor, lambda row: build_response(row, plan))
+
+
+def matching_identifiers(
+    session: Session, statement: Select[WorklistItem], plan: RequestPlan, requestor: str, implicit: bool,
+) -> Iterator[bytes]:
+    """:func:`matching_responses` encoded in Implicit (``implicit``) or Explicit VR Little Endian, straight
+    from the rows (:class:`IdentifierEncoder`); an item that cannot be encoded is left out the same way."""
+    return _answers(session, statement, requestor, IdentifierEncoder(plan, implicit).encode)
 
 
 def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[Event], Iterator[FindResult]]:
@@ -114,29 +126,41 @@ def make_find_handler(database: Database, settings: MatchSettings) -> Callable[[
         plan = RequestPlan.of(identifier)
         sender = PendingResponses.for_event(event, status)
         matches = 0
+        cancelled = False
+        failure: Exception | None = None
         try:
             with database.session() as session:
-                encode = sender.encode if sender is not None else None
-                for response, encoded in matching_responses(session, query.statement, plan,
-                                                            f"C-FIND from {requestor}", encode):
+                label = f"C-FIND from {requestor}"
+                answers: Iterator[bytes | Response] = (
+                    matching_identifiers(session, query.statement, plan, label, sender.implicit) if sender is not None
+                    else matching_responses(session, query.statement, plan, label))
+                for answer in answers:
                     if event.is_cancelled:
-                        log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches,
-                                 _milliseconds(started))
-                        _count(requestor, "cancelled", started, matches)
-                        yield CANCEL, None
-                        return
+                        cancelled = True
+                        break
                     if not event.assoc.is_established:
                         return  # aborted or released by the peer: nobody to answer
                     matches += 1
-                    if sender is not None and encoded is not None:
-                        sender.send(encoded)
+                    if isinstance(answer, bytes):
+                        assert sender is not None  # identifiers are encoded for a sender only
+                        sender.send(answer)
                     else:
-                        yield status, response.dataset()
+                        yield status, answer.dataset()
         except Exception as exc:  # noqa: BLE001 - answered C001 (database down, locked, ...)
-            log_failure(log, logging.ERROR, exc, "C-FIND from %s failed after %d matches", requestor, matches)
+            failure = exc
+        finally:
+            if sender is not None:
+                sender.finish()  # the pending responses go before anything pynetdicom sends next
+        if failure is not None:
+            log_failure(log, logging.ERROR, failure, "C-FIND from %s failed after %d matches", requestor, matches)
             metrics.DATABASE_ERRORS.labels("cfind").inc()
             _count(requestor, "failed", started, matches)
             yield _failure(UNABLE_TO_PROCESS, "worklist database error")
+            return
+        if cancelled:
+            log.info("C-FIND from %s: cancelled after %d matches, %.1f ms", requestor, matches, _milliseconds(started))
+            _count(requestor, "cancelled", started, matches)
+            yield CANCEL, None
             return
         unmatched = f" (not used for matching: {', '.join(query.unmatched_keys)})" if query.unmatched_keys else ""
         _count(requestor, "success", started, matches)

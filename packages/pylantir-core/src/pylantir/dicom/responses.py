@@ -30,8 +30,14 @@ from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.valuerep import DSfloat, validate_value
 
-from pylantir.dicom.attributes import SPS_SEQUENCE, STEP_LEVEL, TOP_LEVEL, IdentifierLevel, stored_value
-from pylantir.store.models import WorklistItem
+from pylantir.dicom.attributes import (
+    SPS_SEQUENCE,
+    STEP_LEVEL,
+    TOP_LEVEL,
+    IdentifierLevel,
+    StoredItem,
+    stored_value,
+)
 
 UTF8 = "ISO_IR 192"
 CHARACTER_SET = "SpecificCharacterSet"
@@ -143,7 +149,7 @@ def _dataset(elements: list[Element]) -> Dataset:
 class _Builder:
     """Builds one response; remembers whether any text needs a non-default character set."""
 
-    def __init__(self, item: WorklistItem):
+    def __init__(self, item: StoredItem):
         self.item = item
         self.non_ascii = False
 
@@ -253,8 +259,19 @@ def _is_ascii(value: Any) -> bool:
     return all(str(v).isascii() for v in values)
 
 
-def build_response(item: WorklistItem, plan: RequestPlan) -> Response:
-    """The response for ``item``: every key of the plan, nothing else but Specific Character Set.
+def key_elements(item: StoredItem, key: RequestKey, level: IdentifierLevel) -> tuple[list[Element], bool]:
+    """The elements that one key of a plan at ``level`` gives for ``item`` (none for a Type 1C code sequence
+    with no code), and whether any of their text is not ASCII: a part of :func:`build_response`.
+
+    Raises :class:`UnencodableValue` as :func:`build_response` does.
+    """
+    builder = _Builder(item)
+    return builder.level((key,), level), builder.non_ascii
+
+
+def build_response(item: StoredItem, plan: RequestPlan) -> Response:
+    """The response for ``item`` (a ``WorklistItem`` or a row of its columns): every key of the plan, nothing
+    else but Specific Character Set.
 
     Raises :class:`UnencodableValue` when a requested attribute's stored value cannot be encoded.
     """

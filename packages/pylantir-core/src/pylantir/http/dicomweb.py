@@ -147,7 +147,7 @@ def _matches(services: Services, search: Search, statement: Select[WorklistItem]
     try:
         with services.database.session() as session:
             plan = RequestPlan.of(search.identifier, search.everything)
-            return [response.dataset() for response, _ in
+            return [response.dataset() for response in
                     matching_responses(session, statement, plan, f"DICOMweb search by {who.actor}")]
     except SQLAlchemyError as exc:
         log_failure(log, logging.ERROR, exc, "DICOMweb search by %s failed", who.actor)

@@ -1,11 +1,12 @@
-"""``/api/v1/sources`` (health, runs, rejected rows, a sync now), ``/api/v1/mpps`` (recent performed steps) and
-``/api/v1/audit`` (admins): what operators look at."""
+"""``/api/v1/sources`` (health, leader, write-back, runs, rejected rows, a sync now, write-back deliveries),
+``/api/v1/mpps`` (recent performed steps) and ``/api/v1/audit`` (admins): what operators look at."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from pylantir import audit
@@ -16,10 +17,13 @@ from pylantir.plugins import PluginUnavailableError
 from pylantir.store import PerformedProcedureStep, RejectedRow, SyncRun
 from pylantir.sync.clock import as_utc
 from pylantir.sync.result import COUNTS
-from pylantir.sync.status import source_statuses
+from pylantir.sync.status import outbox_json, source_statuses
+from pylantir.writeback.admin import RetryError, audit_retry, list_changes, retry_failed
+from pylantir.writeback.outbox import FAILED, PENDING, STATES, write_back_counts
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
+WriteBackState = Literal["pending", "done", "superseded", "failed"]
 
 
 def _source(services: Services, name: str) -> DataSourceSettings:
@@ -43,8 +47,10 @@ def _plugin(services: Services, source_type: str) -> str | None:
 @router.get("/sources")
 def sources(who: Reader, services: ServicesDep) -> list[dict[str, Any]]:
     """Every configured source: type and plugin, last success, last failure with its message, latest run
-    with its counts, next due time, circuit breaker (``degraded``) and staleness."""
-    statuses = source_statuses(services.config, services.database, services.clock.now(), services.started_at)
+    with its counts, next due time, circuit breaker (``degraded``), staleness, the instance leading its sync
+    (``leadership``) and, for a source with ``write_back``, its outbox counts (``write_back``)."""
+    statuses = source_statuses(services.config, services.database, services.clock.now(), services.started_at,
+                               leadership=services.sync.leadership if services.sync is not None else None)
     return [{**entry, "plugin": _plugin(services, entry["type"])} for entry in statuses]
 
 
@@ -80,6 +86,59 @@ def rejected_rows(name: str, run_id: int, who: Reader, services: ServicesDep, li
                                .order_by(RejectedRow.id).limit(limit))
         return {"run": _run_json(run),
                 "rejected": [{"location": row.location, "field": row.field, "reason": row.reason} for row in rows]}
+
+
+@router.get("/sources/{name}/write-back")
+def write_back_deliveries(
+    name: str, who: Reader, services: ServicesDep, limit: Limit = 100,
+    state: Annotated[list[WriteBackState] | None, Query(description="states to list (repeatable); default: "
+                                                       "failed and pending")] = None,
+) -> dict[str, Any]:
+    """The source's write-back changes, newest first (as ``pylantir write-back list`` shows them): each one's
+    state, the status it carries, attempts, last error and when it is tried next, and the entry by its identity,
+    accession number, performed step ID and place in the source (no patient data); with the source's counts
+    per state."""
+    source = _source(services, name)
+    if source.write_back is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"source '{name}' does not write back (no write_back in "
+                                                       "its configuration)")
+    states = [entry for entry in STATES if entry in (state or (FAILED, PENDING))]
+    counts = write_back_counts(services.database, [name])[name]
+    return {"source": name, "counts": outbox_json(counts, services.clock.now()),
+            "changes": list_changes(services.database, name, states, limit)}
+
+
+class RetryRequest(BaseModel):
+    """Which failed changes to retry: ``changes`` (their numbers) or ``all_failed``, not both."""
+
+    changes: list[int] | None = Field(None, min_length=1, description="the failed changes' numbers")
+    all_failed: bool = Field(False, description="every failed change of the source")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RetryRequest:
+        if (self.changes is None) != self.all_failed:
+            raise ValueError("give 'changes' (a list of change numbers) or 'all_failed': true")
+        return self
+
+
+@router.post("/sources/{name}/write-back/retry")
+def retry_write_back(name: str, request: RetryRequest, who: Writer, services: ServicesDep) -> dict[str, Any]:
+    """Put the source's failed write-back changes back to pending once the cause is fixed, as ``pylantir
+    write-back retry`` does (an older change of an entry is superseded, not retried); audited. Answers the
+    changes retried and superseded; 409, changing nothing, when a named change is not a failed one."""
+    source = _source(services, name)
+    if not source.writes_back:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"source '{name}' does not write back (no enabled "
+                                                      "write_back in its configuration)")
+    try:
+        with services.database.session() as session:
+            report = retry_failed(session, name, request.changes, services.clock.now())
+            audit_retry(session, name, report, who.actor, who.remote_address)
+    except RetryError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"nothing retried: {exc}") from exc
+    if services.dicom is not None:  # this process's worker delivers them now (another instance's on its poll)
+        services.dicom.write_back.committed(len(report.retried))
+    return {"source": name, **report.as_json()}
 
 
 @router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED)

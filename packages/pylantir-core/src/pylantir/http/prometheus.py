@@ -1,6 +1,7 @@
-"""``/metrics``: the process's counters (:mod:`pylantir.metrics`) and, read from the database at each scrape,
-the seconds since each enabled source's last successful sync. Needs a credential unless ``metrics`` is in
-``http.open_endpoints``."""
+"""``/metrics``: the process's counters (:mod:`pylantir.metrics`) and, read at each scrape, the seconds since
+each enabled source's last successful sync and the write-back outbox of each source that writes back (from
+the database), and which sources this instance leads (from its own leadership). Needs a credential unless
+``metrics`` is in ``http.open_endpoints``."""
 
 from __future__ import annotations
 
@@ -19,16 +20,21 @@ from pylantir.http.system import open_or_authenticated
 from pylantir.metrics import COLLECTORS, DATABASE_ERRORS
 from pylantir.store import SourceState
 from pylantir.sync.clock import as_utc
+from pylantir.writeback.outbox import STATES, write_back_counts
 
 router = APIRouter(tags=["health"])
 
 
-class SourceFreshness(Collector):
-    """``pylantir_source_seconds_since_success{source}``: from the stored source state, at each scrape (so an
-    instance that does not sync itself shows what the syncing one stored); a source that never synced has none."""
+class Scraped(Collector):
+    """A collector read at each scrape from the app's :class:`Services`."""
 
     def __init__(self, services: Services):
         self.services = services
+
+
+class SourceFreshness(Scraped):
+    """``pylantir_source_seconds_since_success{source}``: from the stored source state, at each scrape (so an
+    instance that does not sync itself shows what the syncing one stored); a source that never synced has none."""
 
     def collect(self) -> Iterator[Metric]:
         """One gauge per enabled source with a success."""
@@ -48,11 +54,51 @@ class SourceFreshness(Collector):
         yield gauge
 
 
+class SourceLeadership(Scraped):
+    """``pylantir_source_leader{source}``: 1 for each enabled source this instance leads (syncs) now, else 0."""
+
+    def collect(self) -> Iterator[Metric]:
+        """One gauge per enabled source."""
+        gauge = GaugeMetricFamily("pylantir_source_leader", "1 when this instance leads the source's sync, "
+                                  "0 when another instance (or none) does", labels=["source"])
+        sync = self.services.sync
+        led = set(sync.leadership.led()) if sync is not None and sync.leadership is not None else set()
+        for source in self.services.config.enabled_sources():
+            gauge.add_metric([source.name], 1.0 if source.name in led else 0.0)
+        yield gauge
+
+
+class WriteBackOutbox(Scraped):
+    """``pylantir_write_back_changes{source,state}`` and ``pylantir_write_back_oldest_pending_seconds{source}``,
+    from the outbox at each scrape, for every enabled source with ``write_back`` (any instance's deliveries)."""
+
+    def collect(self) -> Iterator[Metric]:
+        """Changes per source and state (all four states, zeros included); the oldest pending one's age."""
+        changes = GaugeMetricFamily("pylantir_write_back_changes", "Performed-step changes in the write-back "
+                                    "outbox, by source and state (pending, done, superseded, failed: for good)",
+                                    labels=["source", "state"])
+        oldest = GaugeMetricFamily("pylantir_write_back_oldest_pending_seconds", "Age of the oldest change "
+                                   "waiting to be written back to the source", labels=["source"])
+        names = [source.name for source in self.services.config.write_back_sources()]
+        now = self.services.clock.now()
+        try:
+            for name, counts in write_back_counts(self.services.database, names).items():
+                for state in STATES:
+                    changes.add_metric([name, state], float(getattr(counts, state)))
+                if counts.oldest_pending is not None:
+                    oldest.add_metric([name], max((now - counts.oldest_pending).total_seconds(), 0.0))
+        except SQLAlchemyError:
+            DATABASE_ERRORS.labels("metrics").inc()
+        yield changes
+        yield oldest
+
+
 def _registry(services: Services) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     for collector in COLLECTORS:
         registry.register(collector)
-    registry.register(SourceFreshness(services))
+    for scraped in (SourceFreshness, SourceLeadership, WriteBackOutbox):
+        registry.register(scraped(services))
     return registry
 
 
@@ -61,6 +107,7 @@ def _registry(services: Services) -> CollectorRegistry:
 async def metrics(services: ServicesDep) -> Response:
     """Prometheus text format: C-FIND requests, latency and matches by calling AE title and outcome;
     associations active, accepted and refused (by reason); MPPS events by state; sync runs and rows by source;
-    seconds since each source's last success; database errors."""
+    seconds since each source's last success; which sources this instance leads; write-back changes by source
+    and state, and the oldest pending one's age; database errors."""
     body = await run_in_threadpool(generate_latest, _registry(services))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -5,21 +5,59 @@
 - an enabled source is stale (:func:`pylantir.sync.status.staleness`: no successful sync within 3 of its
   intervals while its operation window was open; a source that never synced is judged from the service's start).
 
-The stored source state is read, so an instance that does not sync itself (``--no-sync``, another instance
-syncing) judges the sources by what the syncing instance stored.
+Staleness is about a source's last successful sync *by any instance*: the stored source state is read, so
+an instance that does not sync a source itself (``--no-sync``, or a follower while another instance leads it)
+judges it by what the leader stored, and a follower is ready while the leader keeps its sources fresh.
+
+:func:`instance_role` is the rest of the body: whether this instance is alone on its database (SQLite) or
+one of several on PostgreSQL, and which enabled sources it leads and which it follows.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
+from pydantic import BaseModel
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from pylantir.http.services import Services
 from pylantir.store import SourceState
 from pylantir.sync.clock import as_utc
+from pylantir.sync.lineage import this_process
 from pylantir.sync.status import staleness
+
+#: ``role.deployment`` of ``/ready``: one instance per SQLite file, or instances sharing a PostgreSQL database.
+Deployment = Literal["single-instance", "shared-database"]
+
+
+class Role(BaseModel):
+    """This instance's part in the deployment (``/ready``'s ``role``)."""
+
+    #: ``single-instance`` (SQLite: the one ``pylantir run`` on the file) or ``shared-database`` (PostgreSQL).
+    deployment: Deployment
+    #: This process, as the API's ``leadership.instance`` names it: ``pid N on HOST``.
+    instance: str
+    #: Whether this process runs syncs at all (``false``: ``--no-sync`` or ``pylantir start-api``).
+    syncs: bool
+    #: The enabled sources this instance leads (syncs), in configuration order.
+    leads: list[str]
+    #: The enabled sources another instance leads, or none does right now (this one serves their entries).
+    follows: list[str]
+
+
+def instance_role(services: Services) -> Role:
+    """Which enabled sources this instance leads and follows, from its own leadership (no database query)."""
+    names = [source.name for source in services.config.enabled_sources()]
+    leadership = services.sync.leadership if services.sync is not None else None
+    led = set(leadership.led()) if leadership is not None else set()
+    me = this_process()
+    return Role(
+        deployment="shared-database" if services.database.engine.dialect.name == "postgresql" else "single-instance",
+        instance=f"pid {me.pid} on {me.host}", syncs=services.sync is not None,
+        leads=[name for name in names if name in led], follows=[name for name in names if name not in led],
+    )
 
 
 def _database_problem(services: Services) -> str | None:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from pylantir import __version__
 from pylantir.config.models import OpenEndpoint
 from pylantir.http.auth import authenticate
-from pylantir.http.readiness import readiness_problems
+from pylantir.http.readiness import Role, instance_role, readiness_problems
 from pylantir.http.services import ServicesDep
 
 router = APIRouter(tags=["health"])
@@ -40,10 +40,12 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """Whether this instance can serve: ``ready``, or ``not ready`` with every reason."""
+    """Whether this instance can serve: ``ready``, or ``not ready`` with every reason; and its role (a
+    follower, which syncs no source itself, is ready: it serves DICOM and HTTP)."""
 
     status: Literal["ready", "not ready"]
     reasons: list[str]
+    role: Role
 
 
 @router.get("/health", response_model=Health, dependencies=[Depends(open_or_authenticated("health"))])
@@ -56,9 +58,12 @@ async def health(services: ServicesDep) -> Health:
             dependencies=[Depends(open_or_authenticated("ready"))])
 async def ready(response: Response, services: ServicesDep) -> Readiness:
     """Readiness: 200 when the database answers, the DICOM port is bound and every enabled source synced
-    successfully within 3 of its intervals; 503 with the reasons otherwise."""
+    successfully (by whichever instance leads it) within 3 of its intervals; 503 with the reasons otherwise.
+    The body says this instance's role: single instance or one of several on a shared database, and the
+    sources it leads and follows."""
     reasons = await run_in_threadpool(readiness_problems, services)
+    role = instance_role(services)
     if reasons:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Readiness(status="not ready", reasons=reasons)
-    return Readiness(status="ready", reasons=[])
+        return Readiness(status="not ready", reasons=reasons, role=role)
+    return Readiness(status="ready", reasons=[], role=role)

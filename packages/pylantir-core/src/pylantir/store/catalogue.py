@@ -1,7 +1,8 @@
 """The worklist in DICOM terms: one table of the columns every other part reads.
 
 Each :class:`Attribute` is one ``WorklistItem`` column and the Modality Worklist attribute it stores
-(PS3.4 Table K.6-1): its keyword (tag and VR come from pydicom's data dictionary), its level in a C-FIND
+(PS3.4 Table K.6-1): its keyword (tag and VR come from pydicom's data dictionary,
+:mod:`pylantir.datadict`), its level in a C-FIND
 identifier (the top level, the Scheduled Procedure Step Sequence item, or a component of a code sequence
 item), how a key on it is matched, what a response returns when nothing is stored, and how a
 ``field_mapping`` targets it. Derived from it:
@@ -25,7 +26,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from pydicom.datadict import dictionary_description, dictionary_VR, tag_for_keyword
+from pylantir.datadict import keyword_name, keyword_tag, keyword_vr
 
 #: ``stored(column)``: the stored value of a column of one worklist item (``"id"`` included).
 Stored = Callable[[str], Any]
@@ -107,19 +108,19 @@ class Attribute:
     @cached_property
     def tag(self) -> int:
         """The attribute's tag, from pydicom's data dictionary."""
-        found = tag_for_keyword(self.keyword)
+        found = keyword_tag(self.keyword)
         assert found is not None, f"{self.keyword} is not a DICOM keyword"
         return found
 
     @property
     def vr(self) -> str:
         """The attribute's value representation, from pydicom's data dictionary."""
-        return dictionary_VR(self.keyword)
+        return keyword_vr(self.keyword)
 
     @property
     def name(self) -> str:
         """The attribute's name in the standard (``Patient's Name``)."""
-        return dictionary_description(self.keyword)
+        return keyword_name(self.keyword)
 
     @property
     def tag_text(self) -> str:
@@ -132,7 +133,7 @@ class Attribute:
         if self.level is Level.STEP:
             return "SPS item"
         if self.level is Level.CODE:
-            return dictionary_description(self.sequence or "")
+            return keyword_name(self.sequence or "")
         return "top"
 
     @property

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_dict
-
+from pylantir.datadict import is_keyword, keyword_vm, keyword_vr
 from pylantir.store.catalogue import (
     ATTRIBUTES,
     BY_COLUMN,
@@ -88,13 +87,13 @@ def target(name: str) -> Target | None:
         return Target(name, column, vr, auto, many=BY_COLUMN[column].values > 1)
     if name.startswith(EXTRA_PREFIX):
         keyword = name[len(EXTRA_PREFIX) :]
-        if keyword not in keyword_dict:
+        if not is_keyword(keyword):
             return None
-        vr = dictionary_VR(keyword)
+        vr = keyword_vr(keyword)
         if vr in UNMAPPABLE_VRS or " or " in vr:  # "US or SS": the VR depends on another attribute
             return None
         column = EXTRA_COLUMNS[extra_level(keyword)]
-        return Target(name, column, vr, VR_FORMATS.get(vr, "text"), keyword, many=dictionary_VM(keyword) != "1")
+        return Target(name, column, vr, VR_FORMATS.get(vr, "text"), keyword, many=keyword_vm(keyword) != "1")
     return None
 
 

@@ -33,6 +33,7 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, create_engine, text
@@ -104,6 +105,9 @@ class Leadership(Protocol):
     def led(self) -> list[str]:
         """The sources this instance leads now."""
 
+    def since(self, source_name: str) -> datetime | None:
+        """When this instance came to lead the source (``None``: it does not lead it)."""
+
     def close(self) -> None:
         """Hand back every source."""
 
@@ -113,6 +117,7 @@ class SoleLeadership:
 
     def __init__(self, source_names: Iterable[str]):
         self._names = list(source_names)
+        self._since = datetime.now(UTC)
 
     def update(self, busy: set[str]) -> set[str]:
         """Nothing to renew."""
@@ -128,6 +133,10 @@ class SoleLeadership:
     def led(self) -> list[str]:
         """Every source."""
         return list(self._names)
+
+    def since(self, source_name: str) -> datetime | None:
+        """When the instance started (it leads every source from its start)."""
+        return self._since if source_name in self._names else None
 
     def close(self) -> None:
         """Nothing to hand back."""
@@ -148,6 +157,8 @@ class PostgresLeadership:
         self._connection: Connection | None = None
         self._backend_pid: int | None = None
         self._held: set[str] = set()
+        #: When each held source was taken (read by the HTTP service's threads: one dict operation each).
+        self._taken_at: dict[str, datetime] = {}
         self._unreachable = False
 
     def leads(self, source_name: str) -> bool:
@@ -157,6 +168,10 @@ class PostgresLeadership:
     def led(self) -> list[str]:
         """The sources this instance leads, in configuration order."""
         return [name for name in self._names if name in self._held]
+
+    def since(self, source_name: str) -> datetime | None:
+        """When this instance took the source's lock (``None``: it does not hold it)."""
+        return self._taken_at.get(source_name) if source_name in self._held else None
 
     def update(self, busy: set[str]) -> set[str]:
         """Check the session; hand back sources above the fair share (not ``busy``), then take free ones."""
@@ -169,6 +184,7 @@ class PostgresLeadership:
             for name in [n for n in reversed(self.led()) if n not in busy][: max(0, len(self._held) - share)]:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
                 self._held.discard(name)
+                self._taken_at.pop(name, None)
                 log.info("source '%s': handed over to another instance (%d instances share %d sources)",
                          name, instances, len(self._names))
             taken = set()
@@ -177,6 +193,7 @@ class PostgresLeadership:
                     break
                 if name not in self._held and connection.scalar(
                         text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(name)}):
+                    self._taken_at[name] = datetime.now(UTC)
                     self._held.add(name)
                     taken.add(name)
                     log.info("source '%s': this instance leads its sync now", name)
@@ -218,6 +235,7 @@ class PostgresLeadership:
         log.debug("leadership session failure", exc_info=exc)
         self._unreachable = True
         self._held.clear()
+        self._taken_at.clear()
         self._discard_connection()
 
     def _discard_connection(self) -> None:
@@ -243,6 +261,7 @@ class PostgresLeadership:
     def close(self) -> None:
         """End the session: every source is handed back at once."""
         self._held.clear()
+        self._taken_at.clear()
         connection, self._connection = self._connection, None
         if connection is not None:
             try:

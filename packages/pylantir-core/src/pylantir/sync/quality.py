@@ -23,8 +23,7 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from pydicom.datadict import dictionary_VM, dictionary_VR
-
+from pylantir.datadict import keyword_vm, keyword_vr
 from pylantir.store.catalogue import BY_COLUMN, EXTRA_COLUMNS, Attribute
 from pylantir.sync.fields import COLUMN_VRS, REQUIRED
 
@@ -94,7 +93,7 @@ _SEX_CODES = frozenset({"M", "F", "O"})
 @cache
 def _extra_vr(keyword: str) -> tuple[str, bool]:
     """The VR of an extra's attribute, and whether it holds several values."""
-    return dictionary_VR(keyword), dictionary_VM(keyword) != "1"
+    return keyword_vr(keyword), keyword_vm(keyword) != "1"
 
 
 def _column_rule(entry: Attribute) -> tuple[Callable[[str], Any], str]:

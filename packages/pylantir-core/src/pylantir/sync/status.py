@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 from pylantir.config import DataSourceSettings, PylantirConfig
 from pylantir.store import Database, SourceState, SyncRun
 from pylantir.sync.clock import SystemClock, as_utc
-from pylantir.sync.leadership import source_leaders
-from pylantir.sync.lineage import INTERRUPTED, is_orphaned
+from pylantir.sync.leadership import Leader, Leadership, source_leaders
+from pylantir.sync.lineage import INTERRUPTED, is_orphaned, this_process
 from pylantir.sync.result import COUNTS, OK_OUTCOMES
 from pylantir.sync.scheduler import SourceHealth, in_window, next_due
-from pylantir.writeback.outbox import write_back_counts
+from pylantir.writeback.outbox import WriteBackCounts, write_back_counts
 
 STALE_INTERVALS = 3
 
@@ -46,12 +46,32 @@ def staleness(source: DataSourceSettings, last_success: datetime | None, since: 
             f"({STALE_INTERVALS * source.sync_interval:g} s; {when})")
 
 
+def leadership_json(leader: Leader | None, source_name: str, local: Leadership | None) -> dict[str, Any] | None:
+    """Who leads a source's sync, JSON-ready: the instance (PID, host), whether it is this process, and since
+    when it leads (known to the leader itself only: ``local`` is this process's leadership, if it syncs)."""
+    if leader is None:
+        return None
+    me = this_process()
+    here = leader.pid == me.pid and leader.host == me.host
+    return {"instance": leader.describe(), "pid": leader.pid, "host": leader.host, "this_instance": here,
+            "since": _iso(local.since(source_name)) if here and local is not None else None}
+
+
+def outbox_json(counts: WriteBackCounts, now: datetime) -> dict[str, Any]:
+    """A source's write-back counts, JSON-ready, with ``oldest_pending_seconds``: the oldest pending change's age."""
+    oldest = counts.oldest_pending
+    return {**counts.as_json(),
+            "oldest_pending_seconds": round(max((now - oldest).total_seconds(), 0.0), 1) if oldest else None}
+
+
 def source_statuses(config: PylantirConfig, database: Database, now: datetime | None = None,
-                    since: datetime | None = None) -> list[dict[str, Any]]:
+                    since: datetime | None = None, leadership: Leadership | None = None) -> list[dict[str, Any]]:
     """One JSON-ready status per configured source, in config order: the latest run (outcome, counts,
     error), the last success and the last failure with its message, the circuit breaker, the next due time,
-    staleness (judged from ``since`` for a source that never synced; default: ``now``) and, with several
-    instances on PostgreSQL, which instance leads its sync."""
+    staleness (judged from ``since`` for a source that never synced; default: ``now``), which instance leads
+    its sync (``leadership``: this process's, which knows since when it leads) and, for a source with
+    ``write_back``, its outbox (:func:`pylantir.writeback.outbox.write_back_counts`, with the age of the
+    oldest pending change)."""
     now = now or SystemClock().now()
     names = [source.name for source in config.data_sources]
     with database.session() as session:
@@ -97,6 +117,7 @@ def source_statuses(config: PylantirConfig, database: Database, now: datetime | 
             "next_due": _iso(due),
             "stale": staleness(source, last_success, since or now, now, config.timezone),
             "leader": leaders[source.name].describe() if source.name in leaders else None,
-            "write_back": outboxes[source.name].as_json() if source.name in outboxes else None,
+            "leadership": leadership_json(leaders.get(source.name), source.name, leadership),
+            "write_back": outbox_json(outboxes[source.name], now) if source.name in outboxes else None,
         })
     return statuses

@@ -258,9 +258,9 @@ def to_tag(value: Any) -> int:
     text = _text_of(value).strip()
     if match := _TAG.fullmatch(text):
         return int(match[1] + match[2], 16)
-    from pydicom.datadict import tag_for_keyword
+    from pylantir.datadict import keyword_tag
 
-    if (tag := tag_for_keyword(text)) is not None:
+    if (tag := keyword_tag(text)) is not None:
         return tag
     raise ValueProblem("not a DICOM tag ((gggg,eeee), ggggeeee or a keyword)")
 

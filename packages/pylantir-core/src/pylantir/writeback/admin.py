@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, aliased
 
+from pylantir import audit
 from pylantir.store import Database, WriteBackChange
 from pylantir.sync.clock import as_utc
 from pylantir.writeback.outbox import FAILED, PENDING, RETRIED_AT, SUPERSEDED
@@ -48,10 +49,14 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def change_json(row: WriteBackChange) -> dict[str, Any]:
-    """One change as ``write-back list`` and the API show it: the entry's identity, no patient data."""
+    """One change as ``write-back list`` and the API show it: the entry's identity, its accession number and
+    the performed step's ID when the MPPS gave them, no patient data."""
     change = row.change
+    attributes = change.get("attributes") or {}
     return {
         "change": row.id, "source": row.source_name, "entry": row.identity, "location": change.get("location"),
+        "accession_number": attributes.get("AccessionNumber"),
+        "performed_procedure_step_id": attributes.get("PerformedProcedureStepID"),
         "status": change.get("status"), "state": row.state, "attempts": row.attempts,
         "recorded_at": _iso(row.recorded_at), "retried_at": change.get(RETRIED_AT),
         "next_attempt_at": _iso(row.next_attempt_at) if row.state == PENDING else None,
@@ -113,3 +118,12 @@ def retry_failed(session: Session, source_name: str, change_ids: Sequence[int] |
         row.change = {**row.change, RETRIED_AT: as_utc(now).isoformat()}
         report.retried.append(row.id)
     return report
+
+
+def audit_retry(session: Session, source_name: str, report: RetryReport, actor: str,
+                remote_address: str | None = None) -> None:
+    """Record a retry that changed anything in the audit, in ``session`` (``write-back retry`` and the API)."""
+    if report.retried or report.superseded:
+        audit.record(session, actor=actor, action="write_back.retry", target=f"source:{source_name}",
+                     changes={"retried": [None, report.retried], "superseded": [None, sorted(report.superseded)]},
+                     remote_address=remote_address)

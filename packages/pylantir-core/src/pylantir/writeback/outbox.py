@@ -257,3 +257,4 @@ def write_back_counts(database: Database, source_names: Sequence[str]) -> dict[s
             entry.last_failure = row.last_error
             entry.last_failure_at = as_utc(row.finished_at) if row.finished_at else None
     return counts
+
