@@ -95,7 +95,7 @@ def stored_rows(session: Session, source_name: str) -> list[Any] | None:
     """The fingerprint of the source's stored rows: their number, the sum of their content hashes (hex) and
     the number of them a complete fetch may remove; ``None`` when a row has no (hexadecimal) content hash."""
     mine = TABLE.c.source_name == source_name
-    hashes = session.execute(select(TABLE.c.content_hash).where(mine)).scalars().all()
+    hashes = [content_hash for (content_hash,) in session.execute(select(TABLE.c.content_hash).where(mine))]
     try:
         total = sum(map(int, hashes, repeat(16)))
     except (TypeError, ValueError):  # None, or a hash of another form: no proof

@@ -1,0 +1,58 @@
+"""Garbage collection while syncs run: fewer collections of the young generation.
+
+A sync allocates a few tuples, dicts and strings per record, nearly none of them in reference cycles, and
+keeps some alive (a batch, the identities seen): with the interpreter's default thresholds (700, 10, 10)
+the collector runs about 900 times in a 100,000-row sync and traverses the surviving rows again and again,
+and the full collections it triggers traverse every object of the process (about 0.15-0.2 s of CPU of a
+4 s first sync, docs/benchmarks.md). While at least one sync of the process runs, the thresholds are
+:data:`SYNC_THRESHOLDS`; the collector still runs (a cycle made meanwhile, by a sync or by another thread of
+``pylantir run``, is collected after at most about 10,000 allocations), and the thresholds in force before
+come back when the last sync ends.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+SYNC_THRESHOLDS = (10_000, 50, 100)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_running = 0
+_before: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Use :data:`SYNC_THRESHOLDS` while the block runs (and any other sync's block of this process)."""
+    global _running, _before
+    with _lock:
+        if _running == 0:
+            _before = gc.get_threshold()
+            gc.set_threshold(*SYNC_THRESHOLDS)
+        _running += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _running -= 1
+            if _running == 0:
+                gc.set_threshold(*_before)
+
+
+def with_fewer_collections(function: Callable[P, T]) -> Callable[P, T]:
+    """``function`` run inside :func:`fewer_collections`."""
+
+    @wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        with fewer_collections():
+            return function(*args, **kwargs)
+
+    return run
