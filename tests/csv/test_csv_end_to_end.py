@@ -92,3 +92,23 @@ def test_a_broken_file_fails_the_sync_and_keeps_the_worklist(database: Database,
     assert result.outcome == "failed"
     assert result.error.startswith(f"source 'site_b': '{path}': column 'dob' used by the source is not in the header")
     assert worklist_names(database, today()) == ["DEMO^ALICE"]
+
+
+def test_content_digest_an_unchanged_export_syncs_unchanged_and_a_changed_one_lands(database: Database,
+                                                                                      tmp_path: Path):
+    path = tmp_path / "site_b.csv"
+    write_export(path, [f"M1;DEMO^ALICE;1984-03-14;MR;{today()};08:30;A1", "M2;DEMO^BROKEN;1990-01-01;MR",
+                        f"M3;DEMO^BOB;1971-11-02;CT;{today()};09:15;A3"])
+    service = service_for(database, {"file_path": str(path)})
+    first = service.run_once()[0]
+    assert (first.outcome, first.fetched, first.inserted, first.rejected) == ("success", 3, 2, 1)
+    again = service.run_once()[0]
+    assert (again.outcome, again.fetched, again.unchanged, again.inserted, again.rejected) == ("success", 3, 2, 0, 1)
+    with database.session() as session:
+        reasons = {run: session.scalars(select(RejectedRow.reason).where(RejectedRow.sync_run_id == run)).all()
+                   for run in (first.run_id, again.run_id)}
+    assert reasons[again.run_id] == reasons[first.run_id] and len(reasons[first.run_id]) == 1
+    write_export(path, [f"M1;DEMO^ALICE;1984-03-14;MR;{today()};10:00;A1"])
+    changed = service.run_once()[0]
+    assert (changed.updated, changed.removed, changed.rejected) == (1, 1, 0)
+    assert worklist_names(database, today()) == ["DEMO^ALICE"]

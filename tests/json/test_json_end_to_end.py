@@ -65,3 +65,21 @@ def test_json_lines(database: Database, tmp_path: Path):
     path.write_text("\n".join(json.dumps(booking(n, given, today)) for n, given in ((1, "IVAN"), (2, "JUDY"))))
     outcome, found = sync_and_query(database, {"file_path": str(path), "format": "jsonl"})
     assert (outcome, found) == ("success", [("DEMO^IVAN", "BK1"), ("DEMO^JUDY", "BK2")])
+
+
+def test_content_digest_of_a_json_lines_export(tmp_path: Path):
+    registry = load_distribution("pylantir-json")[0]
+    owner = registry.owner("json", "site")
+    path = tmp_path / "site.jsonl"
+    path.write_text('{"mrn": "M1"}\n')
+
+    def digest(**config: object) -> object:
+        results = registry.call_hook(owner, "content_digest", source_type="json", source_name="site",
+                                     config={"file_path": str(path), "format": "jsonl", **config}, config_dir=tmp_path)
+        return results[0] if results else None  # (pluggy drops a None result)
+
+    first = digest()
+    assert isinstance(first, str) and digest() == first
+    path.write_text('{"mrn": "M2"}\n')
+    assert digest() != first
+    assert digest(watch_for_changes=True) is None

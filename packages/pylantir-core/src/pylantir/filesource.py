@@ -3,7 +3,8 @@
 What every file-based source needs, once: the common ``config`` keys (:class:`FileSourceConfig`),
 resolving ``file_path`` (a file or a glob of files merged as one source), the "no file matches yet"
 warning of ``validate_config``, opening files with errors that name them, ``utf-8`` read with or without
-a byte-order mark, and change detection (``watch_for_changes``) through :class:`pylantir.FetchState`.
+a byte-order mark, change detection (``watch_for_changes``) through :class:`pylantir.FetchState`, and the
+``content_digest`` hook's digest of the files (:func:`content_digest`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import codecs
 import glob
 import hashlib
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +28,7 @@ from pylantir.validation import problems_from_model
 __all__ = [
     "FileSourceConfig",
     "WatchMode",
+    "content_digest",
     "file_error",
     "files_to_read",
     "matching_files",
@@ -185,6 +188,19 @@ def skip_if_unchanged(
         state.unchanged = True
         return True
     return False
+
+
+def content_digest(
+    model: type[FileSourceConfig], config: Mapping[str, Any], source_name: str, config_dir: Path | None = None
+) -> str | None:
+    """The ``content_digest`` hook of a file source: a digest of the path and SHA-256 of every file
+    ``file_path`` matches (under ``config_dir`` when relative), or ``None`` when ``watch_for_changes`` is set
+    (its ``unchanged`` outcome then decides, as documented). Raises :class:`SourceError` like the fetch."""
+    parsed = parse_config(model, config, source_name)
+    if parsed.watch_for_changes is not None:
+        return None
+    signature = _signature(matching_files(parsed.file_path, source_name, config_dir), "hash", source_name)
+    return hashlib.sha256(json.dumps(signature).encode()).hexdigest()
 
 
 def parse_config(model: type[ConfigT], config: Mapping[str, Any], source_name: str) -> ConfigT:

@@ -11,7 +11,8 @@ How the core calls the hooks
     configured source's type**, never broadcast, so an implementation never has to check whether a
     call is meant for it and never sees another plugin's sources. The write-back hooks
     (``validate_write_back``, ``check_write_back``, ``write_back``) are optional and called only for
-    sources whose configuration has a ``write_back`` block. No hook relies on call order or on a
+    sources whose configuration has a ``write_back`` block; ``content_digest`` (optional) lets a sync of an
+    unchanged source skip the fetch. No hook relies on call order or on a
     "first result wins" rule, and every call is made once per source per operation (never per row).
 
 Errors
@@ -140,6 +141,40 @@ def fetch_entries(
         def fetch_entries(config):
             with open(config["file_path"], newline="") as handle:
                 yield from csv.DictReader(handle)
+    """
+
+
+@hookspec
+def content_digest(source_type: str, source_name: str, config: Mapping[str, Any], config_dir: Path) -> str | None:
+    """A digest of everything ``fetch_entries`` would read for this source now; optional.
+
+    :return: a text (a hash of the source's content: for a file source, its files' paths and bytes) with one
+        promise: while it stays the same, ``fetch_entries`` with the same arguments would yield equal items in
+        the same order, as a complete fetch, and would have nothing new to save in its state. Return
+        ``None`` when the plugin cannot promise that this time (then the fetch runs as usual).
+    :param source_type: the configured ``type``.
+    :param source_name: the configured ``name``; use it in error messages.
+    :param config: the source's validated ``config`` object.
+    :param config_dir: the directory of the configuration file (see ``validate_config``).
+
+    Called by the sync engine before each fetch, in the sync's thread. When the digest, the source's
+    configuration and field mapping, the core's normalisation and the site's date are those of the last
+    successful sync, and the source's stored entries are still exactly what that sync left, the sync does
+    not call ``fetch_entries``: it records a successful run in which every entry is unchanged (with the
+    rejections of that sync) and keeps the state the plugin saved then. Anything else runs the fetch. So
+    the digest must be much cheaper than a fetch (reading a file once, without parsing it, is), and must
+    change whenever the fetch's items could. A :class:`pylantir.SourceError` raised here is not reported:
+    the fetch runs and reports the problem itself. Plugins that do not implement it are unaffected: every
+    sync fetches.
+
+    Since 0.1.
+
+    Example (a source that reads one file)::
+
+        @hookimpl
+        def content_digest(config):
+            with open(config["file_path"], "rb") as handle:
+                return hashlib.file_digest(handle, "sha256").hexdigest()
     """
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
+from pylantir.filesource import content_digest as files_digest
 from pylantir.filesource import files_to_read, validate_file_config
 from pylantir_csv.config import CsvConfig, RowFilter
 from pylantir_csv.reader import CsvFile
 
-__all__ = ["CsvConfig", "RowFilter", "fetch_entries", "source_types", "validate_config"]
+__all__ = ["content_digest", "CsvConfig", "RowFilter", "fetch_entries", "source_types", "validate_config"]
 
 
 @hookimpl
@@ -35,6 +36,13 @@ def source_types() -> list[SourceType]:
 def validate_config(config: Mapping[str, Any], config_dir: Path) -> list[ConfigProblem]:
     """Report wrong types and unknown keys; warn when ``file_path`` (under ``config_dir``) matches no file yet."""
     return validate_file_config(CsvConfig, config, config_dir)
+
+
+@hookimpl
+def content_digest(source_name: str, config: Mapping[str, Any], config_dir: Path) -> str | None:
+    """The matched files' paths and SHA-256 (``None`` with ``watch_for_changes``): an unchanged export is
+    not read again (see ``pylantir.filesource.content_digest``)."""
+    return files_digest(CsvConfig, config, source_name, config_dir)
 
 
 @hookimpl

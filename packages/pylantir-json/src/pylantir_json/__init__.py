@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
+from pylantir.filesource import content_digest as files_digest
 from pylantir.filesource import files_to_read, validate_file_config
 from pylantir_json.config import JsonConfig
 from pylantir_json.parser import BACKEND
 from pylantir_json.reader import JsonFile
 
-__all__ = ["JsonConfig", "fetch_entries", "source_types", "validate_config"]
+__all__ = ["content_digest", "JsonConfig", "fetch_entries", "source_types", "validate_config"]
 
 
 @hookimpl
@@ -37,6 +38,13 @@ def source_types() -> list[SourceType]:
 def validate_config(config: Mapping[str, Any], config_dir: Path) -> list[ConfigProblem]:
     """Report wrong types, unknown keys and a missing ``records_path``; warn when no file matches yet."""
     return validate_file_config(JsonConfig, config, config_dir)
+
+
+@hookimpl
+def content_digest(source_name: str, config: Mapping[str, Any], config_dir: Path) -> str | None:
+    """The matched files' paths and SHA-256 (``None`` with ``watch_for_changes``): an unchanged export is
+    not read again (see ``pylantir.filesource.content_digest``)."""
+    return files_digest(JsonConfig, config, source_name, config_dir)
 
 
 @hookimpl

@@ -296,6 +296,9 @@ class SourceState(Base):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     # The FetchState.saved of the last successful sync (watermarks, file signatures).
     plugin_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What the last clean complete sync proved, for a next sync that may not need to fetch
+    # (pylantir.sync.unchanged.Proof); None: fetch.
+    unchanged_proof: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class User(Base):

@@ -167,15 +167,7 @@ def store_rejections(session: Session, source_name: str, run_id: int, rejections
     ``sources status`` and the API), not on every interval.
     """
     reasons = [f"source '{source_name}', {rejection.location}: {rejection.reason}" for rejection in rejections]
-    before = _previous_rejections(session, source_name, run_id)
-    repeated = 0
-    for reason in reasons:
-        if reason in before:
-            repeated += 1
-        else:
-            log.warning("%s rejected", reason)
-    if repeated:
-        log.info("source '%s': %d row(s) rejected as in the previous sync (not logged again)", source_name, repeated)
+    log_rejections(session, source_name, run_id, reasons)
     if rejections:
         session.execute(
             insert(RejectedRow),
@@ -185,6 +177,20 @@ def store_rejections(session: Session, source_name: str, run_id: int, rejections
                 for rejection, reason in zip(rejections, reasons, strict=True)
             ],
         )
+
+
+def log_rejections(session: Session, source_name: str, run_id: int, reasons: list[str]) -> None:
+    """Log each of a run's rejection ``reasons`` that the source's previous committed run did not give (a
+    WARNING each), and how many it did give again (one INFO line)."""
+    before = _previous_rejections(session, source_name, run_id)
+    repeated = 0
+    for reason in reasons:
+        if reason in before:
+            repeated += 1
+        else:
+            log.warning("%s rejected", reason)
+    if repeated:
+        log.info("source '%s': %d row(s) rejected as in the previous sync (not logged again)", source_name, repeated)
 
 
 def _previous_rejections(session: Session, source_name: str, run_id: int) -> set[str]:

@@ -1,5 +1,8 @@
 """One sync of one source: the orchestration of fetch -> spool -> one write transaction.
 
+A source whose plugin gives a content digest is first checked against the proof its last clean sync left
+(:mod:`~pylantir.sync.unchanged`): when it holds, the run is recorded without a fetch.
+
 The jobs live in their own modules: :mod:`~pylantir.sync.fetch` (the per-item pipeline with in-fetch
 dedup), :mod:`~pylantir.sync.retry` (retry policy), :mod:`~pylantir.sync.transaction` (the write
 transaction), :mod:`~pylantir.sync.lineage` (runs, rejections, failures, interrupted runs) and
@@ -34,7 +37,8 @@ from pylantir.sync.result import COUNTS, SyncResult
 from pylantir.sync.retry import RETRY_ATTEMPTS, RETRY_WAIT, with_retries
 from pylantir.sync.rows import RowPreparer
 from pylantir.sync.spool import Spool
-from pylantir.sync.transaction import WriteJob, commit
+from pylantir.sync.transaction import UnchangedJob, WriteJob, commit, commit_if_unchanged
+from pylantir.sync.unchanged import content_key
 from pylantir.sync.writer import stored_hashes
 
 __all__ = ["COUNTS", "Progress", "SyncResult", "sync_source"]
@@ -77,7 +81,9 @@ def sync_source(
     try:
         result.run_id, previous, last_success = begin_run(database, source, now)
         mapping = FieldMapping.of_source(source, where=f"source '{source.name}' field_mapping")
-        preparer = RowPreparer(mapping, now.astimezone(ZoneInfo(site_timezone)).date())
+        today = now.astimezone(ZoneInfo(site_timezone)).date()
+        preparer = RowPreparer(mapping, today)
+        key = content_key(registry, source, mapping.fingerprint, today)
 
         def attempt() -> tuple[Fetched, Spool]:
             nonlocal spool
@@ -94,13 +100,18 @@ def sync_source(
             )
             return fetched, spool
 
-        fetched, spool = with_retries(
-            attempt, source.name, deadline=started + source.timeout, timeout=source.timeout, cancel=cancel,
-            attempts=retry_attempts, wait=retry_wait,
-        )
-        result.fetched = fetched.fetched
-        commit(WriteJob(database, source, ranks if ranks is not None else {source.name: 0}, now, cancel, result,
-                        fetched, spool, started, fence))
+        if key is not None and commit_if_unchanged(UnchangedJob(database, source, key, now, cancel, result, started,
+                                                                fence)):
+            if progress is not None:  # nothing fetched: the records of the sync it repeats
+                progress(source.name, result.fetched)
+        else:
+            fetched, spool = with_retries(
+                attempt, source.name, deadline=started + source.timeout, timeout=source.timeout, cancel=cancel,
+                attempts=retry_attempts, wait=retry_wait,
+            )
+            result.fetched = fetched.fetched
+            commit(WriteJob(database, source, ranks if ranks is not None else {source.name: 0}, now, cancel, result,
+                            fetched, spool, started, fence, key))
     except SyncStopped as exc:
         result.outcome, result.error = exc.outcome, str(exc)
     except (SourceError, MappingError, PluginUnavailableError) as exc:
