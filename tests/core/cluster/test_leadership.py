@@ -64,10 +64,21 @@ def test_one_instance_alone_leads_every_source(database: Database, instances: li
 def test_sources_spread_one_per_instance(database: Database, instances: list[PostgresLeadership]) -> None:
     instances[0].update(set())
     assert len(instances[0].led()) == 3
+    took_all = {name: instances[0].since(name) for name in SOURCES}
+    assert all(took_all.values())
     settle(instances)
     led = [leadership.led() for leadership in instances]
     assert sorted(name for names in led for name in names) == sorted(SOURCES)
     assert [len(names) for names in led] == [1, 1, 1]
+    # since when each leads: the first kept its source's time; the others took theirs later; none otherwise
+    for leadership in instances:
+        for name in SOURCES:
+            since = leadership.since(name)
+            assert (since is not None) == (name in leadership.led())
+            if since is not None and leadership is not instances[0]:
+                assert since >= took_all[name]
+    (kept,) = instances[0].led()
+    assert instances[0].since(kept) == took_all[kept]
     leaders = source_leaders(database, SOURCES)
     assert {leaders[name].pid for name in SOURCES} == {1000, 1001, 1002}
     for leadership in instances:
@@ -100,7 +111,7 @@ def test_a_dead_leaders_sources_are_taken_over_and_its_writes_fenced(
     with database.session() as session, pytest.raises(SyncStopped, match=f"no longer leads source '{lost}'"):
         victim.fence(session, lost)
     assert victim.update(set()) == set()
-    assert victim.led() == []
+    assert victim.led() == [] and victim.since(lost) is None
 
 
 def test_a_leader_passes_its_fence(database: Database, instances: list[PostgresLeadership]) -> None:
