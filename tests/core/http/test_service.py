@@ -22,7 +22,10 @@ def test_run_serves_http_and_dicom_and_one_sigterm_stops_both(site: Site) -> Non
         assert health.status_code == 200 and health.json()["status"] == "healthy"
         ready = httpx.get(f"{site.url}/ready")
         assert ready.status_code == 200, ready.text
-        assert ready.json() == {"status": "ready", "reasons": []}
+        body = ready.json()
+        assert (body["status"], body["reasons"]) == ("ready", [])
+        assert body["role"] == {"deployment": "single-instance", "instance": body["role"]["instance"], "syncs": False,
+                                "leads": [], "follows": []}  # --no-sync: this instance syncs nothing
     assert server.returncode == 0, server.stderr
     log = server.stderr
     assert f"dashboard and API at {site.url}/" in log and f"{site.url}/docs" in log
