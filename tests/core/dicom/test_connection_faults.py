@@ -210,6 +210,10 @@ def test_pynetdicom_settings_stay_with_our_associations(serve: Callable[..., Run
     try:
         for level, bound in ((logging.WARNING, False), (logging.DEBUG, True)):
             pynetdicom_log.setLevel(level)
+            # the previous round's association ends in the server's own thread after the client released it
+            deadline = time.monotonic() + 30
+            while server.ae.active_associations and time.monotonic() < deadline:
+                time.sleep(0.05)
             with association(Peer("127.0.0.1", server.port), Verification) as assoc:
                 [accepted] = server.ae.active_associations
                 handlers = [handler for handler, _args in accepted.get_handlers(evt.EVT_PDU_RECV)]
