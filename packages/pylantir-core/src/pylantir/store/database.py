@@ -1,5 +1,6 @@
 """Engine and session setup: SQLite pragmas for one writer plus many readers (and the functions of
-:mod:`pylantir.store.dialect`), PostgreSQL as is."""
+:mod:`pylantir.store.dialect`); PostgreSQL sessions that end when their instance is cut off the network
+(:mod:`pylantir.store.postgres_tcp`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pylantir.config.models import sqlite_path
 from pylantir.store.dialect import SqlOperations, operations_for, prepare_sqlite_connection
+from pylantir.store.postgres_tcp import client_connect_args, end_silent_sessions
 from pylantir.store.schema import check_schema, current_revision, upgrade_schema
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -63,9 +65,13 @@ class Database:
             options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             options["pool_pre_ping"] = True
+        if self.url.get_backend_name() == "postgresql":
+            options["connect_args"] = client_connect_args(self.url)
         self.engine: Engine = create_engine(self.url, **options)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _set_up_sqlite)
+        elif self.url.get_backend_name() == "postgresql":
+            end_silent_sessions(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         #: The engine's SQL for matching (wild cards, case folding, planner hints).
         self.sql: SqlOperations = operations_for(self.engine)

@@ -8,11 +8,13 @@ when the session ends, so:
 
 - a leader killed (SIGKILL, OOM) or stopped loses its sources at once: its socket closes and the server ends
   the session; another instance takes them on its next poll (:data:`POLL_SECONDS`);
-- a leader cut off the network loses them when the server notices the silent peer: the session's server-side
-  TCP keepalives (:data:`SERVER_KEEPALIVE`) end it after at most ``idle + interval * count`` seconds
-  (20 s). The cut-off leader itself notices on its next poll (client-side keepalives and a TCP user timeout
-  of :data:`CLIENT_TIMEOUT_MS`) and stops starting syncs; a sync it had under way is refused at its commit
-  (:meth:`PostgresLeadership.fence`), and any row it could still write is an idempotent upsert.
+- a leader cut off the network loses them when the server notices the silent peer: the server-side TCP
+  keepalives and user timeout that every Pylantir session sets (:mod:`pylantir.store.postgres_tcp`) end the
+  session after at most 20 s, and end the cut-off instance's other sessions alike (a write transaction it
+  had open holds rows that the new leader's sync must wait for). The cut-off leader itself notices on its
+  next poll (client-side keepalives and TCP user timeout) and stops starting syncs; a sync it had under way
+  is refused at its commit (:meth:`PostgresLeadership.fence`), and any row it could still write is an
+  idempotent upsert.
 
 Sources spread over the instances: an instance leads at most its fair share, ``ceil(sources / instances)``,
 where the instances are the leadership sessions open on the database (``pg_stat_activity``, by their
@@ -34,7 +36,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,6 +44,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from pylantir.store import Database
+from pylantir.store.postgres_tcp import SERVER_SILENCE_SECONDS, client_connect_args, end_silent_sessions
 from pylantir.sync.lineage import Runner, this_process
 from pylantir.sync.pump import SyncStopped
 
@@ -51,15 +54,8 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 #: The ``application_name`` prefix of the leadership sessions (what counts the instances).
 APPLICATION = "pylantir-leader"
-#: Server-side keepalives of the leadership session: a silent instance's session ends after 5 + 5 * 3 s.
-SERVER_KEEPALIVE = {"tcp_keepalives_idle": 5, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
-#: Client side: a poll that the server does not acknowledge within this time fails (libpq drivers).
-CLIENT_TIMEOUT_MS = 10_000
 #: The longest a source stays without a leader after its leader is cut off the network (seconds).
-TAKEOVER_BOUND = (SERVER_KEEPALIVE["tcp_keepalives_idle"]
-                  + SERVER_KEEPALIVE["tcp_keepalives_interval"] * SERVER_KEEPALIVE["tcp_keepalives_count"]
-                  + POLL_SECONDS)
-_LIBPQ_DRIVERS = ("psycopg2", "psycopg")
+TAKEOVER_BOUND = SERVER_SILENCE_SECONDS + POLL_SECONDS
 
 
 def lock_key(source_name: str) -> int:
@@ -148,12 +144,9 @@ class PostgresLeadership:
     def __init__(self, database: Database, source_names: Iterable[str], runner: Runner | None = None):
         self._names = list(source_names)
         self._runner = runner or this_process()
-        url = database.url
-        connect_args: dict[str, Any] = {}
-        if url.get_driver_name() in _LIBPQ_DRIVERS:
-            connect_args = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
-                            "tcp_user_timeout": CLIENT_TIMEOUT_MS}
-        self._engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args)
+        self._engine = create_engine(database.url, poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                                     connect_args=client_connect_args(database.url))
+        end_silent_sessions(self._engine)
         self._connection: Connection | None = None
         self._backend_pid: int | None = None
         self._held: set[str] = set()
@@ -214,9 +207,6 @@ class PostgresLeadership:
             try:
                 connection.execute(text("SELECT set_config('application_name', :name, false)"),
                                    {"name": application_name(self._runner)})
-                for setting, value in SERVER_KEEPALIVE.items():
-                    connection.execute(text("SELECT set_config(:setting, :value, false)"),
-                                       {"setting": setting, "value": str(value)})
                 self._backend_pid = int(connection.scalar(text("SELECT pg_backend_pid()")) or 0)
             except BaseException:
                 connection.close()
