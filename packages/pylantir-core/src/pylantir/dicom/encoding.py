@@ -90,9 +90,13 @@ class _Encoder:
             raise UnencodableValue(keyword_for_tag(tag) or str(Tag(tag)), vr) from exc
         if len(data) % 2:
             data += b"\0" if vr == "UI" else b" "
-        if not self.implicit and len(data) > _MAX_SHORT_LENGTH and vr not in _LONG_LENGTH:
+        if self.short_length(vr) and len(data) > _MAX_SHORT_LENGTH:
             return self.by_pydicom(tag, vr, value)
         return self.header(tag, vr, len(data)) + data
+
+    def short_length(self, vr: str) -> bool:
+        """Whether an element of ``vr`` has a 16-bit length (Explicit VR, but for the VRs with a 32-bit one)."""
+        return not self.implicit and vr not in _LONG_LENGTH
 
     def header(self, tag: int, vr: str, length: int) -> bytes:
         group, number = tag >> 16, tag & 0xFFFF
@@ -182,26 +186,18 @@ class IdentifierEncoder:
             entry = level.attributes.get(key.keyword) if key.keyword else None
             if key.vr == "SQ" and key.keyword == SPS_SEQUENCE and level is TOP_LEVEL and key.item:
                 nested = [step for _, step in self._compile(key.item, STEP_LEVEL)]
-                steps.append((key.tag, (_SEQUENCE, (self._prefix(key.tag, "SQ"), nested))))
+                steps.append((key.tag, (_SEQUENCE, (self.encoder.header(key.tag, "SQ", 0)[:-4], nested))))
             elif key.vr != "SQ" and key.vr in STRING_VRS and entry is not None:
                 uid = key.vr == "UI"
-                column: _Column = (ANSWER_COLUMNS.index(entry.column), entry.fallback, self._prefix(key.tag, key.vr),
-                                   self._length(key.vr), b"\0" if uid else b" ", uid,
-                                   self.encoder.header(key.tag, key.vr, 0))
+                empty = self.encoder.header(key.tag, key.vr, 0)
+                short = self.encoder.short_length(key.vr)
+                # the header up to its length field, then the length packed in that field's width
+                column: _Column = (ANSWER_COLUMNS.index(entry.column), entry.fallback, empty[:-2 if short else -4],
+                                   _US.pack if short else _UL.pack, b"\0" if uid else b" ", uid, empty)
                 steps.append((key.tag, (_COLUMN, column)))
             else:
                 steps.append((key.tag, (_KEY, (key, level))))
         return steps
-
-    def _prefix(self, tag: int, vr: str) -> bytes:
-        """An element's header up to its length."""
-        group, number = tag >> 16, tag & 0xFFFF
-        if self.implicit:
-            return struct.pack("<HH", group, number)
-        return struct.pack("<HH2s2x" if vr in _LONG_LENGTH else "<HH2s", group, number, vr.encode())
-
-    def _length(self, vr: str) -> Callable[[int], bytes]:
-        return _US.pack if not self.implicit and vr not in _LONG_LENGTH else _UL.pack
 
     def _write(self, row: Row[Any], steps: list[_Step]) -> bytes:
         parts: list[bytes] = []
@@ -217,7 +213,7 @@ class IdentifierEncoder:
                 if type(value) is not str or not value.isascii():
                     raise _GeneralPath
                 if uid:
-                    value = "\\".join([single.strip() for single in value.split("\\")])
+                    value = _string("UI", value)
                 data = value.encode()
                 if len(data) % 2:
                     data += pad
