@@ -16,6 +16,7 @@ from pylantir.http.services import Services, ServicesDep
 from pylantir.plugins import PluginUnavailableError
 from pylantir.store import PerformedProcedureStep, RejectedRow, SyncRun
 from pylantir.sync.clock import as_utc
+from pylantir.sync.lineage import instance_name
 from pylantir.sync.result import COUNTS
 from pylantir.sync.status import outbox_json, source_statuses
 from pylantir.writeback.admin import RetryError, audit_retry, list_changes, retry_failed
@@ -50,7 +51,7 @@ def sources(who: Reader, services: ServicesDep) -> list[dict[str, Any]]:
     with its counts, next due time, circuit breaker (``degraded``), staleness, the instance leading its sync
     (``leadership``) and, for a source with ``write_back``, its outbox counts (``write_back``)."""
     statuses = source_statuses(services.config, services.database, services.clock.now(), services.started_at,
-                               leadership=services.sync.leadership if services.sync is not None else None)
+                               leadership=services.leadership)
     return [{**entry, "plugin": _plugin(services, entry["type"])} for entry in statuses]
 
 
@@ -60,7 +61,7 @@ def _run_json(run: SyncRun) -> dict[str, Any]:
         "started_at": as_utc(run.started_at).isoformat(),
         "finished_at": as_utc(run.finished_at).isoformat() if run.finished_at else None,
         "counts": {name: getattr(run, name) for name in COUNTS}, "error": run.error,
-        "runner": f"pid {run.pid} on {run.host}" if run.host else None,
+        "runner": instance_name(run.pid, run.host) if run.host else None,
     }
 
 

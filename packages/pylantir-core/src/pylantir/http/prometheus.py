@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from pylantir.http.readiness import led_sources
 from pylantir.http.services import Services, ServicesDep
 from pylantir.http.system import open_or_authenticated
 from pylantir.metrics import COLLECTORS, DATABASE_ERRORS
@@ -61,8 +62,7 @@ class SourceLeadership(Scraped):
         """One gauge per enabled source."""
         gauge = GaugeMetricFamily("pylantir_source_leader", "1 when this instance leads the source's sync, "
                                   "0 when another instance (or none) does", labels=["source"])
-        sync = self.services.sync
-        led = set(sync.leadership.led()) if sync is not None and sync.leadership is not None else set()
+        led = led_sources(self.services)
         for source in self.services.config.enabled_sources():
             gauge.add_metric([source.name], 1.0 if source.name in led else 0.0)
         yield gauge

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pylantir.http.services import Services
 from pylantir.store import SourceState
 from pylantir.sync.clock import as_utc
-from pylantir.sync.lineage import this_process
+from pylantir.sync.lineage import instance_name, this_process
 from pylantir.sync.status import staleness
 
 #: ``role.deployment`` of ``/ready``: one instance per SQLite file, or instances sharing a PostgreSQL database.
@@ -47,15 +47,21 @@ class Role(BaseModel):
     follows: list[str]
 
 
+def led_sources(services: Services) -> set[str]:
+    """The sources this instance leads (syncs) now, from its own leadership (no database query); none when it
+    does not sync."""
+    leadership = services.leadership
+    return set(leadership.led()) if leadership is not None else set()
+
+
 def instance_role(services: Services) -> Role:
     """Which enabled sources this instance leads and follows, from its own leadership (no database query)."""
     names = [source.name for source in services.config.enabled_sources()]
-    leadership = services.sync.leadership if services.sync is not None else None
-    led = set(leadership.led()) if leadership is not None else set()
+    led = led_sources(services)
     me = this_process()
     return Role(
         deployment="shared-database" if services.database.engine.dialect.name == "postgresql" else "single-instance",
-        instance=f"pid {me.pid} on {me.host}", syncs=services.sync is not None,
+        instance=instance_name(me.pid, me.host), syncs=services.sync is not None,
         leads=[name for name in names if name in led], follows=[name for name in names if name not in led],
     )
 

@@ -18,6 +18,7 @@ from pylantir.sync.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from pylantir.dicom import RunningServer
+    from pylantir.sync.leadership import Leadership
     from pylantir.sync.service import SyncService
 
 
@@ -40,6 +41,11 @@ class Services:
 
     def __post_init__(self) -> None:
         self.started_at = self.clock.now()
+
+    @property
+    def leadership(self) -> Leadership | None:
+        """This process's leadership of its sources' syncs (``None`` when it does not sync)."""
+        return self.sync.leadership if self.sync is not None else None
 
 
 def get_services(request: Request) -> Services:

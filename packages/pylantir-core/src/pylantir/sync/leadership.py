@@ -45,7 +45,7 @@ from sqlalchemy.pool import NullPool
 
 from pylantir.store import Database
 from pylantir.store.postgres_tcp import SERVER_SILENCE_SECONDS, client_connect_args, end_silent_sessions
-from pylantir.sync.lineage import Runner, this_process
+from pylantir.sync.lineage import Runner, instance_name, this_process
 from pylantir.sync.pump import SyncStopped
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Leader:
 
     def describe(self) -> str:
         """``pid N on HOST``, as ``sources status`` shows a sync's runner."""
-        return f"pid {self.pid} on {self.host}"
+        return instance_name(self.pid, self.host)
 
 
 class Leadership(Protocol):

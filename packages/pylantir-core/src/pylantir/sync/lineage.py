@@ -40,6 +40,12 @@ INTERRUPTED = "interrupted"
 START_TOLERANCE = timedelta(seconds=1)
 
 
+def instance_name(pid: int | None, host: str | None) -> str:
+    """``pid N on HOST``: how a Pylantir process is named wherever one is shown (a sync's runner, a source's
+    leader, ``/ready``'s instance)."""
+    return f"pid {pid} on {host}"
+
+
 @dataclass(frozen=True)
 class Runner:
     """The process that runs a sync."""
@@ -78,7 +84,7 @@ def close_interrupted_runs(database: Database) -> int:
         orphans = [run for run in runs if is_orphaned(run)]
         for run in orphans:
             run.outcome = INTERRUPTED
-            run.error = f"the process (pid {run.pid} on {run.host}) ended before the sync finished"
+            run.error = f"the process ({instance_name(run.pid, run.host)}) ended before the sync finished"
             log.warning("source '%s': sync run %d was interrupted (its process %d ended); closed",
                         run.source_name, run.id, run.pid)
     return len(orphans)
@@ -98,8 +104,8 @@ def close_previous_leaders_runs(database: Database, source_names: set[str]) -> s
         closed = [run for run in runs if run.host != me.host or (run.pid != me.pid and is_orphaned(run))]
         for run in closed:
             run.outcome = INTERRUPTED
-            run.error = (f"the instance that led the source (pid {run.pid} on {run.host}) stopped before the sync "
-                         "finished")
+            run.error = (f"the instance that led the source ({instance_name(run.pid, run.host)}) stopped before "
+                         "the sync finished")
             log.warning("source '%s': sync run %d was interrupted (the instance that led it, pid %s on %s, "
                         "stopped); syncing it now", run.source_name, run.id, run.pid, run.host)
     return {run.source_name for run in closed}

@@ -19,7 +19,7 @@ from pylantir.config import DataSourceSettings, PylantirConfig
 from pylantir.store import Database, SourceState, SyncRun
 from pylantir.sync.clock import SystemClock, as_utc
 from pylantir.sync.leadership import Leader, Leadership, source_leaders
-from pylantir.sync.lineage import INTERRUPTED, is_orphaned, this_process
+from pylantir.sync.lineage import INTERRUPTED, instance_name, is_orphaned, this_process
 from pylantir.sync.result import COUNTS, OK_OUTCOMES
 from pylantir.sync.scheduler import SourceHealth, in_window, next_due
 from pylantir.writeback.outbox import WriteBackCounts, write_back_counts
@@ -106,7 +106,7 @@ def source_statuses(config: PylantirConfig, database: Database, now: datetime | 
             "finished": _iso(run.finished_at) if run else None,
             "seconds": round((run.finished_at - run.started_at).total_seconds(), 2)
             if run and run.finished_at else None,
-            "runner": f"pid {run.pid} on {run.host}" if run and run.host else None,
+            "runner": instance_name(run.pid, run.host) if run and run.host else None,
             "counts": {name: getattr(run, name) for name in COUNTS} if run else {},
             "last_success": _iso(last_success),
             "last_failure": _iso(failure.started_at) if failure else None,
