@@ -96,13 +96,15 @@ def _begin(session: Session, run_id: int | None, fence: Callable[[Session], None
         fence(session)
 
 
-def _succeed(session: Session, source: DataSourceSettings, result: SyncResult, now: datetime, started: float) -> None:
-    """The run's end and the source's state, in the sync's transaction."""
+def _succeed(session: Session, source: DataSourceSettings, result: SyncResult, now: datetime,
+             started: float) -> SourceState:
+    """The run's end and the source's state, in the sync's transaction; the state."""
     result.duration = time.monotonic() - started
     finish_run(session, result, now)
     state = session.get(SourceState, source.name)
     assert state is not None, "begin_run stored the source's state"
     state.last_success_at, state.consecutive_failures = now, 0
+    return state
 
 
 def _write_unchanged(job: UnchangedJob) -> bool:
@@ -139,7 +141,5 @@ def _write(job: WriteJob) -> None:
         store_rejections(session, source.name, result.run_id, fetched.rejections)
         if not fetched.state.unchanged:  # (an unchanged fetch leaves the proof of the sync it repeats)
             store_proof(session, source.name, job.key if fetched.state.complete else None, result)
-        _succeed(session, source, result, job.now, job.started)
-        state = session.get(SourceState, source.name)
-        assert state is not None
+        state = _succeed(session, source, result, job.now, job.started)
         state.plugin_state = dict(fetched.state.saved)
