@@ -47,6 +47,21 @@ class _Digests:
         return hashlib.sha256(repr(self.sources.rows[source_name]).encode()).hexdigest()
 
 
+def give_digest(plugin: Any) -> _Digests:
+    """Register the memory plugin ``plugin`` anew with a ``content_digest`` hook; the digests it answers."""
+    digests = _Digests(plugin)
+    module = plugin._module()  # the test plugin's functions, bound to ``plugin``
+
+    @hookimpl
+    def content_digest(source_name: str) -> Any:
+        return digests.digest(source_name)
+
+    module.content_digest = content_digest
+    plugin.registry = PluginRegistry()
+    plugin.registry.register_module(module, "memory-plugin-with-digest")
+    return digests
+
+
 class World:
     """One database synced through one registry."""
 
@@ -66,16 +81,7 @@ class World:
 def worlds(memory: Any, tmp_path: Path) -> Iterator[types.SimpleNamespace]:
     """``plain``: the memory plugin, which has no ``content_digest``; ``digest``: the same plugin with it."""
     with_digest = type(memory)()
-    digests = _Digests(with_digest)
-    module = with_digest._module()  # the test plugin's functions, bound to ``with_digest``
-
-    @hookimpl
-    def content_digest(source_name: str) -> Any:
-        return digests.digest(source_name)
-
-    module.content_digest = content_digest
-    with_digest.registry = PluginRegistry()
-    with_digest.registry.register_module(module, "memory-plugin-with-digest")
+    digests = give_digest(with_digest)
     plain_db = Database.open(f"sqlite:///{tmp_path / 'plain.sqlite'}")
     digest_db = Database.open(f"sqlite:///{tmp_path / 'digest.sqlite'}")
     yield types.SimpleNamespace(plain=World(memory, plain_db), digest=World(with_digest, digest_db),
@@ -227,16 +233,7 @@ def test_content_digest_none_an_error_or_an_incomplete_fetch_means_fetching(worl
 
 def test_content_digest_shortcut_on_each_database(memory, database, kit) -> None:
     """SQLite and PostgreSQL: the second sync records its run without a fetch, with the first one's counts."""
-    digests = _Digests(memory)
-    module = memory._module()
-
-    @hookimpl
-    def content_digest(source_name: str) -> Any:
-        return digests.digest(source_name)
-
-    module.content_digest = content_digest
-    memory.registry = PluginRegistry()
-    memory.registry.register_module(module, "memory-plugin-with-digest")
+    give_digest(memory)
     memory.rows["alpha"] = [kit.record(1), kit.record(2), kit.record(3, sex="X")]
     src = kit.source()
     first = sync_source(database, memory.registry, src)
