@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
-from typing import ParamSpec, TypeVar
 
 SYNC_THRESHOLDS = (10_000, 50, 100)
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 _lock = threading.Lock()
 _running = 0
@@ -31,7 +26,8 @@ _before: tuple[int, int, int] = gc.get_threshold()
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Use :data:`SYNC_THRESHOLDS` while the block runs (and any other sync's block of this process)."""
+    """Use :data:`SYNC_THRESHOLDS` while the block runs (and any other sync's block of this process); also a
+    decorator (``@fewer_collections()``), as every ``contextmanager`` is."""
     global _running, _before
     with _lock:
         if _running == 0:
@@ -45,14 +41,3 @@ def fewer_collections() -> Iterator[None]:
             _running -= 1
             if _running == 0:
                 gc.set_threshold(*_before)
-
-
-def with_fewer_collections(function: Callable[P, T]) -> Callable[P, T]:
-    """``function`` run inside :func:`fewer_collections`."""
-
-    @wraps(function)
-    def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        with fewer_collections():
-            return function(*args, **kwargs)
-
-    return run

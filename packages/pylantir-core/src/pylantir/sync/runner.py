@@ -30,7 +30,7 @@ from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableEr
 from pylantir.store import Database
 from pylantir.sync.clock import Clock, SystemClock
 from pylantir.sync.fetch import CHUNK_SIZE, Fetched, Progress, fetch_source
-from pylantir.sync.gcpolicy import with_fewer_collections
+from pylantir.sync.gcpolicy import fewer_collections
 from pylantir.sync.lineage import begin_run, log_summary, record_failure
 from pylantir.sync.mapping import FieldMapping, MappingError
 from pylantir.sync.pump import SyncStopped
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 2000  # rows per write batch (one hash query, one executemany)
 
 
-@with_fewer_collections
+@fewer_collections()
 def sync_source(
     database: Database,
     registry: PluginRegistry,
