@@ -55,11 +55,16 @@ class Runner:
     started_at: datetime
 
 
+def runner_of(pid: int) -> Runner:
+    """The process ``pid`` of this host (its start time from the operating system)."""
+    started = datetime.fromtimestamp(psutil.Process(pid).create_time(), UTC)
+    return Runner(socket.gethostname(), pid, started)
+
+
 @cache
 def this_process() -> Runner:
-    """This process (its start time from the operating system)."""
-    started = datetime.fromtimestamp(psutil.Process().create_time(), UTC)
-    return Runner(socket.gethostname(), os.getpid(), started)
+    """This process."""
+    return runner_of(os.getpid())
 
 
 def is_orphaned(run: SyncRun) -> bool:

@@ -132,16 +132,16 @@ def sync_source(
     if not result.ok:
         record_failure(database, source, result, now)
     log_summary(source, result)
-    _count(source, result)
+    count_in_metrics(result)
     return result
 
 
-def _count(source: DataSourceSettings, result: SyncResult) -> None:
-    """The run's metrics (:mod:`pylantir.metrics`): its outcome, and its rows by kind."""
-    metrics.SYNC_RUNS.labels(source.name, result.outcome).inc()
+def count_in_metrics(result: SyncResult) -> None:
+    """Count a sync in this process's metrics (:mod:`pylantir.metrics`): its outcome, and its rows by kind."""
+    metrics.SYNC_RUNS.labels(result.source, result.outcome).inc()
     for kind in ("inserted", "updated", "unchanged", "rejected", "removed"):
         if count := getattr(result, kind):
-            metrics.SYNC_ROWS.labels(source.name, kind).inc(count)
+            metrics.SYNC_ROWS.labels(result.source, kind).inc(count)
 
 
 def _counting(result: SyncResult, progress: Progress | None) -> Progress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 
 from sqlalchemy import select
 
@@ -117,6 +117,10 @@ class SyncService:
             wait(pending, timeout=CANCEL_GRACE)
         if self.leadership is not None:
             self.leadership.close()
+
+    def submit(self, source_name: str) -> Future[SyncResult]:
+        """Sync the enabled source ``source_name`` now (led or not), or join its sync already running."""
+        return self.scheduler.submit(self._sources[source_name])
 
     def run_once(self, source_names: list[str] | None = None) -> list[SyncResult]:
         """Sync the named enabled sources (default: all) now, concurrently; wait and return the results.
