@@ -102,10 +102,10 @@ class Worker:
         self._sending = threading.Lock()
         self.database = Database(config.resolved_database_url(), echo=config.database_echo)
         names = [source.name for source in config.enabled_sources()]
-        self.leadership = ReportingLeadership(
-            leadership_for(self.database, names, runner_of(settings.instance_pid)), self.send)
+        instance = runner_of(settings.instance_pid)
+        self.leadership = ReportingLeadership(leadership_for(self.database, names, instance), self.send)
         self.service = SyncService(config, PluginRegistry.discover(settings.plugins_dir), self.database,
-                                   leadership=self.leadership)
+                                   leadership=self.leadership, instance=instance)
         self.service.on_finished = lambda result: self.send(Finished(result))
 
     def send(self, message: Message) -> None:
