@@ -108,7 +108,7 @@ def _scanned(tmp_path: Path, modality: Callable[..., Any],
     config, url = _config(tmp_path, port, _fast_retries())
     database = Database.open(url)
     try:
-        with running_pylantir(["run", "--config", str(config)], port, env=os.environ) as run:
+        with running_pylantir(["run", "--no-http", "--config", str(config)], port, env=os.environ) as run:
             wait_until(lambda: len(_items(database)) == 2, what="the first sync")
             scanner = modality(port)
             scanner.end(scanner.start(_items(database)["p1"].study_instance_uid))

@@ -118,7 +118,7 @@ def test_write_back_of_n_create_and_n_set_reaches_the_source_and_only_it(
     port = free_port()
     config, log, url = _site(tmp_path, port)
     database = Database.open(url)
-    with serving(["run", "--config", str(config)], Peer("127.0.0.1", port)) as server:
+    with serving(["run", "--no-http", "--config", str(config)], Peer("127.0.0.1", port)) as server:
         wait_until(lambda: len(_items(database)) == 2, what="the first syncs")
         items = _items(database)
         scanner = modality(port)
@@ -151,7 +151,7 @@ def test_write_back_survives_kill_9_between_the_mpps_write_and_the_delivery(
     port = free_port()
     config, log, url = _site(tmp_path, port, hold=True)
     database = Database.open(url)
-    with serving(["run", "--config", str(config)], Peer("127.0.0.1", port)) as first:
+    with serving(["run", "--no-http", "--config", str(config)], Peer("127.0.0.1", port)) as first:
         wait_until(lambda: len(_items(database)) == 2, what="the first syncs")
         item = _items(database)["scheduler"]
         scanner = modality(port)
@@ -166,7 +166,7 @@ def test_write_back_survives_kill_9_between_the_mpps_write_and_the_delivery(
     pending = [row for row in _outbox(database) if row.state == "pending"]
     assert [row.change["status"] for row in pending] == ["COMPLETED"]
     (tmp_path / "down").unlink()
-    with serving(["run", "--config", str(config)], Peer("127.0.0.1", port)):
+    with serving(["run", "--no-http", "--config", str(config)], Peer("127.0.0.1", port)):
         wait_until(lambda: _written(log), what="the delivery after the restart")
         wait_until(lambda: _outbox(database)[-1].state == "done", what="the delivery to be recorded")
     database.close()

@@ -34,13 +34,15 @@ SYNC_RUNS = Counter("pylantir_sync_runs", "Sync runs ended, by source and outcom
                     registry=None)
 SYNC_ROWS = Counter("pylantir_sync_rows", "Rows of sync runs, by source and kind (inserted, updated, unchanged, "
                     "rejected, removed)", ["source", "kind"], registry=None)
+SYNC_WORKER_RESTARTS = Counter("pylantir_sync_worker_restarts", "Sync worker processes that ended while the run "
+                                "went on, each replaced by a new one", registry=None)
 DATABASE_ERRORS = Counter("pylantir_database_errors", "Database operations that failed, by operation",
                           ["operation"], registry=None)
 
 #: Everything counted in this process (the ``/metrics`` registry adds its database's gauges).
 COLLECTORS: tuple[Collector, ...] = (CFIND_REQUESTS, CFIND_SECONDS, CFIND_MATCHES, ASSOCIATIONS_ACTIVE,
                                      ASSOCIATIONS_ACCEPTED, ASSOCIATIONS_REFUSED, MPPS_EVENTS, SYNC_RUNS, SYNC_ROWS,
-                                     DATABASE_ERRORS)
+                                     SYNC_WORKER_RESTARTS, DATABASE_ERRORS)
 
 _seen_aes: set[str] = set()
 _seen_lock = threading.Lock()

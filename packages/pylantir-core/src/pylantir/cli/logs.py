@@ -81,3 +81,12 @@ def log_at_least(level: int) -> None:
     root = logging.getLogger()
     if root.level > level:
         root.setLevel(level)
+
+
+def current_logging() -> tuple[int, str]:
+    """How this process logs, as :func:`configure_logging`'s arguments (``-v`` count, format): a process it
+    starts (the sync worker of ``pylantir run``) configures its logging alike."""
+    root = logging.getLogger()
+    level = root.level if root.level in LEVELS else logging.INFO
+    json_lines = any(isinstance(handler.formatter, JsonFormatter) for handler in root.handlers)
+    return LEVELS.index(level), "json" if json_lines else "text"

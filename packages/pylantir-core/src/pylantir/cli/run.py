@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from pylantir.http import RunningHttp
     from pylantir.store import Database
     from pylantir.store.run_lock import RunLock
+    from pylantir.sync.supervisor import SyncSupervisor
+    from pylantir.writeback.service import WriteBackService
 
 log = logging.getLogger("pylantir.run")
-SYNC_STOP_TIMEOUT = 30.0
 
 
 def with_overrides(config: PylantirConfig, section: str, **overrides: Any) -> PylantirConfig:
@@ -54,21 +55,25 @@ def with_overrides(config: PylantirConfig, section: str, **overrides: Any) -> Py
     return config.model_copy(update={section: replaced})
 
 
-def _start_sources(config: PylantirConfig, cli_ctx: CliContext, database: Database) -> tuple[Any, Any]:
-    """Check the sources, then start the sync and, when a source writes back, the write-back worker."""
+def _start_sources(config: PylantirConfig, cli_ctx: CliContext, database: Database
+                   ) -> tuple[SyncSupervisor, WriteBackService | None]:
+    """Check the sources, then start the sync worker process and, when a source writes back, the write-back
+    worker (a thread: it is woken by this process's MPPS writes)."""
     from pylantir.sync.checks import check_sources
-    from pylantir.sync.leadership import leadership_for
-    from pylantir.sync.service import SyncService
+    from pylantir.sync.supervisor import SyncSupervisor, SyncWorkerError
     from pylantir.writeback.service import WriteBackService
 
-    registry = cli_ctx.registry(plugins_dir=Path(config.plugins_dir) if config.plugins_dir else None)
+    plugins_dir = cli_ctx.plugins_dir or (Path(config.plugins_dir) if config.plugins_dir else None)
+    registry = cli_ctx.registry(plugins_dir)
     cli_ctx.enforce_strict_plugins()
     problems = check_sources(config, registry)
     if problems:
         raise click.ClickException("the data sources cannot be used:\n" + "\n".join(f"  - {p}" for p in problems))
-    leadership = leadership_for(database, [source.name for source in config.enabled_sources()])
-    service = SyncService(config, registry, database, leadership=leadership)
-    service.start()
+    service = SyncSupervisor(config, registry, plugins_dir)
+    try:
+        service.start()
+    except SyncWorkerError as exc:
+        raise click.ClickException(str(exc)) from exc
     write_back = WriteBackService(config, registry, database) if config.write_back_sources() else None
     if write_back is not None:
         write_back.start()
@@ -127,7 +132,9 @@ def run(
     """Serve the worklist over DICOM (MWL C-FIND, MPPS, C-ECHO) and HTTP (API, health, dashboard), and keep
     it in sync with the data sources.
 
-    The sources are checked and the sync engine started before the ports open. Performed-step changes of the
+    The sources are checked and the sync started before the ports open; it runs in a worker process of its
+    own (so that syncing and answering modalities do not compete for one interpreter), replaced if it dies,
+    and stopped with this one. Performed-step changes of the
     entries of sources with write_back are written back to them by a worker of their own (with --no-sync they
     are recorded and wait for the next run that syncs). Housekeeping (what left the worklist, old sync runs)
     runs every housekeeping.interval_minutes. SIGINT or SIGTERM stops them all.
@@ -192,12 +199,12 @@ def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sy
         if write_back is not None:
             write_back.stop()
         if sync is not None:
-            sync.stop(SYNC_STOP_TIMEOUT)
+            sync.stop()
         database.close()
 
 
-def start_http_service(config: PylantirConfig, database: Database, server: RunningServer | None, sync: Any
-                       ) -> RunningHttp:
+def start_http_service(config: PylantirConfig, database: Database, server: RunningServer | None,
+                       sync: SyncSupervisor | None) -> RunningHttp:
     """The HTTP service of ``config.http`` over ``database`` (and this process's DICOM server and sync, if any)."""
     from pylantir.accounts import AccountError
     from pylantir.http import HttpStartError, create_app, start_http

@@ -22,7 +22,7 @@ from pylantir.sync.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from pylantir.dicom import RunningServer
-    from pylantir.sync.service import SyncService
+    from pylantir.sync.supervisor import SyncSupervisor
 
 
 def create_app(
@@ -30,7 +30,7 @@ def create_app(
     database: Database,
     *,
     dicom: RunningServer | None = None,
-    sync: SyncService | None = None,
+    sync: SyncSupervisor | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
     """The FastAPI app of ``config.http`` over ``database`` (``dicom``/``sync``: this process's, for ``/ready``

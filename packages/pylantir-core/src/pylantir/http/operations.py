@@ -155,7 +155,7 @@ def sync_now(name: str, who: Writer, services: ServicesDep,
     with services.database.session() as session:
         audit.record(session, actor=who.actor, action="source.sync", target=f"source:{name}",
                      remote_address=who.remote_address)
-    future = services.sync.scheduler.submit(source)
+    future = services.sync.submit(source.name)
     if not wait:
         return {"source": name, "started": True}
     result = future.result()

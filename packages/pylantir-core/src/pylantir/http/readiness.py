@@ -2,6 +2,7 @@
 
 - the database does not answer ``SELECT 1``;
 - the DICOM server of this process is not listening;
+- this process syncs, and its sync worker process is not running (it ended and is being replaced);
 - an enabled source is stale (:func:`pylantir.sync.status.staleness`: no successful sync within 3 of its
   intervals while its operation window was open; a source that never synced is judged from the service's start).
 
@@ -106,7 +107,8 @@ def stale_sources(services: Services, now: datetime) -> list[str]:
 def readiness_problems(services: Services) -> list[str]:
     """Every reason this instance is not ready (empty: ready)."""
     database = _database_problem(services)
-    problems = [problem for problem in (database, _dicom_problem(services)) if problem]
+    sync = services.sync.problem() if services.sync is not None else None
+    problems = [problem for problem in (database, _dicom_problem(services), sync) if problem]
     if database is None:
         problems += stale_sources(services, services.clock.now())
     return problems

@@ -18,8 +18,8 @@ from pylantir.sync.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from pylantir.dicom import RunningServer
-    from pylantir.sync.leadership import Leadership
-    from pylantir.sync.service import SyncService
+    from pylantir.sync.leadership import LeadershipView
+    from pylantir.sync.supervisor import SyncSupervisor
 
 
 @dataclass
@@ -32,8 +32,8 @@ class Services:
     secret: bytes
     #: The DICOM server of this process (``None``: it serves none, as ``pylantir start-api``; ``/ready`` skips it).
     dicom: RunningServer | None = None
-    #: The sync engine of this process (``None`` with ``--no-sync``).
-    sync: SyncService | None = None
+    #: The sync of this process, in its worker process (``None``: ``--no-sync``, or ``pylantir start-api``).
+    sync: SyncSupervisor | None = None
     clock: Clock = field(default_factory=SystemClock)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: When the service started: a source that never synced is judged stale from then on.
@@ -43,7 +43,7 @@ class Services:
         self.started_at = self.clock.now()
 
     @property
-    def leadership(self) -> Leadership | None:
+    def leadership(self) -> LeadershipView | None:
         """This process's leadership of its sources' syncs (``None`` when it does not sync)."""
         return self.sync.leadership if self.sync is not None else None
 

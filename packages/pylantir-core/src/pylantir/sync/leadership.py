@@ -86,23 +86,27 @@ class Leader:
         return instance_name(self.pid, self.host)
 
 
-class Leadership(Protocol):
-    """What the scheduler asks: which sources this instance leads, renewed on every poll."""
-
-    def update(self, busy: set[str]) -> set[str]:
-        """Renew the leadership, take or hand back sources (never one in ``busy``); the sources newly led."""
+class LeadershipView(Protocol):
+    """What the HTTP service shows of an instance's leadership: which sources it leads, since when."""
 
     def leads(self, source_name: str) -> bool:
         """Whether this instance leads the source now."""
-
-    def fence(self, session: Session, source_name: str) -> None:
-        """In a sync's write transaction: raise :class:`SyncStopped` unless this instance still leads it."""
 
     def led(self) -> list[str]:
         """The sources this instance leads now."""
 
     def since(self, source_name: str) -> datetime | None:
         """When this instance came to lead the source (``None``: it does not lead it)."""
+
+
+class Leadership(LeadershipView, Protocol):
+    """What the scheduler asks: which sources this instance leads, renewed on every poll."""
+
+    def update(self, busy: set[str]) -> set[str]:
+        """Renew the leadership, take or hand back sources (never one in ``busy``); the sources newly led."""
+
+    def fence(self, session: Session, source_name: str) -> None:
+        """In a sync's write transaction: raise :class:`SyncStopped` unless this instance still leads it."""
 
     def close(self) -> None:
         """Hand back every source."""
@@ -261,10 +265,11 @@ class PostgresLeadership:
         self._engine.dispose()
 
 
-def leadership_for(database: Database, source_names: Iterable[str]) -> Leadership:
-    """The leadership of ``pylantir run``'s sources on this database (PostgreSQL: elected; SQLite: sole)."""
+def leadership_for(database: Database, source_names: Iterable[str], instance: Runner | None = None) -> Leadership:
+    """The leadership of ``pylantir run``'s sources on this database (PostgreSQL: elected; SQLite: sole),
+    held for ``instance`` (default: this process; the sync worker holds it for the ``run`` that started it)."""
     if database.engine.dialect.name == "postgresql":
-        return PostgresLeadership(database, source_names)
+        return PostgresLeadership(database, source_names, instance)
     return SoleLeadership(source_names)
 
 

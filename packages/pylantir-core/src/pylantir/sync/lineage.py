@@ -55,11 +55,16 @@ class Runner:
     started_at: datetime
 
 
+def runner_of(pid: int) -> Runner:
+    """The process ``pid`` of this host (its start time from the operating system)."""
+    started = datetime.fromtimestamp(psutil.Process(pid).create_time(), UTC)
+    return Runner(socket.gethostname(), pid, started)
+
+
 @cache
 def this_process() -> Runner:
-    """This process (its start time from the operating system)."""
-    started = datetime.fromtimestamp(psutil.Process().create_time(), UTC)
-    return Runner(socket.gethostname(), os.getpid(), started)
+    """This process."""
+    return runner_of(os.getpid())
 
 
 def is_orphaned(run: SyncRun) -> bool:
@@ -75,28 +80,42 @@ def is_orphaned(run: SyncRun) -> bool:
     return run.process_started_at is not None and abs(started - as_utc(run.process_started_at)) > START_TOLERANCE
 
 
-def close_interrupted_runs(database: Database) -> int:
-    """Close the open runs of dead processes of this host as ``interrupted``; return how many."""
+def close_interrupted_runs(database: Database, restarted: Runner | None = None) -> int:
+    """Close the open runs of dead processes of this host as ``interrupted``; return how many.
+
+    ``restarted``: an instance whose sync worker starts anew (``pylantir run``'s): its open runs are those of
+    the worker that died before this one, closed too.
+    """
     with database.session() as session:
         runs = session.scalars(
             select(SyncRun).where(SyncRun.outcome.in_(OPEN_OUTCOMES), SyncRun.host == this_process().host)
         ).all()
-        orphans = [run for run in runs if is_orphaned(run)]
+        orphans = [run for run in runs if is_orphaned(run) or _same_process(run, restarted)]
         for run in orphans:
+            process = "the sync worker process of" if _same_process(run, restarted) else "the process"
             run.outcome = INTERRUPTED
-            run.error = f"the process ({instance_name(run.pid, run.host)}) ended before the sync finished"
-            log.warning("source '%s': sync run %d was interrupted (its process %d ended); closed",
-                        run.source_name, run.id, run.pid)
+            run.error = f"{process} {instance_name(run.pid, run.host)} ended before the sync finished"
+            log.warning("source '%s': sync run %d was interrupted (%s pid %d ended); closed",
+                        run.source_name, run.id, process, run.pid)
     return len(orphans)
 
 
-def close_previous_leaders_runs(database: Database, source_names: set[str]) -> set[str]:
+def _same_process(run: SyncRun, runner: Runner | None) -> bool:
+    """Whether ``run`` was recorded for ``runner`` (its PID, host and start time)."""
+    return (runner is not None and run.pid == runner.pid and run.host == runner.host
+            and run.process_started_at is not None
+            and abs(as_utc(run.process_started_at) - runner.started_at) <= START_TOLERANCE)
+
+
+def close_previous_leaders_runs(database: Database, source_names: set[str], instance: Runner | None = None
+                                ) -> set[str]:
     """Close as ``interrupted`` the open runs of sources this instance has just come to lead; the sources.
 
     Holding a source's leadership means its previous leader is gone (its session ended), so its open run
     will never end; runs of this host whose process is still alive (a ``pylantir sync``) are left open.
+    ``instance``: the one leading now (default: this process).
     """
-    me = this_process()
+    me = instance or this_process()
     with database.session() as session:
         runs = session.scalars(select(SyncRun).where(
             SyncRun.source_name.in_(source_names), SyncRun.outcome.in_(OPEN_OUTCOMES),
@@ -112,10 +131,11 @@ def close_previous_leaders_runs(database: Database, source_names: set[str]) -> s
 
 
 def begin_run(
-    database: Database, source: DataSourceSettings, now: datetime
+    database: Database, source: DataSourceSettings, now: datetime, runner: Runner | None = None
 ) -> tuple[int, dict[str, Any], datetime | None]:
-    """Record the attempt; return the run id and what the last successful sync saved (state, time)."""
-    runner = this_process()
+    """Record the attempt by ``runner`` (default: this process); return the run id and what the last
+    successful sync saved (state, time)."""
+    runner = runner or this_process()
     with database.session() as session:
         # two instances starting at once both find no state: insert it unless the other one did
         insert_if_missing(session, STATES, {"source_name": source.name, "consecutive_failures": 0}, "source_name")

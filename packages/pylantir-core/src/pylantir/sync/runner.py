@@ -31,7 +31,7 @@ from pylantir.store import Database
 from pylantir.sync.clock import Clock, SystemClock
 from pylantir.sync.fetch import CHUNK_SIZE, Fetched, Progress, fetch_source
 from pylantir.sync.gcpolicy import fewer_collections
-from pylantir.sync.lineage import begin_run, log_summary, record_failure
+from pylantir.sync.lineage import Runner, begin_run, log_summary, record_failure
 from pylantir.sync.mapping import FieldMapping, MappingError
 from pylantir.sync.pump import SyncStopped
 from pylantir.sync.result import COUNTS, SyncResult
@@ -64,6 +64,7 @@ def sync_source(
     retry_wait: float = RETRY_WAIT,
     progress: Progress | None = None,
     fence: Callable[[Session], None] | None = None,
+    runner: Runner | None = None,
 ) -> SyncResult:
     """Sync ``source`` once and return what happened; never raises for a source's failure.
 
@@ -74,6 +75,7 @@ def sync_source(
     :param progress: called with the source name and the number of records fetched so far.
     :param fence: called in the write transaction; raises :class:`SyncStopped` to abandon the write (the
         instance no longer leads the source).
+    :param runner: the instance the run is recorded for (default: this process).
     """
     now = (clock or SystemClock()).now()
     started = time.monotonic()
@@ -81,7 +83,7 @@ def sync_source(
     result = SyncResult(source=source.name)
     spool: Spool | None = None
     try:
-        result.run_id, previous, last_success = begin_run(database, source, now)
+        result.run_id, previous, last_success = begin_run(database, source, now, runner)
         mapping = FieldMapping.of_source(source, where=f"source '{source.name}' field_mapping")
         today = now.astimezone(ZoneInfo(site_timezone)).date()
         preparer = RowPreparer(mapping, today)
@@ -132,16 +134,16 @@ def sync_source(
     if not result.ok:
         record_failure(database, source, result, now)
     log_summary(source, result)
-    _count(source, result)
+    count_in_metrics(result)
     return result
 
 
-def _count(source: DataSourceSettings, result: SyncResult) -> None:
-    """The run's metrics (:mod:`pylantir.metrics`): its outcome, and its rows by kind."""
-    metrics.SYNC_RUNS.labels(source.name, result.outcome).inc()
+def count_in_metrics(result: SyncResult) -> None:
+    """Count a sync in this process's metrics (:mod:`pylantir.metrics`): its outcome, and its rows by kind."""
+    metrics.SYNC_RUNS.labels(result.source, result.outcome).inc()
     for kind in ("inserted", "updated", "unchanged", "rejected", "removed"):
         if count := getattr(result, kind):
-            metrics.SYNC_ROWS.labels(source.name, kind).inc(count)
+            metrics.SYNC_ROWS.labels(result.source, kind).inc(count)
 
 
 def _counting(result: SyncResult, progress: Progress | None) -> Progress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from pylantir.plugins import PluginRegistry
 from pylantir.store import Database, SourceState
 from pylantir.sync.clock import Clock, SystemClock, as_utc
 from pylantir.sync.leadership import Leadership
-from pylantir.sync.lineage import close_interrupted_runs, close_previous_leaders_runs
+from pylantir.sync.lineage import Runner, close_interrupted_runs, close_previous_leaders_runs
 from pylantir.sync.runner import Progress, SyncResult, sync_source
 from pylantir.sync.scheduler import Scheduler, SourceHealth
 from pylantir.sync.writer import source_ranks
@@ -57,14 +57,18 @@ class SyncService:
 
     def __init__(
         self, config: PylantirConfig, registry: PluginRegistry, database: Database, clock: Clock | None = None,
-        leadership: Leadership | None = None,
+        leadership: Leadership | None = None, instance: Runner | None = None,
     ):
         """Prepare the schedule; runs left open by dead processes of this host are closed as interrupted.
 
         With a ``leadership`` (``pylantir run``), the scheduled syncs are those of the sources this instance
         leads; :meth:`run_once` syncs what it is asked to, led or not (``pylantir sync``).
+
+        ``instance``: the instance the runs are recorded for (default: this process); the sync worker of
+        ``pylantir run`` records them for the ``run``, and closes the ones its dead predecessor left open.
         """
-        close_interrupted_runs(database)
+        close_interrupted_runs(database, restarted=instance)
+        self.instance = instance
         self.config = config
         self.registry = registry
         self.database = database
@@ -84,7 +88,7 @@ class SyncService:
 
     def _taken_over(self, names: set[str]) -> dict[str, SourceHealth]:
         """The stored schedule of sources just taken over; one its previous leader left mid-sync is due now."""
-        interrupted = close_previous_leaders_runs(self.database, names)
+        interrupted = close_previous_leaders_runs(self.database, names, self.instance)
         health = load_health(self.database, names)
         for name in interrupted & set(health):
             health[name].last_attempt = None
@@ -96,6 +100,7 @@ class SyncService:
             self.database, self.registry, source, ranks=self._ranks, cancel=self._cancel, clock=self.clock,
             site_timezone=self.config.timezone, progress=self.progress,
             fence=(lambda session: leadership.fence(session, source.name)) if leadership is not None else None,
+            runner=self.instance,
         )
         if self.on_finished is not None:
             self.on_finished(result)
@@ -117,6 +122,10 @@ class SyncService:
             wait(pending, timeout=CANCEL_GRACE)
         if self.leadership is not None:
             self.leadership.close()
+
+    def submit(self, source_name: str) -> Future[SyncResult]:
+        """Sync the enabled source ``source_name`` now (led or not), or join its sync already running."""
+        return self.scheduler.submit(self._sources[source_name])
 
     def run_once(self, source_names: list[str] | None = None) -> list[SyncResult]:
         """Sync the named enabled sources (default: all) now, concurrently; wait and return the results.

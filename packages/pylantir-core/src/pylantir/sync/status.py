@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from pylantir.config import DataSourceSettings, PylantirConfig
 from pylantir.store import Database, SourceState, SyncRun
 from pylantir.sync.clock import SystemClock, as_utc
-from pylantir.sync.leadership import Leader, Leadership, source_leaders
+from pylantir.sync.leadership import Leader, LeadershipView, source_leaders
 from pylantir.sync.lineage import INTERRUPTED, instance_name, is_orphaned, this_process
 from pylantir.sync.result import COUNTS, OK_OUTCOMES
 from pylantir.sync.scheduler import SourceHealth, in_window, next_due
@@ -46,7 +46,7 @@ def staleness(source: DataSourceSettings, last_success: datetime | None, since: 
             f"({STALE_INTERVALS * source.sync_interval:g} s; {when})")
 
 
-def leadership_json(leader: Leader | None, source_name: str, local: Leadership | None) -> dict[str, Any] | None:
+def leadership_json(leader: Leader | None, source_name: str, local: LeadershipView | None) -> dict[str, Any] | None:
     """Who leads a source's sync, JSON-ready: the instance (PID, host), whether it is this process, and since
     when it leads (known to the leader itself only: ``local`` is this process's leadership, if it syncs)."""
     if leader is None:
@@ -65,7 +65,7 @@ def outbox_json(counts: WriteBackCounts, now: datetime) -> dict[str, Any]:
 
 
 def source_statuses(config: PylantirConfig, database: Database, now: datetime | None = None,
-                    since: datetime | None = None, leadership: Leadership | None = None) -> list[dict[str, Any]]:
+                    since: datetime | None = None, leadership: LeadershipView | None = None) -> list[dict[str, Any]]:
     """One JSON-ready status per configured source, in config order: the latest run (outcome, counts,
     error), the last success and the last failure with its message, the circuit breaker, the next due time,
     staleness (judged from ``since`` for a source that never synced; default: ``now``), which instance leads
