@@ -2,7 +2,9 @@
 
 The commands that touch no database and no network (``--help``, ``sources list``, ``config check``,
 ``worklist fields``...) must not import SQLAlchemy, Alembic, pydicom, pynetdicom, the HTTP stack or a
-plugin's client library; ``sync`` on an up-to-date database must not import Alembic (nor the DICOM stack).
+plugin's client library; ``sync`` on an up-to-date database must not import Alembic (nor the DICOM stack), and
+before its first fetch neither prometheus-client, SQLAlchemy's PostgreSQL dialect (on SQLite) nor the terminal
+progress display (when not on a terminal).
 Each command runs in a fresh interpreter that lists, when it exits, which of those modules it loaded: a
 behaviour test (what is imported), not a timing test. ``pylantir --help`` lists the commands from the
 top-level registry without importing them; the registry's summaries must be the commands' own.
@@ -31,7 +33,14 @@ from pylantir.cli.main import main
 sys.argv = ["pylantir", *sys.argv[1:]]
 main()
 """
-PROBE_PLUGIN = '''"""A source type whose fetch yields nothing."""
+#: What ``pylantir sync`` of a SQLite site has not imported yet when its first fetch starts, beside :data:`HEAVY`
+#: (the metrics count the sync once it ends; the PostgreSQL dialect; the progress display of a terminal).
+NOT_BEFORE_FETCH = ("prometheus_client", "sqlalchemy.dialects.postgresql", "rich.progress")
+FETCH_MARK = "pylantir-probe fetch:"
+PROBE_PLUGIN = f'''"""A source type whose fetch yields nothing (and lists what is loaded when it starts)."""
+
+import json
+import sys
 
 import pylantir
 
@@ -48,17 +57,20 @@ def validate_config(config):
 
 @pylantir.hookimpl
 def fetch_entries(config):
+    print({FETCH_MARK!r}, json.dumps(sorted(name for name in {HEAVY + NOT_BEFORE_FETCH!r} if name in sys.modules)),
+          file=sys.stderr)
     return []
 '''
 
 
-def loaded_by(*args: str, cwd: Path | None = None) -> list[str]:
-    """The :data:`HEAVY` modules ``pylantir ARGS`` imported (the command must succeed)."""
+def loaded_by(*args: str, cwd: Path | None = None, mark: str = MARK) -> list[str]:
+    """The :data:`HEAVY` modules ``pylantir ARGS`` imported (the command must succeed); with ``mark``
+    :data:`FETCH_MARK`, those of :data:`HEAVY` and :data:`NOT_BEFORE_FETCH` loaded when the probe's fetch began."""
     result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120,
                             cwd=cwd, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    (line,) = [line for line in result.stderr.splitlines() if line.startswith(MARK)]
-    loaded: list[str] = json.loads(line[len(MARK):])
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith(mark)]
+    loaded: list[str] = json.loads(line[len(mark):])
     return loaded
 
 
@@ -101,6 +113,7 @@ def test_sync_on_an_up_to_date_database_does_not_import_alembic_or_the_dicom_sta
                           plugins_dir=str(plugins))
     assert "alembic" in loaded_by("sync", "--config", str(config))  # creates the database
     assert loaded_by("sync", "--config", str(config)) == ["sqlalchemy"]
+    assert loaded_by("sync", "--config", str(config), mark=FETCH_MARK) == ["sqlalchemy"]
 
 
 def test_the_help_lists_each_command_with_its_own_summary_without_importing_it() -> None:

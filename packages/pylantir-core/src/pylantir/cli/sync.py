@@ -80,11 +80,12 @@ def _with_progress(
 ) -> list[SyncResult]:
     """Run ``run`` with a live per-source count of fetched records when stderr is a terminal."""
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     if not console.is_terminal:
         return run()
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # only for a terminal
+
     columns = (SpinnerColumn(finished_text="-"), TextColumn("{task.description}"),
                TextColumn("{task.fields[fetched]} fetched"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:

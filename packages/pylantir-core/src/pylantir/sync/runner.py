@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from pylantir import metrics
 from pylantir.config import DataSourceSettings
 from pylantir.contract import FetchState, SourceError
 from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableError
@@ -140,6 +139,8 @@ def sync_source(
 
 def count_in_metrics(result: SyncResult) -> None:
     """Count a sync in this process's metrics (:mod:`pylantir.metrics`): its outcome, and its rows by kind."""
+    from pylantir import metrics  # here: `pylantir sync` fetches before prometheus-client loads (~20 ms)
+
     metrics.SYNC_RUNS.labels(result.source, result.outcome).inc()
     for kind in ("inserted", "updated", "unchanged", "rejected", "removed"):
         if count := getattr(result, kind):
