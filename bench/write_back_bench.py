@@ -186,8 +186,8 @@ def main() -> None:
             sources.append(source)
         port = h.free_port()
         config = h.write_config(root / "pylantir.json", root / "worklist.sqlite", sources, port, plugins)
-        with h.Service("pylantir run", [*h.pylantir_command(), "run", "--config", str(config)], port,
-                       root / "run.log"):
+        with h.Service("pylantir run", [*h.pylantir_command(), "run", "--no-http", "--config", str(config)],
+                       port, root / "run.log"):
             total = sum(len(exams) for exams in sets.values())
             _wait(lambda: len(h.find(port, "PYLANTIR", h.worklist_query())) == total, "the first syncs",
                   timeout=120, step=0.2)

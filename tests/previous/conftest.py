@@ -260,10 +260,13 @@ def legacy_config(db_path: Path) -> dict[str, Any]:
     }
 
 
-def calpendo_bookings(server: Any, today: datetime) -> None:
-    """Two approved scanner bookings an hour and two hours from ``today`` (aware)."""
-    server.add("SUB001_Jane^Doe", today + timedelta(hours=1), minutes=45, operator="Op One")
-    server.add("SUB002_John^Roe", today + timedelta(hours=2), minutes=30)
+def calpendo_bookings(server: Any, today: datetime) -> list[datetime]:
+    """Two approved scanner bookings an hour and two hours from ``today`` (aware); their starts (late in the
+    day the second is tomorrow's)."""
+    starts = [today + timedelta(hours=1), today + timedelta(hours=2)]
+    server.add("SUB001_Jane^Doe", starts[0], minutes=45, operator="Op One")
+    server.add("SUB002_John^Roe", starts[1], minutes=30)
+    return starts
 
 
 def credentials(redcap_url: str) -> dict[str, str]:

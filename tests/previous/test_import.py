@@ -22,24 +22,27 @@ DATA = Path(__file__).parent / "data"
 COMPLETED_EXAM = "sub_1001_ses_1_fam_501_site_792"
 
 
-def site(kit: Any, http_servers: Any, tmp_path: Path, name: str) -> tuple[Path, dict[str, str], Path]:
+def site(kit: Any, http_servers: Any, tmp_path: Path, name: str) -> tuple[Path, dict[str, str], Path, set[str]]:
     """The database ``name`` copied, its configuration pointing at fresh fakes serving the same records
-    (today's dates: what moved is updated), and the environment; (config file, env, database)."""
+    (today's dates: what moved is updated), and the environment; (config file, env, database, the dates
+    (YYYYMMDD) the Calpendo bookings start on)."""
     database = tmp_path / f"{name}.sqlite"
     shutil.copyfile(DATA / f"{name}.sqlite", database)
     now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
     redcap = http_servers(kit.fake_redcap.FakeRedcap(kit.cpip_project(now)))
     text = (DATA / f"{name}.json").read_text(encoding="utf-8").replace("{db_path}", str(database))
     config = json.loads(text)
+    booked_on: set[str] = set()
     for source in config.get("data_sources", []):
         if source["type"] == "calpendo":
             calpendo = http_servers(kit.fake_calpendo.FakeCalpendo("webdav", "UTC"))
-            kit.calpendo_bookings(calpendo, now.replace(tzinfo=UTC))  # the same booking IDs (1000, 1001)
+            starts = kit.calpendo_bookings(calpendo, now.replace(tzinfo=UTC))  # the same IDs (1000, 1001)
+            booked_on = {start.strftime("%Y%m%d") for start in starts}
             source["config"]["base_url"] = calpendo.url
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(config), encoding="utf-8")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYLANTIR_")}, **kit.credentials(redcap.url)}
-    return path, env, database
+    return path, env, database, booked_on
 
 
 def pylantir(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,7 +68,7 @@ def test_a_0_4_6_database_is_imported_and_the_next_sync_matches_it(kit, http_ser
     """0.4.6 with a REDCap exam COMPLETED and a Calpendo booking IN PROGRESS: after ``db upgrade`` every row
     is in the worklist with its source; after a sync of the same data there is no duplicate, the COMPLETED
     exam is COMPLETED and not offered by C-FIND, the others are, under our stable identities."""
-    config, env, database = site(kit, http_servers, tmp_path, "pylantir-0.4.6")
+    config, env, database, booked_on = site(kit, http_servers, tmp_path, "pylantir-0.4.6")
     upgraded = pylantir(env, "db", "upgrade", "--config", str(config))
     assert "imported 5 of the 5 rows" in upgraded.stderr and "cpip 3, scanners 2" in upgraded.stderr
     imported = worklist(database)
@@ -83,8 +86,7 @@ def test_a_0_4_6_database_is_imported_and_the_next_sync_matches_it(kit, http_ser
     assert Counter(item["patient_id"] for item in after) == Counter(set(statuses)), "a duplicate entry"
     assert {item["patient_id"]: item["status"] for item in after} == statuses
     assert not any(item["identity"].startswith("previous:") for item in after), "an entry its sync did not match"
-    today = datetime.now(UTC).strftime("%Y%m%d")
-    assert {item["scheduled_start_date"] for item in after if item["source_name"] == "scanners"} == {today}
+    assert {item["scheduled_start_date"] for item in after if item["source_name"] == "scanners"} == booked_on
     assert "0 awaiting" in pylantir(env, "db", "info", "--config", str(config)).stdout
     again = pylantir(env, "db", "upgrade", "--config", str(config))
     assert "imported" not in again.stderr and len(worklist(database)) == 5  # once only
@@ -134,7 +136,7 @@ def test_a_0_3_6_database_is_imported_into_its_redcap_source(kit, http_servers, 
     conversion): that SCHEDULED entry is replaced by the one with the 0.4.x ID, not doubled. The legacy file
     is imported by the first ``pylantir sync`` (before it syncs), the other by the first start of
     ``pylantir run``."""
-    config, env, database = site(kit, http_servers, tmp_path, name)
+    config, env, database, _ = site(kit, http_servers, tmp_path, name)
     before = {row["patient_id"].replace("sub_1002", "sub_ng_1002"): row["performed_procedure_step_status"]
               for row in kit.rows(DATA / f"{name}.sqlite")}
     if not name.endswith("legacy"):
@@ -154,7 +156,7 @@ def test_a_0_3_6_database_is_imported_into_its_redcap_source(kit, http_servers, 
 def test_without_the_plugin_of_a_source_the_import_waits(kit, http_servers, tmp_path):
     """A configured source whose plugin is disabled: nothing is imported (one error naming the source and
     the plugin), the old table is untouched, and once the plugin is back the import happens."""
-    config, env, database = site(kit, http_servers, tmp_path, "pylantir-0.4.6")
+    config, env, database, _ = site(kit, http_servers, tmp_path, "pylantir-0.4.6")
     disabled = {**env, "PYLANTIR_DISABLE_PLUGINS": "pylantir-calpendo"}
     refused = subprocess.run([PYLANTIR, "db", "upgrade", "--config", str(config)], capture_output=True, text=True,
                              env=disabled, timeout=120, check=False)
