@@ -99,6 +99,8 @@ class CsvFile:
         row_filter = self.config.filter
         filter_index = header.index(row_filter.column) if row_filter else -1
         name = self.path.name
+        width = len(header)
+        undecodable = lines.undecodable  # empty while every line decoded: no line to look up
         while True:
             first = before + reader.line_num + 1
             try:
@@ -108,13 +110,13 @@ class CsvFile:
             except csv.Error as exc:
                 yield Rejected(self._location(first), f"unreadable CSV row: {exc}")
                 continue
-            problem = lines.problem_between(first, before + reader.line_num)
+            problem = lines.problem_between(first, before + reader.line_num) if undecodable else None
             if not row and not problem:
                 continue
             location = f"{name}, line {first}"
             if problem:
                 yield Rejected(location, f"{problem}; check config.encoding")
-            elif len(row) != len(header):
-                yield Rejected(location, f"{len(row)} field(s), the header row has {len(header)}")
+            elif len(row) != width:
+                yield Rejected(location, f"{len(row)} field(s), the header row has {width}")
             elif row_filter is None or row_filter.accepts(row[filter_index]):
-                yield Record(dict(zip(header, row, strict=True)), location)
+                yield Record(dict(zip(header, row)), location)  # noqa: B905 - as long as the header (checked)

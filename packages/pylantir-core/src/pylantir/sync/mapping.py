@@ -32,9 +32,13 @@ from typing import Any
 
 from pylantir.config import DataSourceSettings
 from pylantir.sync.fields import EXTRA_PREFIX, Target, suggest_target, target
-from pylantir.sync.values import ALL_FORMATS, DATE_ORDERS, FORMATS, NAME_ORDERS, ValueProblem
+from pylantir.sync.values import ALL_FORMATS, DATE_ORDERS, FORMATS, NAME_ORDERS, ValueProblem, to_text
 
 Reader = Callable[[Mapping[str, Any]], Any]
+#: Whether a target's normalised value (never ``None``) passes a check (see :meth:`FieldMapping.checked`).
+Check = Callable[[Any], bool]
+#: The message of the :class:`ValueProblem` a refused value raises (:meth:`FieldMapping.checked` never shows it).
+REFUSED = "refused by the check"
 
 _SOURCES = ("from", "template", "value")
 _OPTIONS = frozenset({"regex", "extract", "map", "default", "format", "input_formats", "name_order"})
@@ -111,35 +115,57 @@ class _Entry:
     steps: tuple[tuple[str, Callable[[Any], Any]], ...]
     field: str | None = None  # set for a plain rename of a top-level field
 
+    @property
+    def plain(self) -> bool:
+        """A plain rename of a top-level field: its value is the field's, normalised by one step."""
+        return self.field is not None and self.translate is None and self.default is None and len(self.steps) == 1
+
     def compiled(self) -> Callable[[Mapping[str, Any]], Any]:
         """:meth:`value`, or an equivalent shortcut for the common plain rename of a top-level field."""
-        if self.field is None or self.translate is not None or self.default is not None or len(self.steps) != 1:
-            return self.value
         field = self.field
-        ((name, step),) = self.steps
-        known: dict[str, Any] = {}  # text -> its normalised form (normalisers are pure functions)
+        if field is None or not self.plain:
+            return self.value
+        known: dict[str, Any] = {}
+        normalise = self.normaliser(known)
 
         def plain(record: Mapping[str, Any]) -> Any:
             value: Any = record.get(field)  # a raw value: None, text or anything else
+            if value.__class__ is str and (found := known.get(value)) is not None:
+                return found
+            return normalise(value)
+
+        return plain
+
+    def normaliser(self, known: dict[str, Any], passes: Check | None = None) -> Callable[[Any], Any]:
+        """The raw value of a :attr:`plain` entry's field to its normalised form, remembered in ``known`` (text ->
+        its normalised form: normalisers are pure functions) for the caller to look up first.
+
+        With ``passes``, a value that is not ``None`` and that ``passes`` refuses raises :class:`ValueProblem`
+        too, and only values it accepted are remembered.
+        """
+        ((name, step),) = self.steps
+        stripping = step is to_text  # what to_text makes of text
+
+        def normalise(value: Any) -> Any:
             text = value.__class__ is str
             if text:
-                if (found := known.get(value)) is not None:
-                    return found
-                if not value.strip():
+                if not (stripped := value.strip()):
                     return None
             elif value is None:
                 return None
             try:
-                normalised = step(value)
+                normalised = stripped if text and stripping else step(value)
             except ValueProblem:
                 raise
             except (ValueError, TypeError, OverflowError, OSError):
                 raise ValueProblem(f"not a valid {name}") from None
+            if passes is not None and normalised is not None and not passes(normalised):
+                raise ValueProblem(REFUSED)
             if text and len(known) < KNOWN_VALUES:
                 known[value] = normalised
             return normalised
 
-        return plain
+        return normalise
 
     def value(self, record: Mapping[str, Any]) -> Any:
         value = self.read(record)
@@ -163,14 +189,10 @@ class FieldMapping:
     """A parsed ``field_mapping``: use :meth:`parse`, then :meth:`apply` per record."""
 
     def __init__(self, entries: list[_Entry], source_fields: frozenset[str], fingerprint: str = ""):
+        self._entries = entries
         self._plan = [(entry.compiled(), entry.target.name, entry.target.column, entry.target.extra_keyword)
                       for entry in entries]
-        self._columns = [(compute, column) for compute, _, column, keyword in self._plan if keyword is None]
-        #: JSON column (the extras of one level) -> its (compute, keyword) pairs
-        self._extras: dict[str, list[tuple[Callable[[Mapping[str, Any]], Any], str]]] = {}
-        for compute, _, column, keyword in self._plan:
-            if keyword is not None:
-                self._extras.setdefault(column, []).append((compute, keyword))
+        self._map = _one_pass([(compute, column, keyword) for compute, _, column, keyword in self._plan])
         self.source_fields = source_fields
         self.targets = frozenset(entry.target.name for entry in entries)
         #: A digest of the mapping as configured: part of every content hash.
@@ -212,14 +234,49 @@ class FieldMapping:
         value cannot be normalised (the reasons never quote the values).
         """
         try:  # the common case in one pass; a record with a problem is mapped again, field by field
-            row = {column: compute(record) for compute, column in self._columns}
-            for column, extras in self._extras.items():
-                values = {keyword: value for compute, keyword in extras if (value := compute(record)) is not None}
-                if values:
-                    row[column] = values
+            return self._map(record)
         except ValueProblem:
             return self._apply_reporting(record)
-        return row
+
+    def checked(self, passes: Callable[[Target], Check]) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
+        """A function giving what :meth:`apply` gives for a record whose every value can be normalised and
+        passes the check of its target (``passes(target)``), and ``None`` for any other record.
+
+        Compiled once: the plain renames of top-level fields into columns (most of a mapping) are read and
+        looked up among the texts already accepted, with their normalised form, in one pass at C speed; only
+        their other values (new texts, numbers) and the other entries run Python code.
+        """
+        plain, other = [], []
+        for entry in self._entries:
+            (plain if entry.plain and entry.target.extra_keyword is None else other).append(entry)
+        fields = tuple(entry.field or "" for entry in plain)  # (a plain entry has its field)
+        columns = tuple(entry.target.column for entry in plain)
+        known: list[dict[str, Any]] = [{} for _ in plain]
+        normalisers = [entry.normaliser(cache, passes(entry.target)) for entry, cache in zip(plain, known, strict=True)]
+        others = _one_pass([
+            (_refusing(entry.compiled(), passes(entry.target)), entry.target.column, entry.target.extra_keyword)
+            for entry in other
+        ])
+        lookup: Callable[[dict[str, Any], Any], Any] = dict.get
+
+        def checked(record: Mapping[str, Any]) -> dict[str, Any] | None:
+            raw: list[Any] = list(map(record.get, fields))
+            try:
+                values = list(map(lookup, known, raw))  # None: not known (or an empty value)
+            except TypeError:  # an unhashable value (a list, an object)
+                values = [None] * len(raw)
+            try:
+                index = -1
+                for _ in range(values.count(None)):
+                    index = values.index(None, index + 1)
+                    values[index] = normalisers[index](raw[index])
+                row = dict(zip(columns, values, strict=True))
+                row.update(others(record))
+            except ValueProblem:
+                return None
+            return row
+
+        return checked
 
     def _apply_reporting(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """:meth:`apply` for a record with a problem: raises :class:`RowError` listing all of them."""
@@ -414,6 +471,42 @@ class _Builder:
             return
         self._writers[written] = entry.key
         self.entries.append(entry)
+
+
+Compute = Callable[[Mapping[str, Any]], Any]
+
+
+def _one_pass(plan: list[tuple[Compute, str, str | None]]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The row of a record from each target's ``(compute, column, extra keyword)``, raising the first
+    :class:`ValueProblem` (see :meth:`FieldMapping.apply`)."""
+    columns = [(compute, column) for compute, column, keyword in plan if keyword is None]
+    #: JSON column (the extras of one level) -> its (compute, keyword) pairs
+    extras: dict[str, list[tuple[Compute, str]]] = {}
+    for compute, column, keyword in plan:
+        if keyword is not None:
+            extras.setdefault(column, []).append((compute, keyword))
+
+    def row_of(record: Mapping[str, Any]) -> dict[str, Any]:
+        row = {column: compute(record) for compute, column in columns}
+        for column, computes in extras.items():
+            values = {keyword: value for compute, keyword in computes if (value := compute(record)) is not None}
+            if values:
+                row[column] = values
+        return row
+
+    return row_of
+
+
+def _refusing(compute: Compute, passes: Check) -> Compute:
+    """``compute``, raising :class:`ValueProblem` for a value that is not ``None`` and that ``passes`` refuses."""
+
+    def refusing(record: Mapping[str, Any]) -> Any:
+        value = compute(record)
+        if value is not None and not passes(value):
+            raise ValueProblem(REFUSED)
+        return value
+
+    return refusing
 
 
 def _composer(parts: tuple[tuple[str, Reader | None], ...]) -> Reader:

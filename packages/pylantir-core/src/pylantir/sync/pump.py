@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 POLL_SECONDS = 0.1
@@ -48,15 +49,15 @@ class Pump:
     def _run(self, open_items: Callable[[], Iterable[Any]], chunk_size: int) -> None:
         chunk: list[Any] = []
         try:
-            for item in open_items():
-                if self._stop.is_set():
-                    return
-                chunk.append(item)
-                if len(chunk) >= chunk_size:
+            items = iter(open_items())
+            while not self._stop.is_set():
+                chunk.extend(islice(items, chunk_size))  # a failing item leaves the ones before it in chunk
+                if len(chunk) < chunk_size:
                     self._put(chunk)
-                    chunk = []
-            self._put(chunk)
-            self._put(_End())
+                    self._put(_End())
+                    return
+                self._put(chunk)
+                chunk = []
         except BaseException as exc:  # noqa: BLE001 - handed to the sync, which reports it
             self._put(chunk)
             self._put(_Failed(exc))
@@ -88,5 +89,5 @@ class Pump:
             yield item
 
     def stop(self) -> None:
-        """Tell the thread to stop at its next item (a blocked plugin call is left to itself)."""
+        """Tell the thread to stop at its next chunk (a blocked plugin call is left to itself)."""
         self._stop.set()

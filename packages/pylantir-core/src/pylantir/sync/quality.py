@@ -25,7 +25,7 @@ from typing import Any
 
 from pylantir.datadict import keyword_vm, keyword_vr
 from pylantir.store.catalogue import BY_COLUMN, EXTRA_COLUMNS, Attribute
-from pylantir.sync.fields import COLUMN_VRS, REQUIRED
+from pylantir.sync.fields import COLUMN_VRS, REQUIRED, Target
 
 SCHEDULED_DAYS_BEFORE = 366
 SCHEDULED_DAYS_AFTER = 5 * 366
@@ -133,32 +133,59 @@ class QualityGate:
         self._valid = {name: rule[3] for name, rule in self._rules.items()}
 
     def check(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """Every problem of one mapped row, as ``(field, reason)``."""
-        get = row.get
-        if all(map(get, REQUIRED)):
-            problems = []
-        else:
-            problems = [(name, "required, but missing or empty") for name in REQUIRED if not get(name)]
-        rules, passed = self._rules, self._valid
+        """Every problem of one mapped row, as ``(field, reason)``: :meth:`missing`, then each value's."""
+        problems = self.missing(row)
+        passed = self._valid
         for name, value in row.items():
             if value.__class__ is str:
                 if not value or value in passed.get(name, ()):
                     continue
             elif value is None:
                 continue
-            rule = rules.get(name)
-            if rule is None:
-                problems.extend(self._other_problems(name, value))
-                continue
-            matches, reason, plausible, valid = rule
-            text = value.__class__ is str
-            if not matches(value if text else str(value)):
-                problems.append((name, reason))
-            elif plausible and (implausible := self._implausible(name, value)):
-                problems.append((name, implausible))
-            elif text and len(valid) < KNOWN_VALID:
-                valid.add(value)
+            problems.extend(self._problems(name, value))
         return problems
+
+    def missing(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The required fields that ``row`` lacks or leaves empty, as problems."""
+        get = row.get
+        if all(map(get, REQUIRED)):
+            return []
+        return [(name, "required, but missing or empty") for name in REQUIRED if not get(name)]
+
+    def passes(self, target: Target) -> Callable[[Any], bool]:
+        """Whether a normalised value of ``target`` (not ``None``) has none of the problems :meth:`check` finds
+        in it: what the row pipeline's compiled mapping asks of each value (``FieldMapping.checked``)."""
+        if target.extra_keyword is not None:
+            keyword = target.extra_keyword
+            return lambda value: _extra_problem(keyword, value) is None
+        column = target.column
+        problems = self._problems
+        rule = self._rules.get(column)
+        if rule is None or rule[2]:  # no VR pattern, or plausibility checked too
+            return lambda value: (value.__class__ is str and not value) or not problems(column, value)
+        matches = rule[0]
+
+        def passes(value: Any) -> bool:  # text: the VR pattern is the whole check
+            if value.__class__ is str:
+                return not value or matches(value) is not None
+            return not problems(column, value)
+
+        return passes
+
+    def _problems(self, name: str, value: Any) -> list[tuple[str, str]]:
+        """The problems of one value of a row that is not empty (an extras column's: its keywords' values)."""
+        rule = self._rules.get(name)
+        if rule is None:
+            return self._other_problems(name, value)
+        matches, reason, plausible, valid = rule
+        text = value.__class__ is str
+        if not matches(value if text else str(value)):
+            return [(name, reason)]
+        if plausible and (implausible := self._implausible(name, value)):
+            return [(name, implausible)]
+        if text and len(valid) < KNOWN_VALID:
+            valid.add(value)
+        return []
 
     def _other_problems(self, name: str, value: Any) -> list[tuple[str, str]]:
         """Problems of the extras (by each keyword's VR and multiplicity) and of the numeric (DS) columns."""

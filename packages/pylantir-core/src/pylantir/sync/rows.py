@@ -66,19 +66,18 @@ class RowPreparer:
     def __init__(self, mapping: FieldMapping, today: date):
         self.mapping = mapping
         self.gate = QualityGate(today)
+        #: the mapping of a record whose every value passes the gate (None for any other record)
+        self._checked = mapping.checked(self.gate.passes)
 
     def prepare(
         self, data: Mapping[str, Any], location: str, content_hash: str, key: Mapping[str, Any] | None = None
     ) -> PreparedRow | Rejection:
         """Map and check one record whose raw content hash is ``content_hash`` (``key``: its ``Record.key``)."""
-        try:
-            row = self.mapping.apply(data)
-        except RowError as exc:
-            row = exc.row
-            unreadable = {field for field, _ in exc.problems}
-            problems = exc.problems + [p for p in self.gate.check(row) if p[0] not in unreadable]
+        row = self._checked(data)
+        if row is not None:  # every value is valid: only required fields may be missing
+            problems = self.gate.missing(row)
         else:
-            problems = self.gate.check(row)
+            row, problems = self._problems(data)
         if not row.get(STATUS):
             row[STATUS] = DEFAULT_STATUS
         identity = identity_of(row)
@@ -96,3 +95,12 @@ class RowPreparer:
         row["scheduled_start"] = row["scheduled_start_date"] + time
         values = tuple(map(row.get, COLUMNS))
         return PreparedRow(identity, location, content_hash, values, encoded_key)
+
+    def _problems(self, data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The mapped row of a record with a problem (what could be mapped) and every problem, in order."""
+        try:
+            row = self.mapping.apply(data)
+        except RowError as exc:
+            unreadable = {field for field, _ in exc.problems}
+            return exc.row, exc.problems + [p for p in self.gate.check(exc.row) if p[0] not in unreadable]
+        return row, self.gate.check(row)

@@ -213,12 +213,12 @@ def pounds_to_kg(value: Any) -> float:
 
 def to_text(value: Any) -> str:
     """Any scalar as stripped text (``42`` -> ``"42"``)."""
-    return _text_of(value).strip()
+    return value.strip() if value.__class__ is str else _text_of(value).strip()
 
 
 def to_upper(value: Any) -> str:
     """Stripped upper-case text (DICOM code strings)."""
-    return _text_of(value).strip().upper()
+    return (value if value.__class__ is str else _text_of(value)).strip().upper()
 
 
 def to_lower(value: Any) -> str:

@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from pylantir.config import PylantirConfig
-from pylantir.store.bulk import BulkUpsert
+from pylantir.store.bulk import BulkUpsert, KeyLookup
 from pylantir.store.catalogue import STATUS
 from pylantir.store.models import WorklistItem
 from pylantir.store.removed import any_removed, still_removed
@@ -125,10 +125,7 @@ class Writer:
             .values({name: bindparam(f"new_{name}") for name in UPDATED_COLUMNS})
             .values({STATUS: _status_kept_from_mpps(bindparam(f"new_{STATUS}"))})
         )
-        # one statement for every batch (a literal IN list would be built and coerced value by value)
-        self._lookup = select(
-            TABLE.c.identity, TABLE.c.id, TABLE.c.content_hash, TABLE.c.source_name, TABLE.c.status_from_mpps
-        ).where(TABLE.c.identity.in_(bindparam("identities", expanding=True)))
+        self._lookup = KeyLookup(session, TABLE, "identity", ("identity", "id", "content_hash", "source_name"))
         constants = {"source_name": source_name, "created_at": now, "updated_at": now, "status_from_mpps": False,
                      "created_run_id": run_id, "updated_run_id": run_id}
 
@@ -157,10 +154,7 @@ class Writer:
         ``rows`` are in insert form (:data:`~pylantir.sync.rows.INSERT_COLUMNS`): identity first, then the
         content hash.
         """
-        stored = {
-            row.identity: row
-            for row in self.session.execute(self._lookup, {"identities": [row[0] for row in rows]})
-        }
+        stored = {identity: found for identity, *found in self._lookup.rows([row[0] for row in rows])}
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         for row in rows:
@@ -168,12 +162,14 @@ class Writer:
             old = stored.get(identity)
             if old is None:
                 inserts.append(row)
-            elif old.source_name != self.source_name and not self._takes_over(old.source_name, identity):
                 continue
-            elif old.source_name == self.source_name and old.content_hash == content_hash:
+            row_id, stored_hash, owner = old
+            if owner != self.source_name and not self._takes_over(owner, identity):
+                continue
+            if owner == self.source_name and stored_hash == content_hash:
                 self.counts.unchanged += 1
             else:
-                updates.append(self._update_params(row, old.id))
+                updates.append(self._update_params(row, row_id))
         if self._previous:
             inserts = self._claim_previous(inserts, updates)
         added = self._not_removed_before(inserts)
