@@ -48,3 +48,24 @@ def test_quality_gate_cache_judges_like_a_fresh_gate() -> None:
     warm = QualityGate(date(2026, 3, 4))
     for row in rows:
         assert warm.check(dict(row)) == QualityGate(date(2026, 3, 4)).check(dict(row))
+
+
+def test_checked_mapping_maps_what_passes_like_apply_and_refuses_the_rest() -> None:
+    """RowPreparer's compiled pass: the row apply() gives when the gate finds no problem in any value, else None."""
+    fields: dict[str, Any] = {**FIELDS, "uid": "study_instance_uid", "extra.PatientState": {"from": "state"},
+                              "requested_procedure_id": {"template": "RP{day}"}}
+    mapping = FieldMapping.parse(fields)
+    valid = {"dob": "1990-01-31", "sex": "F", "day": "2026-03-04", "time": "09:30", "modality": "MR",
+             "name": "Jane Doe", "kg": "70", "uid": " 1.2.3 ", "state": "calm"}
+    records = [*SAMPLES, valid, {**valid, "uid": "1.2.x"}, {**valid, "modality": ["MR"]}, {**valid, "state": "x" * 65},
+               {**valid, "dob": "1800-01-01"}, {**valid, "kg": "", "name": None}, {"modality": "CT"}]
+    gate = QualityGate(date(2026, 3, 4))
+    checked = mapping.checked(gate.passes)
+    outcomes = []
+    for _ in range(3):  # the compiled pass remembers the values it accepted: the later rounds read them back
+        for record in records:
+            kind, row = _apply(mapping, record)
+            valid_values = kind == "row" and gate.check(row) == gate.missing(row)
+            outcomes.append(checked(record))
+            assert outcomes[-1] == (row if valid_values else None), record
+    assert outcomes.count(None) == 3 * 8  # each record with a value that fails; the other 5 are mapped
