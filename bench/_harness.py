@@ -459,10 +459,12 @@ def worklist_query(date: str = "", station: str = "", modality: str = "", patien
     return identifier
 
 
-def findscu_keys() -> list[str]:
-    """dcmtk ``findscu`` ``-k`` arguments for the universal query (every return key of :func:`worklist_query`)."""
+def findscu_keys(date: str = "") -> list[str]:
+    """dcmtk ``findscu`` ``-k`` arguments for every return key of :func:`worklist_query`: the universal query,
+    or the steps scheduled on ``date`` (YYYYMMDD)."""
+    matched = {"ScheduledProcedureStepStartDate": date}
     keys = [f"{keyword}=" for keyword in TOP_LEVEL_KEYS]
-    keys += [f"ScheduledProcedureStepSequence[0].{keyword}=" for keyword in SPS_KEYS]
+    keys += [f"ScheduledProcedureStepSequence[0].{keyword}={matched.get(keyword, '')}" for keyword in SPS_KEYS]
     return [arg for key in keys for arg in ("-k", key)]
 
 

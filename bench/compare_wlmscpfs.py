@@ -9,11 +9,15 @@ pynetdicom client (Nagle off, one association per query, the queries alternating
 - station + today: what a modality asks (date + Scheduled Station AE Title, ~37 matches);
 - patient ID: one patient's steps (1-2 matches);
 - today, every station: date only (~333 matches);
+- today, every station, findscu: the same ~333 matches asked by a dcmtk ``findscu`` process (wall time, its
+  start included), a client whose own work per response is far below the pynetdicom client's;
 - universal, findscu: every item (wall time of a dcmtk ``findscu`` process).
 
 Both servers must return the same items (checked by accession number); the script fails otherwise. It prints
 p50/p95 in milliseconds per server, the speed-up (wlmscpfs p50 / Pylantir p50) beside the goal of issue 17,
-and each server's CPU per query (the Pylantir process; wlmscpfs with the children it forks per association).
+each server's CPU per query (the Pylantir process; wlmscpfs with the children it forks per association) and
+the client's (the pynetdicom client's threads, or the findscu process): on two cores the client's own work
+per response bounds what any server's speed-up can be.
 
     python bench/compare_wlmscpfs.py [--items 10000] [--runs 30] [--findscu-runs 5]
 """
@@ -21,6 +25,7 @@ and each server's CPU per query (the Pylantir process; wlmscpfs with the childre
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,6 +50,7 @@ class Server:
     called_ae: str
     latencies: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
+    client_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def port(self) -> int:
@@ -94,10 +100,13 @@ def dicom_query(label: str, goal: str, items: list[h.Item], **match: str) -> Que
     return Query(label, expected, goal, send)
 
 
-def findscu_query(items: list[h.Item], output: Path) -> tuple[Query, Callable[[Server], list[str]]]:
-    """The universal query with dcmtk's findscu: the timed send, and a checking send that keeps the responses."""
+def findscu_query(label: str, goal: str, items: list[h.Item], output: Path,
+                  date: str = "") -> tuple[Query, Callable[[Server], list[str]]]:
+    """A query sent by dcmtk's findscu (universal, or the steps of ``date``): the timed send, and a checking
+    send that keeps the responses."""
     findscu = h.dcmtk_tool("findscu")
-    keys = h.findscu_keys()
+    keys = h.findscu_keys(date)
+    expected = sum(1 for item in items if not date or item.date == date)
 
     def command(server: Server, *extra: str) -> list[str]:
         return [findscu, "-W", "-aet", h.CALLING_AE, "-aec", server.called_ae, *extra, "127.0.0.1",
@@ -115,12 +124,12 @@ def findscu_query(items: list[h.Item], output: Path) -> tuple[Query, Callable[[S
     def checked(server: Server) -> list[str]:
         from pydicom import dcmread
 
-        directory = output / server.name
+        directory = output / server.name / label.replace(" ", "-").replace(",", "")
         directory.mkdir(parents=True, exist_ok=True)
         run(command(server, "-X", "-od", str(directory)), server)
         return [dcmread(path).AccessionNumber for path in sorted(directory.glob("rsp*.dcm"))]
 
-    return Query("universal, findscu", len(items), "> 1x", send), checked
+    return Query(label, expected, goal, send), checked
 
 
 def verify(query: Query, servers: list[Server], send: Callable[[Server], list[str]]) -> None:
@@ -139,11 +148,13 @@ def measure(query: Query, servers: list[Server], runs: int, check: bool) -> None
     before = {server.name: h.cpu_seconds(server.service.process.pid) for server in servers}  # type: ignore[union-attr]
     for server in servers:
         server.latencies[query.label] = []
+        server.client_cpu[query.label] = 0.0
     for _ in range(runs):
         for server in servers:
-            started = time.perf_counter()
+            started, client_started = time.perf_counter(), client_cpu_seconds()
             answer = query.send(server)
             server.latencies[query.label].append((time.perf_counter() - started) * 1000)
+            server.client_cpu[query.label] += (client_cpu_seconds() - client_started) * 1000 / runs
             if check and len(answer) != query.expected:
                 raise h.BenchError(f"{query.label}: {server.name} returned {len(answer)} items, "
                                    f"{query.expected} expected")
@@ -155,6 +166,12 @@ def measure(query: Query, servers: list[Server], runs: int, check: bool) -> None
         server.cpu[query.label] = used * 1000 / runs
 
 
+def client_cpu_seconds() -> float:
+    """CPU seconds of the clients so far: this process (the pynetdicom client and its threads) and the findscu
+    processes it has reaped (the servers, children too, are reaped only when they stop)."""
+    return time.process_time() + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+
+
 def report(queries: list[Query], pylantir: Server, wlmscpfs: Server) -> None:
     """The table: matches, both servers' p50/p95 and CPU, speed-up and goal."""
     rows = []
@@ -164,9 +181,10 @@ def report(queries: list[Query], pylantir: Server, wlmscpfs: Server) -> None:
             query.label, query.expected, f"{ours[0]:.1f} / {ours[1]:.1f}", f"{theirs[0]:.1f} / {theirs[1]:.1f}",
             f"{theirs[0] / ours[0]:.2f}x", query.goal,
             f"{pylantir.cpu[query.label]:.1f} / {wlmscpfs.cpu[query.label]:.1f}",
+            f"{pylantir.client_cpu[query.label]:.1f} / {wlmscpfs.client_cpu[query.label]:.1f}",
         ])
     h.print_table(["query", "matches", "Pylantir p50 / p95 ms", "wlmscpfs p50 / p95 ms", "speed-up", "goal",
-                   "server CPU ms/query (P / w)"], rows)
+                   "server CPU ms/query (P / w)", "client CPU ms/query (P / w)"], rows)
 
 
 def main() -> None:
@@ -187,7 +205,9 @@ def main() -> None:
             dicom_query("patient ID", "-", items, patient_id=items[0].patient_id),
             dicom_query("today, every station", ">= 5x", items, date=today),
         ]
-        universal, universal_checked = findscu_query(items, workdir / "responses")
+        responses = workdir / "responses"
+        by_findscu = [findscu_query("today, every station, findscu", "-", items, responses, date=today),
+                      findscu_query("universal, findscu", "> 1x", items, responses)]
         port, wl_port = h.free_port(), h.free_port()
         pylantir = Server("Pylantir", h.Service(
             "pylantir run",
@@ -201,11 +221,12 @@ def main() -> None:
             for query in queries:
                 verify(query, servers, query.send)  # also the warm-up
                 measure(query, servers, options.runs, check=True)
-            verify(universal, servers, universal_checked)
-            measure(universal, servers, options.findscu_runs, check=False)
+            for query, checked in by_findscu:
+                verify(query, servers, checked)
+                measure(query, servers, options.findscu_runs, check=False)
         print(f"\n{options.items} items; station + today on {h.STATIONS[0][0]}; {options.runs} runs per query "
               f"({options.findscu_runs} for findscu) per server")
-        report([*queries, universal], pylantir, wlmscpfs)
+        report([*queries, *(query for query, _ in by_findscu)], pylantir, wlmscpfs)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ so that every re-sync reads every row and rewrites the changed ones. It is timed
 1. alone, as a process: ``pylantir sync`` (wall time, and the seconds it reports);
 2. alone, inside ``pylantir run`` with no client: the duration the run logs for the sync;
 3. inside the same ``pylantir run`` while ``--clients`` client processes loop the typical modality query
-   (today + their own station, one association per query, pynetdicom).
+   (today + their own station, one association per query, pynetdicom), back to back.
+
+The clients share the machine's cores with ``pylantir run`` and its sync worker, and each takes more CPU per
+query than the server does. ``--client-nice 10`` runs them at niceness 10, so that they take what the server
+leaves, as modalities on their own machines do; their latencies then include their own waits for a core.
 
 The source is polled every 2 s with ``watch_for_changes``, so a sync does real work only after the export was
 replaced: the script decides when. During phase 3, each query's latency is classed "during a sync" when it
@@ -18,12 +22,14 @@ not returned). Printed beside the goals of issue 17: re-sync under load within 2
 a sync within 2x of p95 outside one.
 
     python bench/run_under_load.py [--rows 100000] [--clients 8] [--runs 3] [--changed 0.1] [--settle 10]
+                                   [--client-nice 0]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import queue
 import re
 import sys
@@ -97,9 +103,10 @@ class SyncLog(threading.Thread):
         self._stop.set()
 
 
-def client(port: int, station: str, today: str, stop: Any, results: Any) -> None:
-    """A modality: the typical query in a loop, one association each, until ``stop``; then its records
-    (start, latency ms, matches or -1 on an error) into ``results``."""
+def client(port: int, station: str, today: str, nice: int, stop: Any, results: Any) -> None:
+    """A modality: the typical query in a loop, one association each, at niceness ``nice``, until ``stop``;
+    then its records (start, latency ms, matches or -1 on an error) into ``results``."""
+    os.nice(nice)
     identifier = h.worklist_query(date=today, station=station)
     records = []
     while not stop.is_set():
@@ -186,6 +193,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="re-syncs timed in each phase (default 3)")
     parser.add_argument("--changed", type=float, default=0.1, help="share of rows a re-sync rewrites (default 0.1)")
     parser.add_argument("--settle", type=float, default=10, help="s of queries before and after each loaded sync")
+    parser.add_argument("--client-nice", type=int, default=0,
+                        help="niceness of the client processes (default 0; 10: they yield the cores to pylantir)")
     parser.add_argument("--timeout", type=float, default=900, help="s to wait for one sync inside run")
     options = parser.parse_args()
     if not 0 <= options.changed <= 1:
@@ -219,7 +228,8 @@ def main() -> None:
         stop, results = context.Event(), context.Queue()
         with service:
             alone = [resync_in_run(log, export, options.timeout) for _ in range(options.runs)]
-            clients = [context.Process(target=client, args=(port, station, today.strftime("%Y%m%d"), stop, results))
+            clients = [context.Process(target=client, args=(port, station, today.strftime("%Y%m%d"),
+                                                                   options.client_nice, stop, results))
                        for station in stations]
             for process in clients:
                 process.start()
@@ -251,8 +261,8 @@ def report(options: argparse.Namespace, cli: list[tuple[float, float]], alone: l
         [f"inside pylantir run, {options.clients} clients", h.spread([s.seconds for s in loaded]),
          f"{under / base:.2f}x", "<= 2x"],
     ])
-    print(f"\nC-FIND today + own station, {options.clients} clients, one association per query "
-          f"(~{max(expected.values())} matches)")
+    print(f"\nC-FIND today + own station, {options.clients} clients at niceness {options.client_nice}, "
+          f"one association per query (~{max(expected.values())} matches)")
     rows, p95s = [], {}
     for name, answers in classify(records, expected, loaded).items():
         answered = [answer for answer in answers if answer.matches >= 0]

@@ -64,3 +64,11 @@ def test_a_missing_file_or_empty_glob_is_a_warning_not_an_error(registry: Plugin
 def test_filter_needs_a_column(registry: PluginRegistry):
     problems = registry.validate_config("csv", {"file_path": "x.csv", "filter": {"equals": "A"}})
     assert [(p.path, p.message) for p in problems] == [("filter.column", "required")]
+
+
+
+def test_the_declared_config_schema_is_the_config_models_json_schema(registry: PluginRegistry):
+    from pylantir_csv.config import CsvConfig
+
+    schema = registry.source_types()["csv"].config_schema
+    assert schema is not None and dict(schema) == CsvConfig.model_json_schema(by_alias=True)

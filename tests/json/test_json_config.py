@@ -37,3 +37,10 @@ def test_wrong_types_and_unknown_keys(registry: PluginRegistry):
 def test_a_missing_file_is_a_warning(registry: PluginRegistry, tmp_path: Path):
     (warning,) = registry.validate_config("json", {"file_path": str(tmp_path / "*.jsonl"), "format": "jsonl"})
     assert (warning.path, warning.severity) == ("file_path", "warning")
+
+
+def test_the_declared_config_schema_is_the_config_models_json_schema(registry: PluginRegistry):
+    from pylantir_json.config import JsonConfig
+
+    schema = registry.source_types()["json"].config_schema
+    assert schema is not None and dict(schema) == JsonConfig.model_json_schema()

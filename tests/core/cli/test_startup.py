@@ -3,8 +3,10 @@
 The commands that touch no database and no network (``--help``, ``sources list``, ``config check``,
 ``worklist fields``...) must not import SQLAlchemy, Alembic, pydicom, pynetdicom, the HTTP stack or a
 plugin's client library; ``sync`` on an up-to-date database must not import Alembic (nor the DICOM stack), and
-before its first fetch neither prometheus-client, SQLAlchemy's PostgreSQL dialect (on SQLite) nor the terminal
-progress display (when not on a terminal).
+before its first fetch neither prometheus-client, SQLAlchemy's PostgreSQL dialect (on SQLite), tenacity (which
+retries a failed fetch) nor the terminal progress display (when not on a terminal: rich at all). The commands that
+read no configuration (``sources list``, ``config example``...) do not import pydantic either: plugins import
+their configuration models when they validate or fetch.
 Each command runs in a fresh interpreter that lists, when it exits, which of those modules it loaded: a
 behaviour test (what is imported), not a timing test. ``pylantir --help`` lists the commands from the
 top-level registry without importing them; the registry's summaries must be the commands' own.
@@ -24,18 +26,21 @@ from pylantir.cli.main import COMMANDS, cli
 
 #: Libraries a light command must not import (``redcap``: PyCap; ``requests``: its HTTP client).
 HEAVY = ("sqlalchemy", "alembic", "pydicom", "pynetdicom", "fastapi", "uvicorn", "jinja2", "redcap", "requests")
+#: What a command that reads no configuration does not import either, beside :data:`HEAVY`.
+NO_CONFIGURATION = ("pydantic",)
 MARK = "pylantir-probe loaded:"
-PROBE = f"""
+PROBE = """
 import atexit, json, sys
-atexit.register(lambda: print({MARK!r}, json.dumps(sorted(name for name in {HEAVY!r} if name in sys.modules)),
+atexit.register(lambda: print({mark!r}, json.dumps(sorted(name for name in {watched!r} if name in sys.modules)),
                               file=sys.stderr))
 from pylantir.cli.main import main
 sys.argv = ["pylantir", *sys.argv[1:]]
 main()
 """
 #: What ``pylantir sync`` of a SQLite site has not imported yet when its first fetch starts, beside :data:`HEAVY`
-#: (the metrics count the sync once it ends; the PostgreSQL dialect; the progress display of a terminal).
-NOT_BEFORE_FETCH = ("prometheus_client", "sqlalchemy.dialects.postgresql", "rich.progress")
+#: (the metrics count the sync once it ends; the PostgreSQL dialect; rich: the progress display of a terminal, and
+#: the summary table at the end; tenacity: the retries of a failed fetch).
+NOT_BEFORE_FETCH = ("prometheus_client", "sqlalchemy.dialects.postgresql", "rich", "tenacity")
 FETCH_MARK = "pylantir-probe fetch:"
 PROBE_PLUGIN = f'''"""A source type whose fetch yields nothing (and lists what is loaded when it starts)."""
 
@@ -63,10 +68,12 @@ def fetch_entries(config):
 '''
 
 
-def loaded_by(*args: str, cwd: Path | None = None, mark: str = MARK) -> list[str]:
-    """The :data:`HEAVY` modules ``pylantir ARGS`` imported (the command must succeed); with ``mark``
-    :data:`FETCH_MARK`, those of :data:`HEAVY` and :data:`NOT_BEFORE_FETCH` loaded when the probe's fetch began."""
-    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120,
+def loaded_by(*args: str, cwd: Path | None = None, mark: str = MARK, also: tuple[str, ...] = ()) -> list[str]:
+    """The :data:`HEAVY` modules (and those of ``also``) ``pylantir ARGS`` imported (the command must succeed); with
+    ``mark`` :data:`FETCH_MARK`, those of :data:`HEAVY` and :data:`NOT_BEFORE_FETCH` loaded when the probe's fetch
+    began."""
+    probe = PROBE.format(mark=MARK, watched=HEAVY + also)
+    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120,
                             cwd=cwd, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith(mark)]
@@ -87,6 +94,14 @@ def write_config(path: Path, sources: list[dict[str, object]], **settings: objec
 ])
 def test_light_commands_import_no_database_dicom_or_http_library(args: list[str]) -> None:
     assert loaded_by(*args) == []
+
+
+@pytest.mark.parametrize("args", [
+    ["--version"], ["--help"], ["sources", "list"], ["sources", "list", "--json"], ["config", "example"],
+    ["config", "example", "--commented"], ["worklist", "fields"], ["sync", "--help"], ["find", "--help"],
+])
+def test_commands_that_read_no_configuration_import_no_pydantic(args: list[str]) -> None:
+    assert loaded_by(*args, also=NO_CONFIGURATION) == []
 
 
 def test_config_check_imports_no_database_or_dicom_library(tmp_path: Path) -> None:

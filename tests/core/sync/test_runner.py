@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from pylantir import Record, Rejected, SourceError, TransientSourceError
 from pylantir.store import Database, RejectedRow, SourceState, SyncRun, WorklistItem
@@ -278,3 +280,33 @@ def test_a_repeated_rejection_is_logged_once(memory, database, kit, caplog) -> N
         assert changed.rejected == 3 and "record 4" in line
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(RejectedRow)) == 2 + 2 + 3  # all stored
+
+
+def test_a_database_failure_mid_sync_is_one_error_line_without_traceback_and_nothing_is_written(
+        memory, database, kit, caplog) -> None:
+    """The worklist table gone while the source is read (a dropped connection or a full disk fail the same
+    way): the sync fails with the driver's words, logged on one line (the traceback only at DEBUG)."""
+    memory.rows["alpha"] = [kit.record(1)]
+    src = kit.source()
+    sync_source(database, memory.registry, src)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        yield kit.record(1, desc="Knee MRI")
+        with database.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE worklist_items RENAME TO worklist_items_away"))
+        yield kit.record(2)
+
+    memory.rows["alpha"] = rows()
+    try:
+        with caplog.at_level(logging.INFO, logger="pylantir"):
+            failed = sync_source(database, memory.registry, src)
+    finally:
+        with database.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE worklist_items_away RENAME TO worklist_items"))
+    assert failed.outcome == "failed" and failed.error.startswith("the database failed: ")
+    assert "worklist_items" in failed.error and "[SQL:" not in failed.error
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == [f"source 'alpha' (type memory): {failed.error}"]
+    assert not any(record.exc_info for record in caplog.records)
+    assert {item.requested_procedure_description for item in _items(database).values()} != {"Knee MRI"}
+    assert set(_items(database)) == {"P00001"}

@@ -12,13 +12,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
-from pylantir_calpendo.bookings import SOURCE_KEY, booking_location
-from pylantir_calpendo.config import CalpendoConfig, check_config
 
-__all__ = [
-    "SOURCE_KEY", "CalpendoConfig", "convert_previous_config", "fetch_entries", "previous_entry_matches",
-    "source_types", "validate_config",
-]
+# The configuration model (pydantic) and the bookings' reading are imported by the hooks that use them, not when
+# the plugin is loaded: ``pylantir sources list`` and ``config example`` load every plugin and use none of them.
+__all__ = ["convert_previous_config", "fetch_entries", "previous_entry_matches", "source_types", "validate_config"]
 
 
 @hookimpl
@@ -30,6 +27,8 @@ def source_types() -> list[SourceType]:
 @hookimpl
 def validate_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
     """Check a ``calpendo`` source's ``config`` without contacting Calpendo."""
+    from pylantir_calpendo.config import check_config
+
     return check_config(config)
 
 
@@ -45,6 +44,8 @@ def convert_previous_config(previous: Mapping[str, Any]) -> dict[str, Any]:
 def previous_entry_matches(entries: list[Mapping[str, Any]]) -> list[dict[str, str] | None]:
     """The previous Pylantir knew a booking by its ID (``source_record_id``), which is the location of the
     booking's record (``booking <id>``, see :func:`pylantir_calpendo.bookings.booking_record`)."""
+    from pylantir_calpendo.bookings import booking_location
+
     return [{"source_key": booking_location(str(entry["source_record_id"]))} if entry.get("source_record_id")
             else None for entry in entries]
 
@@ -52,6 +53,7 @@ def previous_entry_matches(entries: list[Mapping[str, Any]]) -> list[dict[str, s
 @hookimpl
 def fetch_entries(source_name: str, config: Mapping[str, Any], state: FetchState) -> Iterator[Record | Rejected]:
     """Yield one raw record per booking in the window (see :func:`pylantir_calpendo.fetch.fetch_bookings`)."""
+    from pylantir_calpendo.config import CalpendoConfig
     from pylantir_calpendo.fetch import fetch_bookings  # requests is imported when a fetch runs, not at load
 
     return fetch_bookings(source_name, CalpendoConfig.model_validate(dict(config)), state)

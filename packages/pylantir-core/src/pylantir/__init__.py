@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pylantir.contract import (
     ConfigProblem,
     FetchState,
+    ModelSchema,
     Record,
     Rejected,
     SourceError,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigProblem",
     "FetchState",
+    "ModelSchema",
     "Record",
     "Rejected",
     "SourceError",

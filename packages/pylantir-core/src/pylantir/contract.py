@@ -8,9 +8,11 @@ types that mark expected operational failures.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 #: What a write-back of one change came to (see :class:`WriteBackResult`).
@@ -19,6 +21,7 @@ WriteBackOutcome = Literal["done", "retry", "failed"]
 __all__ = [
     "ConfigProblem",
     "FetchState",
+    "ModelSchema",
     "Record",
     "Rejected",
     "SourceError",
@@ -37,7 +40,8 @@ class SourceType:
         letters, digits, ``_`` and ``-``.
     :param summary: one line shown by ``pylantir sources list``.
     :param config_schema: optional JSON Schema of the source's ``config`` object, for documentation
-        and editors; validation itself is done by ``validate_config``.
+        and editors (a :class:`ModelSchema` makes it from the plugin's model when first read);
+        validation itself is done by ``validate_config``.
     :param docs_url: optional link to the plugin's documentation.
     """
 
@@ -45,6 +49,38 @@ class SourceType:
     summary: str
     config_schema: Mapping[str, Any] | None = None
     docs_url: str | None = None
+
+
+class ModelSchema(Mapping[str, Any]):
+    """The JSON Schema of a pydantic model named ``"module:Model"``, made when it is first read.
+
+    For :attr:`SourceType.config_schema`: plugins declare their types when they are loaded, by every command
+    (``pylantir sources list`` too), and a plugin that gives its configuration model's schema this way
+    imports that model (and pydantic) only when it validates or fetches. ``options`` are passed to the
+    model's ``model_json_schema`` (``by_alias=True``...).
+    """
+
+    def __init__(self, model: str, **options: Any) -> None:
+        self.model = model
+        self.options = options
+
+    @cached_property
+    def _schema(self) -> Mapping[str, Any]:
+        module, _, name = self.model.partition(":")
+        schema: Mapping[str, Any] = getattr(importlib.import_module(module), name).model_json_schema(**self.options)
+        return schema
+
+    def __getitem__(self, key: str) -> Any:
+        return self._schema[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._schema)
+
+    def __len__(self) -> int:
+        return len(self._schema)
+
+    def __repr__(self) -> str:
+        return f"ModelSchema({self.model!r})"
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
-from pylantir.filesource import content_digest as files_digest
-from pylantir.filesource import files_to_read, validate_file_config
-from pylantir_csv.config import CsvConfig, RowFilter
-from pylantir_csv.reader import CsvFile
+from pylantir import ConfigProblem, FetchState, ModelSchema, Record, Rejected, SourceType, hookimpl
 
-__all__ = ["content_digest", "CsvConfig", "RowFilter", "fetch_entries", "source_types", "validate_config"]
+# The configuration model (pydantic) and the reader are imported by the hooks that use them, not when the plugin
+# is loaded: ``pylantir sources list`` and ``config example`` load every plugin and use none of them.
+__all__ = ["content_digest", "fetch_entries", "source_types", "validate_config"]
 
 
 @hookimpl
@@ -27,7 +25,7 @@ def source_types() -> list[SourceType]:
         SourceType(
             "csv",
             "Scheduled exams from CSV exports (a file or a glob of files)",
-            config_schema=CsvConfig.model_json_schema(by_alias=True),
+            config_schema=ModelSchema("pylantir_csv.config:CsvConfig", by_alias=True),
         )
     ]
 
@@ -35,6 +33,9 @@ def source_types() -> list[SourceType]:
 @hookimpl
 def validate_config(config: Mapping[str, Any], config_dir: Path) -> list[ConfigProblem]:
     """Report wrong types and unknown keys; warn when ``file_path`` (under ``config_dir``) matches no file yet."""
+    from pylantir.filesource import validate_file_config
+    from pylantir_csv.config import CsvConfig
+
     return validate_file_config(CsvConfig, config, config_dir)
 
 
@@ -42,6 +43,9 @@ def validate_config(config: Mapping[str, Any], config_dir: Path) -> list[ConfigP
 def content_digest(source_name: str, config: Mapping[str, Any], config_dir: Path) -> str | None:
     """The matched files' paths and SHA-256 (``None`` with ``watch_for_changes``): an unchanged export is
     not read again (see ``pylantir.filesource.content_digest``)."""
+    from pylantir.filesource import content_digest as files_digest
+    from pylantir_csv.config import CsvConfig
+
     return files_digest(CsvConfig, config, source_name, config_dir)
 
 
@@ -50,6 +54,10 @@ def fetch_entries(
     source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState, config_dir: Path
 ) -> Iterator[Record | Rejected]:
     """Yield every data row of the matched files, in path order, as a :class:`Record` or :class:`Rejected`."""
+    from pylantir.filesource import files_to_read
+    from pylantir_csv.config import CsvConfig
+    from pylantir_csv.reader import CsvFile
+
     parsed, files = files_to_read(CsvConfig, config, source_name, state, config_dir)
     for path in files:
         yield from CsvFile(path, parsed, fields, source_name).rows()

@@ -12,14 +12,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pylantir import ConfigProblem, FetchState, Record, Rejected, SourceType, hookimpl
-from pylantir.filesource import content_digest as files_digest
-from pylantir.filesource import files_to_read, validate_file_config
-from pylantir_json.config import JsonConfig
+from pylantir import ConfigProblem, FetchState, ModelSchema, Record, Rejected, SourceType, hookimpl
 from pylantir_json.parser import BACKEND
-from pylantir_json.reader import JsonFile
 
-__all__ = ["content_digest", "JsonConfig", "fetch_entries", "source_types", "validate_config"]
+# The configuration model (pydantic) and the reader are imported by the hooks that use them, not when the plugin
+# is loaded: ``pylantir sources list`` and ``config example`` load every plugin and use none of them.
+__all__ = ["content_digest", "fetch_entries", "source_types", "validate_config"]
 
 
 @hookimpl
@@ -29,7 +27,7 @@ def source_types() -> list[SourceType]:
         SourceType(
             "json",
             f"Scheduled exams from JSON or JSON Lines files (parser: ijson {BACKEND})",
-            config_schema=JsonConfig.model_json_schema(),
+            config_schema=ModelSchema("pylantir_json.config:JsonConfig"),
         )
     ]
 
@@ -37,6 +35,9 @@ def source_types() -> list[SourceType]:
 @hookimpl
 def validate_config(config: Mapping[str, Any], config_dir: Path) -> list[ConfigProblem]:
     """Report wrong types, unknown keys and a missing ``records_path``; warn when no file matches yet."""
+    from pylantir.filesource import validate_file_config
+    from pylantir_json.config import JsonConfig
+
     return validate_file_config(JsonConfig, config, config_dir)
 
 
@@ -44,6 +45,9 @@ def validate_config(config: Mapping[str, Any], config_dir: Path) -> list[ConfigP
 def content_digest(source_name: str, config: Mapping[str, Any], config_dir: Path) -> str | None:
     """The matched files' paths and SHA-256 (``None`` with ``watch_for_changes``): an unchanged export is
     not read again (see ``pylantir.filesource.content_digest``)."""
+    from pylantir.filesource import content_digest as files_digest
+    from pylantir_json.config import JsonConfig
+
     return files_digest(JsonConfig, config, source_name, config_dir)
 
 
@@ -53,6 +57,10 @@ def fetch_entries(
 ) -> Iterator[Record | Rejected]:
     """Yield every record of the matched files (relative paths under ``config_dir``), in path order, as a
     :class:`Record` or :class:`Rejected`."""
+    from pylantir.filesource import files_to_read
+    from pylantir_json.config import JsonConfig
+    from pylantir_json.reader import JsonFile
+
     parsed, files = files_to_read(JsonConfig, config, source_name, state, config_dir)
     for path in files:
         yield from JsonFile(path, parsed, source_name).rows()

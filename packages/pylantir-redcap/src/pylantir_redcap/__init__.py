@@ -13,13 +13,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pylantir import ConfigProblem, FetchState, Record, SourceType, StepChange, WriteBackResult, hookimpl
-from pylantir_redcap.config import RedcapConfig, check_config, with_type_defaults
-from pylantir_redcap.fields import SOURCE_KEY
 
-__all__ = ["SOURCE_KEY", "RedcapConfig", "convert_previous_config", "fetch_entries", "previous_entry_matches",
-           "source_types", "validate_config"]
+# The configuration model (pydantic) is imported by the hooks that use it, not when the plugin is loaded:
+# ``pylantir sources list`` and ``config example`` load every plugin and use none of it.
 __all__ = [
-    "SOURCE_KEY", "RedcapConfig", "check_write_back", "convert_previous_config", "fetch_entries", "source_types",
+    "check_write_back", "convert_previous_config", "fetch_entries", "previous_entry_matches", "source_types",
     "validate_config", "validate_write_back", "write_back",
 ]
 
@@ -39,6 +37,8 @@ def source_types() -> list[SourceType]:
 @hookimpl
 def validate_config(source_type: str, config: Mapping[str, Any]) -> list[ConfigProblem]:
     """Check a ``redcap`` or ``redcap_concussion`` source's ``config`` without contacting REDCap."""
+    from pylantir_redcap.config import check_config, with_type_defaults
+
     return check_config(with_type_defaults(source_type, config))
 
 
@@ -56,6 +56,8 @@ def previous_entry_matches(
 ) -> list[dict[str, str] | None]:
     """The previous Pylantir knew a REDCap exam by its patient ID (``sub_<study>_ses_<session>...``), which a
     source converted from its configuration (``previous_identifiers``) gives the same exam's record."""
+    from pylantir_redcap.config import RedcapConfig, with_type_defaults
+
     if not RedcapConfig.model_validate(with_type_defaults(source_type, config)).previous_identifiers:
         return [None] * len(entries)
     return [{"patient_id": str(entry["patient_id"])} if entry.get("patient_id") else None for entry in entries]
@@ -66,6 +68,7 @@ def fetch_entries(
     source_type: str, source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
 ) -> Iterator[Record]:
     """Yield one raw record per selected REDCap row (see :func:`pylantir_redcap.fetch.fetch_records`)."""
+    from pylantir_redcap.config import RedcapConfig, with_type_defaults
     from pylantir_redcap.fetch import fetch_records  # PyCap and requests: imported when a fetch runs
 
     cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
@@ -85,6 +88,7 @@ def check_write_back(
     source_type: str, source_name: str, config: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> list[ConfigProblem]:
     """Check the write-back fields against the data dictionary, and the token's right to import."""
+    from pylantir_redcap.config import RedcapConfig, with_type_defaults
     from pylantir_redcap.writeback import WriteBackConfig, check_project
 
     cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
@@ -97,6 +101,7 @@ def write_back(
     changes: Sequence[StepChange],
 ) -> list[WriteBackResult]:
     """Import the status and performed date/times of each change into its record (PyCap's import_records)."""
+    from pylantir_redcap.config import RedcapConfig, with_type_defaults
     from pylantir_redcap.writeback import WriteBackConfig, write_changes
 
     cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))

@@ -80,10 +80,11 @@ def database_errors() -> tuple[type[BaseException], ...]:
 
 def database_problem(ctx: click.Context, exc: BaseException) -> str:
     """One line for a database failure: the safe URL, what happened (the driver's words) and the next action."""
+    from pylantir.store.database import failure_detail
+
     url = ctx.meta.get(_URL_KEY, "(not opened)")
     driver_error = getattr(exc, "orig", None)  # ours (schema, missing file) name their next action already
-    detail = " ".join(str(driver_error or exc).split())
-    detail = detail.split(" [SQL: ")[0]  # SQLAlchemy appends the statement (parameters are hidden anyway)
+    detail = failure_detail(exc)
     lowered = detail.lower()
     action = next((action for phrase, action in _NEXT_ACTIONS if phrase in lowered), None) if driver_error else None
     return f"database {url}: {detail}" + (f"; {action}" if action else "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,6 +81,8 @@ def _with_progress(
     service: SyncService, names: list[str], run: Callable[[], list[SyncResult]]
 ) -> list[SyncResult]:
     """Run ``run`` with a live per-source count of fetched records when stderr is a terminal."""
+    if not _may_be_terminal():  # rich would say it is not: no need to import it before the first fetch
+        return run()
     from rich.console import Console
 
     console = Console(stderr=True)
@@ -98,6 +102,16 @@ def _with_progress(
         service.progress = lambda name, count: progress.update(tasks[name], fetched=count)
         service.on_finished = finished
         return run()
+
+
+def _may_be_terminal() -> bool:
+    """Whether rich's console may take stderr for a terminal: only when it is a TTY, or ``TTY_COMPATIBLE=1``
+    or a non-empty ``FORCE_COLOR`` says so (rich's rules; it decides when this is true)."""
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream: rich says "not a terminal" too
+        tty = False
+    return tty or os.environ.get("TTY_COMPATIBLE") == "1" or bool(os.environ.get("FORCE_COLOR"))
 
 
 def _summary_row(result: SyncResult) -> list[object]:

@@ -6,8 +6,9 @@ read the catalogue, :mod:`pylantir.store.catalogue`, which lives in this package
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pylantir.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pylantir.store.database import Database
@@ -47,11 +48,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """One of :data:`__all__`, from :mod:`pylantir.store.database` or :mod:`pylantir.store.models`."""
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module("pylantir.store.database" if name == "Database" else "pylantir.store.models")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__, {name: "pylantir.store.database" if name == "Database" else "pylantir.store.models" for name in __all__}
+)

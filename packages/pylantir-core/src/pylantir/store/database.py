@@ -41,6 +41,13 @@ def sqlite_file(url: str | URL) -> Path | None:
     return None if database is None else Path(database)
 
 
+def failure_detail(exc: BaseException) -> str:
+    """What a database failure was, on one line: the driver's words when there are some, without the statement
+    SQLAlchemy appends (its parameters are hidden anyway: no patient data)."""
+    words = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return words.split(" [SQL: ")[0]
+
+
 class DatabaseMissingError(Exception):
     """A command that may not create the database found no SQLite file at the configured path."""
 

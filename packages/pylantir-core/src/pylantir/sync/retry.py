@@ -1,5 +1,8 @@
 """The retry policy of a fetch: :class:`~pylantir.TransientSourceError` is retried with exponential back-off
-(tenacity), within the source's ``timeout``, which bounds the fetch and its retries together."""
+(tenacity), within the source's ``timeout``, which bounds the fetch and its retries together.
+
+The first attempt runs without tenacity: it is imported only when there is something to retry, not before every
+sync's first fetch."""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from typing import TYPE_CHECKING, TypeVar
 
 from pylantir.contract import TransientSourceError
 from pylantir.sync.pump import SyncStopped
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,19 @@ def with_retries(
     """Call ``attempt`` until it does not raise :class:`~pylantir.TransientSourceError`, at most ``attempts``
     times; raises :class:`~pylantir.sync.pump.SyncStopped` when ``cancel`` is set or ``deadline`` would pass
     during a back-off."""
+    try:
+        return attempt()
+    except TransientSourceError as exc:
+        first_failure: TransientSourceError | None = exc
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+    def attempts_after_the_first() -> T:
+        """Tenacity's first attempt is the one that failed above: it fails again, without calling ``attempt``."""
+        nonlocal first_failure
+        if first_failure is not None:
+            failure, first_failure = first_failure, None
+            raise failure
+        return attempt()
 
     def sleep(seconds: float) -> None:
         remaining = deadline - time.monotonic()
@@ -54,4 +71,4 @@ def with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(attempt)
+    return retrying(attempts_after_the_first)

@@ -10,7 +10,8 @@ transaction), :mod:`~pylantir.sync.lineage` (runs, rejections, failures, interru
 
 Failures: a :class:`~pylantir.SourceError` is reported by its message alone; a plugin bug (or ours) is one
 ERROR line naming the source, the plugin, the exception and where it was raised, with the traceback at
-DEBUG (``-vv``). Nothing is written to the worklist unless the sync commits.
+DEBUG (``-vv``); a database failure (a lost connection, a full disk) is one ERROR line with the driver's
+words, traceback at DEBUG too. Nothing is written to the worklist unless the sync commits.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import time
 from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pylantir.config import DataSourceSettings
 from pylantir.contract import FetchState, SourceError
 from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableError
 from pylantir.store import Database
+from pylantir.store.database import failure_detail
 from pylantir.sync.clock import Clock, SystemClock
 from pylantir.sync.fetch import CHUNK_SIZE, Fetched, Progress, fetch_source
 from pylantir.sync.gcpolicy import fewer_collections
@@ -119,6 +122,10 @@ def sync_source(
         result.outcome, result.error = exc.outcome, str(exc)
     except (SourceError, MappingError, PluginUnavailableError) as exc:
         result.outcome, result.error = "failed", str(exc)
+    except SQLAlchemyError as exc:  # the database failed (connection lost, disk full, ...): nothing committed
+        result.outcome, result.error = "failed", f"the database failed: {failure_detail(exc)}"
+        log.error("source '%s' (type %s): %s", source.name, source.type, result.error)
+        log.debug("the database failure's traceback", exc_info=True)
     except PluginBugError as exc:
         result.outcome, result.error = "failed", str(exc)
         log.error("source '%s' (type %s): plugin bug during sync: %s", source.name, source.type, exc)
