@@ -246,7 +246,8 @@ class FieldMapping:
         looked up among the texts already accepted, with their normalised form, in one pass at C speed; only
         their other values (new texts, numbers) and the other entries run Python code.
         """
-        plain, other = [], []
+        plain: list[_Entry] = []
+        other: list[_Entry] = []
         for entry in self._entries:
             (plain if entry.plain and entry.target.extra_keyword is None else other).append(entry)
         fields = tuple(entry.field or "" for entry in plain)  # (a plain entry has its field)
