@@ -8,9 +8,8 @@ into the SQL each database runs best:
   transaction holds SQLite's one write lock from its first statement, before it looks up the stored rows,
   so no other writer can insert meanwhile; and an UPSERT costs SQLite a statement journal per row (1.6
   million temp-file writes for a 100,000-row first sync). The rows go to the SQLite driver as tuples
-  (SQLAlchemy's per-row parameter building is the largest cost of a large first sync), a column that is
-  NULL in every row of a batch is left out (the ``sqlite3`` module binds each ``None`` slowly) and the
-  constants of every row (source, times, run) are literals of the statement.
+  (SQLAlchemy's per-row parameter building is the largest cost of a large first sync) and a column that is
+  NULL in every row of a batch is left out (the ``sqlite3`` module binds each ``None`` slowly).
 - :class:`KeyLookup`: the stored rows of many keys in one query; on SQLite the statement for a number of
   keys is compiled once and the keys go to the driver as they are (SQLAlchemy renders an expanding ``IN``
   list key by key on every execution: most of the lookup's time in a large first sync);
@@ -25,7 +24,7 @@ from contextlib import contextmanager
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, insert, literal, literal_column, select
+from sqlalchemy import ColumnElement, Table, bindparam, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause
@@ -88,15 +87,9 @@ class BulkUpsert:
         processors = {name: self._processor(name) for name in [*self._columns, *self._constants]}
         # processor and what it makes of None (JSON turns None into 'null': computed once)
         self._processors = {name: (process, process(None)) for name, process in processors.items() if process}
-        fixed = {
+        self._fixed = {
             name: process(value) if (process := processors[name]) else value for name, value in self._constants.items()
         }
-        # the constants as SQL literals: SQLite then binds only what differs between rows (~8% of the insert)
-        self._raw_statement = self._statement.values({
-            name: literal_column(str(literal(value).compile(dialect=self._dialect,
-                                                            compile_kwargs={"literal_binds": True})))
-            for name, value in fixed.items()
-        })
         columns = self._table.c
         self._omissible = frozenset(
             name for name in self._columns if columns[name].default is None and columns[name].server_default is None
@@ -124,6 +117,7 @@ class BulkUpsert:
                           else tuple(null if value is None else process(value) for value in column))
             if name not in self._omissible or column.count(None) != count:
                 values[name] = column
+        values.update((name, repeat(value, len(rows))) for name, value in self._fixed.items())
         sql, order, bound = self._compile(tuple(values))
         values.update((name, repeat(value, len(rows))) for name, value in bound.items())
         self._session.connection().exec_driver_sql(sql, list(zip(*map(values.__getitem__, order), strict=True)))
@@ -132,7 +126,7 @@ class BulkUpsert:
         """The statement for ``names``, the order of its parameters and the values bound in the conflict
         rule (compiled once per set of columns)."""
         if names not in self._compiled:
-            compiled = self._raw_statement.compile(dialect=self._dialect, column_keys=list(names))
+            compiled = self._statement.compile(dialect=self._dialect, column_keys=list(names))
             bound = {name: value for name, value in compiled.params.items() if name not in names}
             self._compiled[names] = (str(compiled), tuple(compiled.positiontup or ()), bound)
         return self._compiled[names]
