@@ -11,8 +11,9 @@ so that every re-sync reads every row and rewrites the changed ones. It is timed
    (today + their own station, one association per query, pynetdicom), back to back.
 
 The clients share the machine's cores with ``pylantir run`` and its sync worker, and each takes more CPU per
-query than the server does. ``--client-nice 10`` runs them at niceness 10, so that they take what the server
-leaves, as modalities on their own machines do; their latencies then include their own waits for a core.
+query than the server does. ``--client-nice 19`` runs them at the lowest priority, so that they take what
+the server leaves, as modalities on their own machines do; their latencies then include their own waits for
+a core.
 
 The source is polled every 2 s with ``watch_for_changes``, so a sync does real work only after the export was
 replaced: the script decides when. During phase 3, each query's latency is classed "during a sync" when it
@@ -194,7 +195,7 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.1, help="share of rows a re-sync rewrites (default 0.1)")
     parser.add_argument("--settle", type=float, default=10, help="s of queries before and after each loaded sync")
     parser.add_argument("--client-nice", type=int, default=0,
-                        help="niceness of the client processes (default 0; 10: they yield the cores to pylantir)")
+                        help="niceness of the client processes (default 0; 19: they take what pylantir leaves)")
     parser.add_argument("--timeout", type=float, default=900, help="s to wait for one sync inside run")
     options = parser.parse_args()
     if not 0 <= options.changed <= 1:

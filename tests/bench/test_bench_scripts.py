@@ -54,7 +54,7 @@ def test_sync_cli_first_sync_and_resync_of_each_format() -> None:
 
 def test_run_under_load_gives_no_wrong_answer_during_resyncs() -> None:
     output = run_script("run_under_load.py", "--rows", "600", "--runs", "1", "--clients", "2", "--settle", "2",
-                        "--client-nice", "10")
+                        "--client-nice", "19")
     assert table_row(output, "inside pylantir run, 2 clients")
     for label in ("outside a sync", "during a sync"):
         _, _, _, _, wrong, empty, errors = table_row(output, label)
