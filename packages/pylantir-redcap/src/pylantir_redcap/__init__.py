@@ -56,9 +56,9 @@ def previous_entry_matches(
 ) -> list[dict[str, str] | None]:
     """The previous Pylantir knew a REDCap exam by its patient ID (``sub_<study>_ses_<session>...``), which a
     source converted from its configuration (``previous_identifiers``) gives the same exam's record."""
-    from pylantir_redcap.config import RedcapConfig, with_type_defaults
+    from pylantir_redcap.config import source_config
 
-    if not RedcapConfig.model_validate(with_type_defaults(source_type, config)).previous_identifiers:
+    if not source_config(source_type, config).previous_identifiers:
         return [None] * len(entries)
     return [{"patient_id": str(entry["patient_id"])} if entry.get("patient_id") else None for entry in entries]
 
@@ -68,10 +68,10 @@ def fetch_entries(
     source_type: str, source_name: str, config: Mapping[str, Any], fields: frozenset[str], state: FetchState
 ) -> Iterator[Record]:
     """Yield one raw record per selected REDCap row (see :func:`pylantir_redcap.fetch.fetch_records`)."""
-    from pylantir_redcap.config import RedcapConfig, with_type_defaults
+    from pylantir_redcap.config import source_config
     from pylantir_redcap.fetch import fetch_records  # PyCap and requests: imported when a fetch runs
 
-    cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
+    cfg = source_config(source_type, config)
     return fetch_records(source_name, cfg, fields, state)
 
 
@@ -88,10 +88,10 @@ def check_write_back(
     source_type: str, source_name: str, config: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> list[ConfigProblem]:
     """Check the write-back fields against the data dictionary, and the token's right to import."""
-    from pylantir_redcap.config import RedcapConfig, with_type_defaults
+    from pylantir_redcap.config import source_config
     from pylantir_redcap.writeback import WriteBackConfig, check_project
 
-    cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
+    cfg = source_config(source_type, config)
     return check_project(source_name, cfg, WriteBackConfig.model_validate(dict(settings)))
 
 
@@ -101,8 +101,8 @@ def write_back(
     changes: Sequence[StepChange],
 ) -> list[WriteBackResult]:
     """Import the status and performed date/times of each change into its record (PyCap's import_records)."""
-    from pylantir_redcap.config import RedcapConfig, with_type_defaults
+    from pylantir_redcap.config import source_config
     from pylantir_redcap.writeback import WriteBackConfig, write_changes
 
-    cfg = RedcapConfig.model_validate(with_type_defaults(source_type, config))
+    cfg = source_config(source_type, config)
     return write_changes(source_name, cfg, WriteBackConfig.model_validate(dict(settings)), changes)

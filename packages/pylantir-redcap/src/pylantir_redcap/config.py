@@ -87,6 +87,12 @@ def with_type_defaults(source_type: str, config: Mapping[str, Any]) -> dict[str,
     return {**TYPE_DEFAULTS[source_type], **config}
 
 
+def source_config(source_type: str, config: Mapping[str, Any]) -> RedcapConfig:
+    """A validated source's ``config`` as the model, with ``source_type``'s defaults (the hooks run only on
+    configurations ``validate_config`` accepted)."""
+    return RedcapConfig.model_validate(with_type_defaults(source_type, config))
+
+
 def looks_like_token(value: str) -> bool:
     """Whether ``value`` has the shape of a REDCap API token (32 hexadecimal characters)."""
     return bool(_LOOKS_LIKE_TOKEN.match(value))
