@@ -143,14 +143,14 @@ class KeyLookup:
         self._expanding = self._select.where(self._key.in_(bindparam("keys", expanding=True)))
         self._compiled: dict[int, str] = {}  # number of keys -> the SQLite statement
 
-    def rows(self, keys: Sequence[Any]) -> Iterable[tuple[Any, ...]]:
+    def rows(self, keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
         """The rows of ``keys`` (as many as SQLite binds in one statement)."""
         if self._dialect.name != "sqlite":
-            return self._session.execute(self._expanding, {"keys": list(keys)}).tuples()
+            return self._session.execute(self._expanding, {"keys": list(keys)})
         if len(keys) not in self._compiled:
             where = self._key.in_([bindparam(f"key_{n}") for n in range(len(keys))])
             self._compiled[len(keys)] = str(self._select.where(where).compile(dialect=self._dialect))
-        return self._session.connection().exec_driver_sql(self._compiled[len(keys)], tuple(keys)).tuples()
+        return self._session.connection().exec_driver_sql(self._compiled[len(keys)], tuple(keys))
 
 
 def insert_if_missing(session: Session, table: Table, values: Mapping[str, Any], key: str) -> None:
