@@ -30,9 +30,53 @@ def test_new_database_gets_the_whole_schema(database_url):
         assert set(Base.metadata.tables) <= set(inspect(database.engine).get_table_names())
         with database.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-        assert differences == [], "the migrations and the models disagree"
+        assert differences == [], "the new database and the models disagree"
     finally:
         database.close()
+
+
+def _schema(engine) -> dict[str, dict[str, object]]:
+    """Every table's columns (any order), keys, constraints and indexes, as the database reports them."""
+    inspector = inspect(engine)
+
+    def named(entries: list[dict]) -> list[tuple]:
+        return sorted(tuple((key, repr(value)) for key, value in sorted(entry.items())) for entry in entries)
+
+    return {
+        table: {
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in
+                              inspector.get_columns(table)),
+            "primary key": inspector.get_pk_constraint(table),
+            "unique": named(inspector.get_unique_constraints(table)),
+            "foreign keys": named(inspector.get_foreign_keys(table)),
+            "indexes": named(inspector.get_indexes(table)),
+            "checks": named(inspector.get_check_constraints(table)),
+        }
+        for table in inspector.get_table_names()
+    }
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(database_url):
+    # A new database is created from the models and stamped (store.schema); an older one is migrated
+    # revision by revision: both must end with the same tables, columns, keys, indexes and version table.
+    from alembic import command
+
+    from pylantir.store.schema import alembic_config
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+        migrated = _schema(engine)
+        with engine.begin() as connection:
+            Base.metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE alembic_version"))
+        assert inspect(engine).get_table_names() == []
+        upgrade_schema(engine)
+        assert current_revision(engine) == head_revision()
+        assert _schema(engine) == migrated
+    finally:
+        engine.dispose()
 
 
 def test_open_twice_is_a_no_op(sqlite_url, make_item):

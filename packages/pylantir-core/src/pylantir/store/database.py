@@ -87,7 +87,7 @@ class Database:
 
     @classmethod
     def open(cls, url: str, *, echo: bool = False) -> Database:
-        """Connect to ``url`` and create or upgrade the schema (Alembic ``upgrade head``; rows kept)."""
+        """Connect to ``url`` and create the schema (a new database) or upgrade it (Alembic; rows kept)."""
         database = cls(url, echo=echo)
         try:
             database.upgrade()

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from pylantir.config import DataSourceSettings
 from pylantir.store import Database, SourceState, SyncRun
-from pylantir.store.bulk import write_cache
+from pylantir.store.bulk import indexes_built_after, write_cache
 from pylantir.sync.fetch import Fetched
 from pylantir.sync.lineage import finish_run, store_rejections
 from pylantir.sync.pump import POLL_SECONDS, SyncStopped
 from pylantir.sync.result import SyncResult
 from pylantir.sync.spool import Spool
 from pylantir.sync.unchanged import commit_unchanged, store_proof
-from pylantir.sync.writer import Writer
+from pylantir.sync.writer import TABLE, Writer
 
 T = TypeVar("T")
 
@@ -125,7 +125,7 @@ def _write(job: WriteJob) -> None:
         _begin(session, result.run_id, job.fence)
         if not fetched.state.unchanged:
             writer = Writer(session, source.name, job.ranks, job.now, result.run_id, result)
-            with write_cache(session):
+            with write_cache(session), indexes_built_after(session, TABLE):
                 for batch in job.spool.batches():
                     if job.cancel.is_set():
                         raise SyncStopped("abandoned", "stopped before the sync committed")
