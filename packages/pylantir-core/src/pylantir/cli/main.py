@@ -8,6 +8,7 @@ pays only for its own imports.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,4 +132,11 @@ def cli(ctx: click.Context, plugins_dir: Path | None, verbose: int, log_format: 
 
 def main() -> None:
     """Run the CLI (the ``pylantir`` console script)."""
-    cli(prog_name="pylantir")
+    try:
+        cli(prog_name="pylantir")
+    finally:
+        # The process ends next. Without this the interpreter's shutdown walks every object once more with the
+        # cycle collector (about 0.1 s of each command that loaded SQLAlchemy and pydantic, a fifth of a short
+        # `pylantir sync`). Nothing needs it: the commands close what they open (files, the database engine),
+        # logging flushes at exit and the operating system frees the memory; the shutdown itself still runs.
+        gc.freeze()
