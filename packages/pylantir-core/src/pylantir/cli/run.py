@@ -158,6 +158,7 @@ def run(
 def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sync: bool,
            stop: threading.Event) -> None:
     from pylantir.dicom import ServerStartError, start_server
+    from pylantir.gcpolicy import freeze_start_up
     from pylantir.housekeeping import HousekeepingService
 
     database = open_database(config, "migrate")
@@ -186,6 +187,7 @@ def _serve(cli_ctx: CliContext, config: PylantirConfig, config_path: Path, no_sy
             server.ae_title, server.host, server.port, database.safe_url(), sources,
         )
         announce_http(http, database, config_path)
+        freeze_start_up()
         try:
             wait_for_signal(stop)
         finally:

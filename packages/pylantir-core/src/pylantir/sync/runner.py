@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 
 from pylantir.config import DataSourceSettings
 from pylantir.contract import FetchState, SourceError
+from pylantir.gcpolicy import fewer_collections
 from pylantir.plugins import PluginBugError, PluginRegistry, PluginUnavailableError
 from pylantir.store import Database
 from pylantir.store.database import failure_detail
 from pylantir.sync.clock import Clock, SystemClock
 from pylantir.sync.fetch import CHUNK_SIZE, Fetched, Progress, fetch_source
-from pylantir.sync.gcpolicy import fewer_collections
 from pylantir.sync.lineage import Runner, begin_run, log_summary, record_failure
 from pylantir.sync.mapping import FieldMapping, MappingError
 from pylantir.sync.pump import SyncStopped

@@ -34,6 +34,7 @@ from multiprocessing.connection import Connection
 from sqlalchemy.orm import Session
 
 from pylantir.cli.logs import configure_logging
+from pylantir.gcpolicy import freeze_start_up
 from pylantir.plugins import PluginRegistry
 from pylantir.store import Database
 from pylantir.sync.leadership import Leadership, leadership_for
@@ -119,6 +120,7 @@ class Worker:
     def serve(self, stop: threading.Event) -> None:
         """Sync on schedule and as asked until :class:`Stop`, SIGTERM (``stop``) or the ``run``'s end."""
         self.leadership.report()
+        freeze_start_up()
         self.service.start()
         self.send(Ready())
         timeout = STOP_TIMEOUT
