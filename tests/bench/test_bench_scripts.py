@@ -45,6 +45,11 @@ def test_compare_wlmscpfs_both_servers_return_the_same_items(dcmtk) -> None:  # 
         assert table_row(output, label)[1] == matches
 
 
+def test_cfind_tail_times_queries_that_all_match() -> None:
+    output = run_script("cfind_tail.py", "--items", "400", "--queries", "5", "--rounds", "1")
+    assert table_row(output, "1")[1] == "37"  # the script checks every answer's count
+
+
 def test_sync_cli_first_sync_and_resync_of_each_format() -> None:
     output = run_script("sync_cli.py", "--rows", "300", "--runs", "1")
     for export_format in ("csv", "jsonl", "json"):
