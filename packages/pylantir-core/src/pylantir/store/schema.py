@@ -24,7 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Connection, Engine, MetaData, PrimaryKeyConstraint, String, Table, inspect, text
+from sqlalchemy import Column, Connection, Engine, MetaData, PrimaryKeyConstraint, String, Table, inspect, select, text
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -34,12 +34,12 @@ VERSION_TABLE = "alembic_version"
 _UPGRADE_LOCK = threading.Lock()
 #: PostgreSQL advisory lock key held while migrating ("PYLANTIR" in ASCII, as a 64-bit integer).
 _ADVISORY_LOCK_KEY = int.from_bytes(b"PYLANTIR", "big")
-#: ``revision = "0007"`` and ``down_revision = "0006"`` (or ``None``) lines of a migration script.
 #: Alembic's version table as Alembic creates it (``DefaultImpl.version_table_impl``; a test compares them).
 _VERSION = Table(
     VERSION_TABLE, MetaData(), Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
 )
+#: ``revision = "0007"`` and ``down_revision = "0006"`` (or ``None``) lines of a migration script.
 _REVISION_LINE = re.compile(r"""^(revision|down_revision)\s*(?::[^=]*)?=\s*(?:["']([^"']+)["']|None)""", re.M)
 
 
@@ -84,7 +84,7 @@ def _stored_revision(connection: Connection) -> str | None:
     Pylantir never makes) are Alembic's to report."""
     if not inspect(connection).has_table(VERSION_TABLE):
         return None
-    stored = list(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    stored = list(connection.execute(select(_VERSION.c.version_num)).scalars())
     if len(stored) > 1:
         from alembic.runtime.migration import MigrationContext
 
