@@ -423,6 +423,19 @@ def sync_summary(result: Measured, source: str) -> dict[str, str]:
     raise BenchError(f"no summary row for source {source!r} in the output of pylantir sync:\n{result.stdout}")
 
 
+def synced_site(workdir: Path, count: int, source: str) -> tuple[Path, list[Item]]:
+    """``count`` generated items as a CSV export synced into a new SQLite file by ``pylantir sync`` (every item
+    stored, checked): the configuration (``source`` reads the export) and the items."""
+    items = list(generate_items(count, today_utc()))
+    export = workdir / "export.csv"
+    write_csv(export, items)
+    config = write_config(workdir / "pylantir.json", workdir / "worklist.sqlite", [file_source(source, "csv", export)])
+    summary = sync_summary(run_checked([*pylantir_command(), "sync", "--config", str(config)], "pylantir sync"), source)
+    if summary.get("inserted") != str(count):
+        raise BenchError(f"pylantir sync stored {summary.get('inserted')} of {count} items")
+    return config, items
+
+
 # -- DICOM client ------------------------------------------------------------------------------------------
 
 #: Return keys a modality typically asks for (IHE RAD-5), at the top level and inside the SPS item.

@@ -25,28 +25,13 @@ STATION = "MR1"
 WARM_UP = 10
 
 
-def prepare(workdir: Path, count: int) -> tuple[Path, int]:
-    """The site's database, synced from a CSV export by ``pylantir sync`` (checked); the export and how many
-    items the query must match."""
-    export = workdir / "export.csv"
-    items = list(h.generate_items(count, h.today_utc()))
-    h.write_csv(export, items)
-    config = h.write_config(workdir / "sync.json", workdir / "worklist.sqlite", [h.file_source(SOURCE, "csv", export)])
-    result = h.run_checked([*h.pylantir_command(), "sync", "--config", str(config)], "pylantir sync")
-    if h.sync_summary(result, SOURCE).get("inserted") != str(count):
-        raise h.BenchError(f"pylantir sync did not store {count} items:\n{result.stdout}")
-    today = h.today_utc().strftime("%Y%m%d")
-    return export, sum(1 for item in items if item.date == today and item.station == STATION)
-
-
-def one_round(workdir: Path, export: Path, expected: int, queries: int, round_number: int) -> list[str]:
+def one_round(workdir: Path, config: Path, expected: int, queries: int, round_number: int) -> list[str]:
     """One ``pylantir run``: the warm-up, the timed queries (each must match ``expected`` items); the printed
     row."""
     port, http_port = h.free_port(), h.free_port()
-    config = h.write_config(workdir / f"run-{round_number}.json", workdir / "worklist.sqlite",
-                            [h.file_source(SOURCE, "csv", export)], port=port)
     identifier = h.worklist_query(date=h.today_utc().strftime("%Y%m%d"), station=STATION)
-    command = [*h.pylantir_command(), "run", "--no-sync", "--http-port", str(http_port), "--config", str(config)]
+    command = [*h.pylantir_command(), "run", "--no-sync", "--port", str(port), "--http-port", str(http_port),
+               "--config", str(config)]
     with h.Service("pylantir run", command, port, workdir / f"run-{round_number}.log") as service:
         assert service.process is not None
         for _ in range(WARM_UP):
@@ -75,8 +60,10 @@ def main() -> None:
     print(h.machine())
     with tempfile.TemporaryDirectory(prefix="pylantir-bench-") as tmp:
         workdir = Path(tmp)
-        export, expected = prepare(workdir, options.items)
-        rows = [one_round(workdir, export, expected, options.queries, n) for n in range(options.rounds)]
+        config, items = h.synced_site(workdir, options.items, SOURCE)
+        today = h.today_utc().strftime("%Y%m%d")
+        expected = sum(1 for item in items if item.date == today and item.station == STATION)
+        rows = [one_round(workdir, config, expected, options.queries, n) for n in range(options.rounds)]
     print(f"\n{options.items} items; station + today on {STATION}, one association per query, "
           f"{options.queries} queries per round")
     h.print_table(["round", "matches", "p50 ms", "p95 ms", "p99 ms", "slowest ms", "server CPU ms/query"], rows)

@@ -35,20 +35,6 @@ SOURCE = "bench"
 PYLANTIR_AE = "PYLANTIR"
 
 
-def prepare(workdir: Path, count: int) -> tuple[Path, list[h.Item]]:
-    """The CSV synced with ``pylantir sync`` (checked)."""
-    items = list(h.generate_items(count, h.today_utc()))
-    export = workdir / "export.csv"
-    h.write_csv(export, items)
-    config = h.write_config(workdir / "pylantir.json", workdir / "worklist.sqlite",
-                            [h.file_source(SOURCE, "csv", export)])
-    result = h.run_checked([*h.pylantir_command(), "sync", "--config", str(config)], "pylantir sync")
-    summary = h.sync_summary(result, SOURCE)
-    if summary.get("inserted") != str(count):
-        raise h.BenchError(f"pylantir sync stored {summary.get('inserted')} of {count} items")
-    return config, items
-
-
 def copy_site(config: Path, directory: Path) -> Path:
     """A copy of the synced database with its own configuration file (the same sources)."""
     directory.mkdir()
@@ -104,7 +90,7 @@ def main() -> None:
     print(h.machine())
     with tempfile.TemporaryDirectory(prefix="pylantir-bench-") as tmp:
         workdir = Path(tmp)
-        config, items = prepare(workdir, options.items)
+        config, items = h.synced_site(workdir, options.items, SOURCE)
         served_config = copy_site(config, workdir / "served")
         token = read_token(served_config)
         today = h.today_utc().strftime("%Y%m%d")
