@@ -16,7 +16,7 @@ rows collected in memory. Per item, in order:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pylantir.config import DataSourceSettings
@@ -26,7 +26,7 @@ from pylantir.sync.identity import identity_basis, record_hasher
 from pylantir.sync.mapping import FieldMapping
 from pylantir.sync.normalisation import normalisation_version
 from pylantir.sync.pump import Pump
-from pylantir.sync.rows import PreparedRow, Rejection, RowPreparer
+from pylantir.sync.rows import PreparedRow, Raw, Rejection, RowPreparer
 
 CHUNK_SIZE = 100  # raw records per hand-over from the fetch thread (the queue holds a few chunks)
 Progress = Callable[[str, int], None]
@@ -54,27 +54,44 @@ class _Items:
         self.hasher = record_hasher(mapping.fingerprint, normalisation_version())
         self.keep = keep
 
-    def take(self, item: object) -> None:
+    def take(self, chunk: Sequence[object]) -> None:
+        """Steps 1-4 for each item of ``chunk``, in order; the records to map are prepared together."""
         fetched = self.fetched
-        key = None
+        known = fetched.known
+        raws: list[Raw | Rejection] = []
+        for item in chunk:
+            fetched.fetched += 1
+            raws.append(self._raw(item, fetched.fetched))
+        prepared = iter(self.preparer.prepare_all(
+            [raw for raw in raws if isinstance(raw, Raw) and raw.content_hash not in known]))
+        for raw in raws:
+            if isinstance(raw, Rejection):
+                fetched.rejections.append(raw)
+                continue
+            identity = known.get(raw.content_hash)
+            if identity is None:
+                outcome = next(prepared)
+            elif identity not in fetched.seen:
+                fetched.seen.add(identity)
+                fetched.unchanged += 1
+                continue
+            else:  # its stored row was claimed by an earlier record of this fetch: map it after all
+                outcome = self.preparer.prepare(*raw)
+            self._keep_or_reject(outcome, raw.location)
+
+    def _raw(self, item: object, number: int) -> Raw | Rejection:
+        """Step 1: the record of the ``number``-th item, with its content hash, or its rejection."""
         if isinstance(item, Record):
-            data, location, key = item.data, item.location, item.key
-        elif isinstance(item, (dict, Mapping)):  # a dict first: the check for a Mapping is slower
-            data, location = item, f"record {fetched.fetched}"
-        elif isinstance(item, Rejected):
-            fetched.rejections.append(Rejection(item.location, None, item.reason))
-            return
-        else:
-            reason = f"the plugin yielded {type(item).__name__}, not a record"
-            fetched.rejections.append(Rejection(f"item {fetched.fetched}", None, reason))
-            return
-        digest = self.hasher(data)
-        identity = fetched.known.get(digest)
-        if identity is not None and identity not in fetched.seen:
-            fetched.seen.add(identity)
-            fetched.unchanged += 1
-            return
-        outcome = self.preparer.prepare(data, location, digest, key)
+            return Raw(item.data, item.location, self.hasher(item.data), item.key)
+        if isinstance(item, (dict, Mapping)):  # a dict first: the check for a Mapping is slower
+            return Raw(item, f"record {number}", self.hasher(item))
+        if isinstance(item, Rejected):
+            return Rejection(item.location, None, item.reason)
+        return Rejection(f"item {number}", None, f"the plugin yielded {type(item).__name__}, not a record")
+
+    def _keep_or_reject(self, outcome: PreparedRow | Rejection, location: str) -> None:
+        """Step 4, then the prepared row to ``keep`` or the rejection to the list."""
+        fetched = self.fetched
         if isinstance(outcome, PreparedRow):
             if outcome.identity not in fetched.seen:
                 fetched.seen.add(outcome.identity)
@@ -118,9 +135,7 @@ def fetch_source(
     )
     try:
         for chunk in pump.chunks(deadline, cancel or threading.Event(), source.timeout):
-            for item in chunk:
-                fetched.fetched += 1
-                items.take(item)
+            items.take(chunk)
             if progress is not None:
                 progress(source.name, fetched.fetched)
     finally:

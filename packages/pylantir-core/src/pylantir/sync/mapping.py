@@ -25,9 +25,10 @@ import hashlib
 import json
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import repeat
 from typing import Any
 
 from pylantir.config import DataSourceSettings
@@ -37,6 +38,8 @@ from pylantir.sync.values import ALL_FORMATS, DATE_ORDERS, FORMATS, NAME_ORDERS,
 Reader = Callable[[Mapping[str, Any]], Any]
 #: Whether a target's normalised value (never ``None``) passes a check (see :meth:`FieldMapping.checked`).
 Check = Callable[[Any], bool]
+#: The full match of a text a target's check accepts (not ``None``) when the match is its whole check.
+TextMatch = Callable[[str], Any]
 #: The message of the :class:`ValueProblem` a refused value raises (:meth:`FieldMapping.checked` never shows it).
 REFUSED = "refused by the check"
 
@@ -70,6 +73,13 @@ class RowError(ValueError):
 def is_empty(value: Any) -> bool:
     """``None``, or a string of only white space."""
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _fields_of(records: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> list[Sequence[Any]]:
+    """For each of ``fields``, its value in each record (``record.get(field)``), in order."""
+    if all(record.__class__ is dict for record in records):  # dict.get, looped by C (a subclass may override get)
+        return [list(map(dict.get, records, repeat(field))) for field in fields]  # type: ignore[arg-type]
+    return [[record.get(field) for record in records] for field in fields]
 
 
 def _path_reader(path: str) -> Reader:
@@ -167,6 +177,45 @@ class _Entry:
 
         return normalise
 
+    def column_normaliser(
+        self, known: dict[str, Any], passes: Check, matches: TextMatch | None = None
+    ) -> Callable[[Sequence[Any], set[int]], list[Any]]:
+        """:meth:`normaliser` (with ``passes``) over the raw values of a :attr:`plain` entry's field in many
+        records: their normalised forms, in order; the position of each value it refuses goes to the set given.
+
+        A value at a position already in that set is not normalised (the record failed on an earlier field,
+        as :meth:`normaliser` would not have reached it). With ``matches``, the whole check ``passes`` makes of a
+        stripped non-empty text, the new texts of an entry whose one step strips text are stripped and matched
+        by C code, and remembered together; any other value goes through :meth:`normaliser` one by one.
+        """
+        normalise = self.normaliser(known, passes)
+        matches = matches if self.steps[0][1] is to_text else None
+
+        def column(raw: Sequence[Any], refused: set[int]) -> list[Any]:
+            try:
+                values = list(map(known.get, raw))  # None: not known (or an empty value)
+            except TypeError:  # an unhashable value (a list, an object)
+                values = [None] * len(raw)
+            new_at = [at for at, value in enumerate(values) if value is None and raw[at] is not None]
+            new = [raw[at] for at in new_at]
+            if matches is not None and {*map(type, new)} == {str}:
+                stripped = list(map(str.strip, new))
+                if None not in map(matches, filter(None, stripped)):
+                    for at, text in zip(new_at, stripped, strict=True):
+                        values[at] = text or None
+                    if "" not in stripped and len(known) + len(new) <= KNOWN_VALUES:
+                        known.update(zip(new, stripped, strict=True))
+                    return values
+            for at in new_at:
+                if at not in refused:
+                    try:
+                        values[at] = normalise(raw[at])
+                    except ValueProblem:
+                        refused.add(at)
+            return values
+
+        return column
+
     def value(self, record: Mapping[str, Any]) -> Any:
         value = self.read(record)
         if value is not None and self.translate is not None:
@@ -238,13 +287,19 @@ class FieldMapping:
         except ValueProblem:
             return self._apply_reporting(record)
 
-    def checked(self, passes: Callable[[Target], Check]) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
-        """A function giving what :meth:`apply` gives for a record whose every value can be normalised and
-        passes the check of its target (``passes(target)``), and ``None`` for any other record.
+    def checked(
+        self, passes: Callable[[Target], Check], text_match: Callable[[Target], TextMatch | None]
+    ) -> Callable[[Sequence[Mapping[str, Any]]], list[dict[str, Any] | None]]:
+        """A function giving, for each of a list of records, what :meth:`apply` gives for a record whose every
+        value can be normalised and passes the check of its target (``passes(target)``), and ``None`` for any
+        other record.
 
-        Compiled once: the plain renames of top-level fields into columns (most of a mapping) are read and
-        looked up among the texts already accepted, with their normalised form, in one pass at C speed; only
-        their other values (new texts, numbers) and the other entries run Python code.
+        Compiled once, and run column by column: the plain renames of top-level fields into columns (most of a
+        mapping) are read a field at a time across the records and looked up among the texts already accepted,
+        with their normalised form, at C speed; the new texts of a field whose only step is stripping and whose
+        whole check is a full match (``text_match(target)``: IDs, UIDs, descriptions) are stripped and matched
+        at C speed too (:meth:`_Entry.column_normaliser`). Only the other values and entries run Python code
+        per value.
         """
         plain: list[_Entry] = []
         other: list[_Entry] = []
@@ -252,30 +307,30 @@ class FieldMapping:
             (plain if entry.plain and entry.target.extra_keyword is None else other).append(entry)
         fields = tuple(entry.field or "" for entry in plain)  # (a plain entry has its field)
         columns = tuple(entry.target.column for entry in plain)
-        known: list[dict[str, Any]] = [{} for _ in plain]
-        normalisers = [entry.normaliser(cache, passes(entry.target)) for entry, cache in zip(plain, known, strict=True)]
+        normalisers = [entry.column_normaliser({}, passes(entry.target), text_match(entry.target)) for entry in plain]
         others = _one_pass([
             (_refusing(entry.compiled(), passes(entry.target)), entry.target.column, entry.target.extra_keyword)
             for entry in other
-        ])
-        lookup: Callable[[dict[str, Any], Any], Any] = dict.get
+        ]) if other else None
 
-        def checked(record: Mapping[str, Any]) -> dict[str, Any] | None:
-            raw: list[Any] = list(map(record.get, fields))
-            try:
-                values = list(map(lookup, known, raw))  # None: not known (or an empty value)
-            except TypeError:  # an unhashable value (a list, an object)
-                values = [None] * len(raw)
-            try:
-                index = -1
-                for _ in range(values.count(None)):
-                    index = values.index(None, index + 1)
-                    values[index] = normalisers[index](raw[index])
-                row = dict(zip(columns, values, strict=True))
-                row.update(others(record))
-            except ValueProblem:
-                return None
-            return row
+        def checked(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | None]:
+            refused: set[int] = set()  # positions of the records with a value that failed
+            raws = _fields_of(records, fields)
+            normalised = [normalise(raw, refused) for normalise, raw in zip(normalisers, raws, strict=True)]
+            rows: list[dict[str, Any] | None] = [dict(zip(columns, values, strict=True))
+                                                 for values in zip(*normalised, strict=True)]
+            if not normalised:
+                rows = [{} for _ in records]
+            for position in refused:
+                rows[position] = None
+            if others is not None:
+                for position, (record, row) in enumerate(zip(records, rows, strict=True)):
+                    if row is not None:
+                        try:
+                            row.update(others(record))
+                        except ValueProblem:
+                            rows[position] = None
+            return rows
 
         return checked
 

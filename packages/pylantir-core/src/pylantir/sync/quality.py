@@ -160,10 +160,9 @@ class QualityGate:
             return lambda value: _extra_problem(keyword, value) is None
         column = target.column
         problems = self._problems
-        rule = self._rules.get(column)
-        if rule is None or rule[2]:  # no VR pattern, or plausibility checked too
+        matches = self.text_match(target)
+        if matches is None:
             return lambda value: (value.__class__ is str and not value) or not problems(column, value)
-        matches = rule[0]
 
         def passes(value: Any) -> bool:  # text: the VR pattern is the whole check
             if value.__class__ is str:
@@ -171,6 +170,14 @@ class QualityGate:
             return not problems(column, value)
 
         return passes
+
+    def text_match(self, target: Target) -> Callable[[str], Any] | None:
+        """The full match of its VR's pattern when that is the whole check of a text value of ``target`` (what
+        :meth:`passes` asks of it), else ``None`` (no pattern, plausibility checked too, or an extra)."""
+        rule = None if target.extra_keyword is not None else self._rules.get(target.column)
+        if rule is None or rule[2]:
+            return None
+        return rule[0]
 
     def _problems(self, name: str, value: Any) -> list[tuple[str, str]]:
         """The problems of one value of a row that is not empty (an extras column's: its keywords' values)."""

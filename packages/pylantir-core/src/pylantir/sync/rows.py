@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
@@ -21,6 +21,15 @@ DEFAULT_STATUS = "SCHEDULED"
 INSERT_COLUMNS: tuple[str, ...] = ("identity", "content_hash", "source_key", "source_record_key", *COLUMNS)
 #: Stored length of ``source_key`` (the row's location in the source).
 SOURCE_KEY_LENGTH = 128
+
+
+class Raw(NamedTuple):
+    """A raw record to prepare: its data, its location in the source, its content hash and its ``Record.key``."""
+
+    data: Mapping[str, Any]
+    location: str
+    content_hash: str
+    key: Mapping[str, Any] | None = None
 
 
 class PreparedRow(NamedTuple):
@@ -66,35 +75,43 @@ class RowPreparer:
     def __init__(self, mapping: FieldMapping, today: date):
         self.mapping = mapping
         self.gate = QualityGate(today)
-        #: the mapping of a record whose every value passes the gate (None for any other record)
-        self._checked = mapping.checked(self.gate.passes)
+        #: the mappings of records, each None unless its every value passes the gate
+        self._checked = mapping.checked(self.gate.passes, self.gate.text_match)
 
     def prepare(
         self, data: Mapping[str, Any], location: str, content_hash: str, key: Mapping[str, Any] | None = None
     ) -> PreparedRow | Rejection:
         """Map and check one record whose raw content hash is ``content_hash`` (``key``: its ``Record.key``)."""
-        row = self._checked(data)
+        return self.prepare_all([Raw(data, location, content_hash, key)])[0]
+
+    def prepare_all(self, records: Sequence[Raw]) -> list[PreparedRow | Rejection]:
+        """:meth:`prepare` of each record, in order (the mapping runs over all of them at once)."""
+        mapped = self._checked([record.data for record in records])
+        return [self._finish(record, row) for record, row in zip(records, mapped, strict=True)]
+
+    def _finish(self, record: Raw, row: dict[str, Any] | None) -> PreparedRow | Rejection:
+        """The prepared row or rejection of ``record``, given its mapping if every value passed the gate."""
         if row is not None:  # every value is valid: only required fields may be missing
             problems = self.gate.missing(row)
         else:
-            row, problems = self._problems(data)
+            row, problems = self._problems(record.data)
         if not row.get(STATUS):
             row[STATUS] = DEFAULT_STATUS
         identity = identity_of(row)
         encoded_key = None
-        if key is not None:
+        if record.key is not None:
             try:
-                encoded_key = json.dumps(dict(key), sort_keys=True, separators=(",", ":"))
+                encoded_key = json.dumps(dict(record.key), sort_keys=True, separators=(",", ":"))
             except (TypeError, ValueError) as exc:
                 problems.append(("key", f"the plugin's record key is not a mapping of JSON values ({exc})"))
         if problems or identity is None:
-            return Rejection.of(location, problems, identity)
+            return Rejection.of(record.location, problems, identity)
         if not row.get("study_instance_uid"):
             row["study_instance_uid"] = generated_uid(identity)
         time = (row.get("scheduled_start_time") or "000000")[:6].ljust(6, "0")
         row["scheduled_start"] = row["scheduled_start_date"] + time
         values = tuple(map(row.get, COLUMNS))
-        return PreparedRow(identity, location, content_hash, values, encoded_key)
+        return PreparedRow(identity, record.location, record.content_hash, values, encoded_key)
 
     def _problems(self, data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """The mapped row of a record with a problem (what could be mapped) and every problem, in order."""
