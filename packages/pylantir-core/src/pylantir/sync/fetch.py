@@ -11,6 +11,11 @@ rows collected in memory. Per item, in order:
    source whose identity this fetch has not seen yet: the record is unchanged and not even mapped;
 3. otherwise it is mapped, normalised, checked and identified (:class:`~pylantir.sync.rows.RowPreparer`);
 4. a second record with the identity of an earlier one in the same fetch is rejected ("same entry").
+
+The fetch thread hands items over in chunks: the records of a chunk that step 2 will map are prepared
+together (the mapping runs field by field across them, :meth:`~pylantir.sync.mapping.FieldMapping.checked`),
+then steps 1-4 are applied to the chunk's items in order, so that outcomes and rejections are those of one
+item at a time.
 """
 
 from __future__ import annotations
